@@ -1,0 +1,22 @@
+"""CineGAN: still landscape photo -> seamless cinemagraph loop.
+
+The public API (see README.md):
+
+    from cinegan_core import render, prepare, frames
+    render("photo.jpg", "loop.mp4", mask="mask.png")
+"""
+from .errors import CineGANError
+from .loop import StepCounter
+from .mask import load_mask, save_mask
+from .motion import load_motion, resize_motion, uniform_motion
+from .photo import Photo, load_photo
+from .pipeline import (DEFAULT_FPS, DEFAULT_FRAMES, ENGINES, Scene, default_device, frames, prepare,
+                       render)
+from .video import PngFrames, VideoWriter, read_video, write_png_frames, write_video
+
+__all__ = [
+    "CineGANError", "StepCounter", "load_mask", "save_mask", "load_motion", "resize_motion",
+    "uniform_motion", "Photo", "load_photo", "DEFAULT_FPS", "DEFAULT_FRAMES", "ENGINES", "Scene",
+    "default_device", "frames", "prepare", "render", "PngFrames", "VideoWriter", "read_video",
+    "write_png_frames", "write_video",
+]

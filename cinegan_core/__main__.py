@@ -1,0 +1,110 @@
+"""Command line: ``python -m cinegan_core render|mask ...`` (see --help).
+
+Exit status 0 on success, 2 on a user error (one line on stderr, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import CineGANError
+from .photo import DEFAULT_MAX_SIDE
+from .pipeline import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES
+
+PROG = "cinegan"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage on several lines)
+        command = self.prog.split()[-1] + " " if self.prog != PROG else ""
+        raise CineGANError(f"{message} (see: python -m cinegan_core {command}--help)")
+
+
+def _positive_int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="CineGAN: turn a landscape photo into a seamless cinemagraph loop.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("render", help="render a loop to MP4, WebM, GIF or PNG frames",
+                       description="Render a cinemagraph: the masked areas (sky, water) drift in a "
+                                   "seamless loop, everything else stays exactly still.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("input", help="the photo (PNG, JPEG, WebP, TIFF, ...; any size, EXIF orientation applied)")
+    r.add_argument("-o", "--output", help="output video: .mp4 (H.264), .webm (VP9) or .gif (looping, scaled to 512 px)")
+    r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs)")
+    r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
+                                    "1 downward, in px per frame at the array's own size (rescaled to the render)")
+    r.add_argument("--direction", type=float, help="drift direction in degrees: 0 = rightward, 90 = downward, "
+                                                   "180 = leftward, 270 = upward")
+    r.add_argument("--speed", type=float, help="drift speed in px per frame at the render size "
+                                               "(with --motion: the speed of its fastest vector)")
+    r.add_argument("--frames", type=_positive_int, default=DEFAULT_FRAMES,
+                   help="frames in one loop (2 to 1000); the loop lasts frames / fps seconds")
+    r.add_argument("--fps", type=float, default=DEFAULT_FPS, help="playback frames per second")
+    r.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="renderer: pixel (no weights), stylegan (needs checkpoints), auto (stylegan if its weights are found)")
+    r.add_argument("--weights", help="folder with the stylegan checkpoints (default: $CINEGAN_WEIGHTS, then weights/)")
+    r.add_argument("--frames-dir", help="also (or instead) write the loop as lossless PNGs 0000.png, 0001.png, ... here")
+    r.add_argument("--max-side", type=_positive_int, default=DEFAULT_MAX_SIDE,
+                   help="longest side of the render in px; larger photos are scaled down")
+    r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _progress_bar(quiet: bool):
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+    bar = None
+
+    def progress(info: dict):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=info["total"], desc=info["stage"], unit="frame", file=sys.stderr,
+                       leave=False, dynamic_ncols=True)
+        bar.update(info["step"] - bar.n)
+
+    return progress, lambda: bar is not None and bar.close()
+
+
+def run(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "render":
+        from .pipeline import render
+        progress, close = _progress_bar(args.quiet)
+        try:
+            info = render(args.input, args.output, frames_dir=args.frames_dir, mask=args.mask,
+                          motion=args.motion, direction=args.direction, speed=args.speed,
+                          n_frames=args.frames, fps=args.fps, engine=args.engine, device=args.device,
+                          weights=args.weights, max_side=args.max_side, progress=progress)
+        finally:
+            close()
+        for note in info["notes"]:
+            print(f"{PROG}: {note}", file=sys.stderr)
+        where = " and ".join(x for x in (args.output, args.frames_dir and f"{args.frames_dir}/") if x)
+        print(f"{PROG}: wrote {where}: {info['frames']} frames, {info['width']}x{info['height']}, "
+              f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        return run(argv)
+    except CineGANError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

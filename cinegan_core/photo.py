@@ -1,0 +1,158 @@
+"""Load, validate, orient and resize photos; content hashes.
+
+Everything leaves here as RGB ``uint8`` arrays of shape ``(H, W, 3)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import CineGANError
+
+DEFAULT_MAX_SIDE = 2048           # longest side rendered, px; larger photos are scaled down
+DEFAULT_MAX_PIXELS = 100_000_000  # photos above this many pixels are refused (decompression bombs)
+MIN_SIDE = 16                     # px; smaller images cannot hold a cinemagraph
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo ready for rendering.
+
+    rgb:      (H, W, 3) uint8, EXIF orientation applied, scaled to the render size.
+    original_size: (width, height) of the oriented photo before scaling, px.
+    sha256:   hex digest of the decoded pixels at render size (the cache key).
+    """
+
+    rgb: np.ndarray
+    original_size: tuple[int, int]
+    sha256: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in px."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+    @property
+    def scale(self) -> float:
+        """Render size over original size (<= 1)."""
+        return self.rgb.shape[1] / self.original_size[0]
+
+
+def pixels_hash(rgb: np.ndarray) -> str:
+    """sha256 of an image array's shape and bytes."""
+    h = hashlib.sha256(repr(rgb.shape).encode())
+    h.update(np.ascontiguousarray(rgb).tobytes())
+    return h.hexdigest()
+
+
+def _open(source, what: str, max_pixels: int) -> Image.Image:
+    """Open a path, bytes, file object or PIL image without decoding the pixels yet."""
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            fp, name = io.BytesIO(source), what
+        else:
+            name = os.fspath(source)
+            if not os.path.exists(name):
+                raise CineGANError(f"{what} {name!r} does not exist")
+            if os.path.isdir(name):
+                raise CineGANError(f"{what} {name!r} is a folder, not an image file")
+            if os.path.getsize(name) == 0:
+                raise CineGANError(f"{what} {name!r} is empty (0 bytes)")
+            fp = name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(fp)
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+            raise CineGANError(f"{what} {name!r} is not an image that can be read "
+                               f"(PNG, JPEG, WebP, TIFF, ...): {e}") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise CineGANError(f"{what} is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
+                           f"{max_pixels / 1e6:.0f}; scale it down first")
+    return img
+
+
+def _decode(img: Image.Image, what: str, target_side: int | None) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode pixels, apply EXIF orientation. JPEGs are decoded at reduced scale when
+    that is enough for target_side (much faster for 12+ megapixel photos).
+    Returns the image and the oriented (width, height) of the full-size photo."""
+    try:
+        w, h = img.size
+        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientations that swap the axes
+            w, h = h, w
+        original = (w, h)
+        if target_side and img.format == "JPEG":
+            w, h = img.size
+            scale = target_side / max(w, h)
+            if scale < 0.5:
+                img.draft("RGB", (max(1, int(w * scale) + 1), max(1, int(h * scale) + 1)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+        img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise CineGANError(f"{what} could not be decoded (truncated or damaged file?): {e}") from None
+    return img, original
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> (H, W, 3) uint8 RGB.
+
+    16- and 32-bit grayscale are scaled to 8 bits (not clipped); transparency is
+    composited over white; CMYK, palette and grayscale are converted."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
+        if mode == "F" and a.max() <= 1.0:
+            top = 1.0
+        g = np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))
+
+
+def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is at most max_side, aspect kept."""
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    s = max_side / max(width, height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
+def load_photo(source, *, max_side: int | None = DEFAULT_MAX_SIDE,
+               max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "photo") -> Photo:
+    """Load a photo for rendering.
+
+    source:     path, bytes, PIL image or (H, W, 3|4) uint8 array.
+    max_side:   longest side of the render, px (larger photos are scaled down, Lanczos).
+    max_pixels: photos with more pixels than this are refused before decoding.
+    Raises CineGANError for anything that is not a usable photo.
+    """
+    if isinstance(source, np.ndarray):
+        if source.dtype != np.uint8 or source.ndim not in (2, 3):
+            raise CineGANError(f"{what} array must be uint8 (H, W) or (H, W, 3|4), got {source.dtype} {source.shape}")
+        source = Image.fromarray(source)
+    img = _open(source, what, max_pixels)
+    img, original = _decode(img, what, max_side)
+    if min(original) < MIN_SIDE:
+        w, h = original
+        raise CineGANError(f"{what} is only {w}x{h} px; use a photo at least {MIN_SIDE} px on each side")
+    rgb = to_rgb(img)
+    tw, th = fit_size(*original, max_side)
+    if (tw, th) != img.size:
+        rgb = np.asarray(Image.fromarray(rgb).resize((tw, th), Image.LANCZOS))
+    rgb = np.ascontiguousarray(rgb)
+    return Photo(rgb=rgb, original_size=original, sha256=pixels_hash(rgb))

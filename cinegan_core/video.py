@@ -1,0 +1,207 @@
+"""Encoders: MP4 (H.264), WebM (VP9), GIF and lossless PNG frames.
+
+Frames are RGB uint8 ``(H, W, 3)`` arrays, consumed one at a time so a long
+loop never has to sit in memory. Every writer goes to a temporary file next to
+the target and renames it into place only when complete: a failed render
+leaves no half-written output behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from typing import Iterable, Iterator
+
+import imageio_ffmpeg
+import numpy as np
+from PIL import Image
+
+from .errors import CineGANError
+
+FORMATS = ("mp4", "webm", "gif")
+GIF_MAX_SIDE = 512   # px; GIFs are scaled down to this (they are large and 256-colour anyway)
+GIF_MAX_FPS = 25     # GIF delays are whole centiseconds; faster rates play wrongly in browsers
+
+
+def output_format(path) -> str:
+    """'mp4' | 'webm' | 'gif' from a file name; CineGANError for anything else."""
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if ext not in FORMATS:
+        raise CineGANError(f"cannot write {os.fspath(path)!r}: the output must end in "
+                           f".mp4, .webm or .gif (or use --frames-dir for PNG frames)")
+    return ext
+
+
+@contextlib.contextmanager
+def atomic_output(path) -> Iterator[str]:
+    """Yield a temporary path beside `path` (same extension); rename it onto
+    `path` on success, delete it on any failure."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CineGANError(f"cannot write {path!r}: folder {folder!r} does not exist")
+    base, ext = os.path.splitext(os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def even_pad(frame: np.ndarray) -> np.ndarray:
+    """Repeat the last row / column so both sides are even (yuv420p needs it);
+    nothing of the picture is cut away."""
+    h, w = frame.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return frame
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def _codec_args(fmt: str, size: tuple[int, int]) -> dict:
+    if fmt == "mp4":
+        return dict(codec="libx264", pix_fmt_out="yuv420p", quality=None,
+                    output_params=["-crf", "18", "-preset", "medium", "-movflags", "+faststart",
+                                   "-profile:v", "high", "-tune", "film"])
+    if fmt == "webm":
+        return dict(codec="libvpx-vp9", pix_fmt_out="yuv420p", quality=None,
+                    output_params=["-crf", "30", "-b:v", "0", "-row-mt", "1", "-deadline", "good",
+                                   "-cpu-used", "4"])
+    # GIF: one palette for the whole loop (no flicker), ordered dithering (stable between frames)
+    graph = "split[a][b];[a]palettegen=stats_mode=full:max_colors=256[p];[b][p]paletteuse=dither=bayer:bayer_scale=4"
+    return dict(codec="gif", pix_fmt_out="pal8", quality=None,
+                output_params=["-vf", graph, "-loop", "0"])
+
+
+def gif_size(width: int, height: int, max_side: int = GIF_MAX_SIDE) -> tuple[int, int]:
+    s = min(1.0, max_side / max(width, height))
+    return max(2, round(width * s)), max(2, round(height * s))
+
+
+class VideoWriter:
+    """Encode frames one at a time to path; a context manager.
+
+    fps: frames per second of playback. The file appears only when the block
+    ends without error. GIFs are scaled to GIF_MAX_SIDE and play at most
+    GIF_MAX_FPS (frames are dropped evenly to get there). After the block,
+    `info` holds {"frames", "width", "height", "fps", "format"}.
+    """
+
+    def __init__(self, path, fps: float, fmt: str | None = None):
+        self.path = os.fspath(path)
+        self.fmt = fmt or output_format(path)
+        self.fps = fps
+        self.step = 1
+        if self.fmt == "gif":
+            while fps / self.step > GIF_MAX_FPS:
+                self.step += 1
+        self.info = {}
+        self._writer = None
+        self._seen = 0
+
+    def __enter__(self):
+        self._atomic = atomic_output(self.path)
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def add(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 frame."""
+        i, self._seen = self._seen, self._seen + 1
+        if i % self.step:
+            return
+        h, w = frame.shape[:2]
+        if self._writer is None:
+            self.size = gif_size(w, h) if self.fmt == "gif" else (w + w % 2, h + h % 2)
+            self._writer = imageio_ffmpeg.write_frames(
+                self._tmp, self.size, fps=self.fps / self.step, macro_block_size=1,
+                ffmpeg_log_level="error", **_codec_args(self.fmt, self.size))
+            self._writer.send(None)
+            self.info = {"frames": 0, "width": self.size[0], "height": self.size[1],
+                         "fps": self.fps / self.step, "format": self.fmt}
+        if self.fmt == "gif":
+            if (w, h) != self.size:
+                frame = np.asarray(Image.fromarray(frame).resize(self.size, Image.LANCZOS))
+        else:
+            frame = even_pad(frame)
+        self._writer.send(np.ascontiguousarray(frame))
+        self.info["frames"] += 1
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            elif exc_type is None:
+                raise CineGANError("no frames to write")
+        except BaseException:
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_video(frames: Iterable[np.ndarray], path, fps: float, fmt: str | None = None) -> dict:
+    """Encode all frames to path; returns the VideoWriter's info."""
+    with VideoWriter(path, fps, fmt) as out:
+        for frame in frames:
+            out.add(frame)
+    return out.info
+
+
+class PngFrames:
+    """Lossless PNG frames 0000.png, 0001.png, ... in a folder; a context manager.
+
+    Frames go to a temporary folder first; when the block ends without error,
+    earlier NNNN.png frames in the folder are replaced (no stale frames of a
+    longer loop remain)."""
+
+    def __init__(self, folder):
+        self.folder = os.fspath(folder)
+        parent = os.path.dirname(os.path.abspath(self.folder))
+        if not os.path.isdir(parent):
+            raise CineGANError(f"cannot write frames to {self.folder!r}: folder {parent!r} does not exist")
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise CineGANError(f"cannot write frames to {self.folder!r}: it is a file, not a folder")
+        self.parent = parent
+        self.count = 0
+
+    def __enter__(self):
+        self._tmp = tempfile.mkdtemp(prefix=".frames.", dir=self.parent)
+        return self
+
+    def add(self, frame: np.ndarray) -> None:
+        Image.fromarray(frame).save(os.path.join(self._tmp, f"{self.count:04d}.png"), compress_level=1)
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                os.makedirs(self.folder, exist_ok=True)
+                for name in os.listdir(self.folder):
+                    if name.endswith(".png") and name[:-4].isdigit():
+                        os.remove(os.path.join(self.folder, name))
+                for name in sorted(os.listdir(self._tmp)):
+                    os.replace(os.path.join(self._tmp, name), os.path.join(self.folder, name))
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        return False
+
+
+def write_png_frames(frames: Iterable[np.ndarray], folder) -> int:
+    """Write all frames as PNGs into folder; returns how many."""
+    with PngFrames(folder) as out:
+        for frame in frames:
+            out.add(frame)
+    return out.count
+
+
+def read_video(path) -> tuple[np.ndarray, dict]:
+    """Decode a video back to frames (N, H, W, 3) uint8 and its metadata (tests, tools)."""
+    gen = imageio_ffmpeg.read_frames(os.fspath(path))
+    meta = next(gen)
+    w, h = meta["size"]
+    frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in gen]
+    return np.stack(frames), meta
