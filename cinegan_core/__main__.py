@@ -9,6 +9,7 @@ import os
 import sys
 
 from .errors import CineGANError
+from .motion import Arrow
 from .photo import DEFAULT_MAX_SIDE
 from .pipeline import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES
 
@@ -38,13 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("input", help="the photo (PNG, JPEG, WebP, TIFF, ...; any size, EXIF orientation applied)")
     r.add_argument("-o", "--output", help="output video: .mp4 (H.264), .webm (VP9) or .gif (looping, scaled to 512 px)")
-    r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs)")
+    r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs); "
+                                  "default: sky and water are found automatically")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
                                     "1 downward, in px per frame at the array's own size (rescaled to the render)")
     r.add_argument("--direction", type=float, help="drift direction in degrees: 0 = rightward, 90 = downward, "
                                                    "180 = leftward, 270 = upward")
     r.add_argument("--speed", type=float, help="drift speed in px per frame at the render size "
                                                "(with --motion: the speed of its fastest vector)")
+    for region in ("sky", "water"):
+        r.add_argument(f"--{region}-direction", type=float, metavar="DEG",
+                       help=f"drift direction of the {region} only, degrees (overrides --direction)")
+        r.add_argument(f"--{region}-speed", type=float, metavar="PX",
+                       help=f"drift speed of the {region} only, px per frame at the render size (overrides --speed)")
+    r.add_argument("--arrow", action="append", metavar="X0,Y0,X1,Y1", default=[],
+                   help="repeatable: content at X0,Y0 travels to X1,Y1 over one loop (px of the input photo), "
+                        "so the arrow's length sets the speed (length / frames px per frame); several arrows "
+                        "blend into one smooth field per region; a region without arrows keeps its drift")
     r.add_argument("--frames", type=_positive_int, default=DEFAULT_FRAMES,
                    help="frames in one loop (2 to 1000); the loop lasts frames / fps seconds")
     r.add_argument("--fps", type=float, default=DEFAULT_FPS, help="playback frames per second")
@@ -56,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longest side of the render in px; larger photos are scaled down")
     r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    m = sub.add_parser("mask", help="find the sky and water of a photo and write the mask",
+                       description="Write the automatic mask of a photo: white = moves (sky and water), "
+                                   "black = frozen, at the photo's own size (EXIF orientation applied).")
+    m.add_argument("input", help="the photo")
+    m.add_argument("-o", "--output", required=True, help="mask PNG to write")
+    m.add_argument("--regions", metavar="PNG", help="also write the regions: 0 frozen, 1 sky, 2 water (grey levels)")
     return p
 
 
@@ -83,15 +101,35 @@ def run(argv=None) -> int:
         try:
             info = render(args.input, args.output, frames_dir=args.frames_dir, mask=args.mask,
                           motion=args.motion, direction=args.direction, speed=args.speed,
+                          sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
+                          arrows=[Arrow.parse(a) for a in args.arrow],
                           n_frames=args.frames, fps=args.fps, engine=args.engine, device=args.device,
                           weights=args.weights, max_side=args.max_side, progress=progress)
         finally:
             close()
         for note in info["notes"]:
-            print(f"{PROG}: {note}", file=sys.stderr)
+            print(f"{PROG}: {'warning: ' if 'ignored' in note else ''}{note}", file=sys.stderr)
         where = " and ".join(x for x in (args.output, args.frames_dir and f"{args.frames_dir}/") if x)
         print(f"{PROG}: wrote {where}: {info['frames']} frames, {info['width']}x{info['height']}, "
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
+    elif args.command == "mask":
+        import time
+        from PIL import Image
+        from .automask import auto_labels
+        from .mask import save_mask
+        from .photo import load_photo
+        from .video import atomic_output
+        if not args.output.lower().endswith(".png"):
+            raise CineGANError(f"cannot write {args.output!r}: masks are written as .png")
+        t0 = time.perf_counter()
+        photo = load_photo(args.input, max_side=None)
+        labels = auto_labels(photo.rgb)
+        save_mask(labels > 0, args.output)
+        if args.regions:
+            with atomic_output(args.regions) as tmp:
+                Image.fromarray(labels).save(tmp, format="PNG")
+        print(f"{PROG}: wrote {args.output}: sky {(labels == 1).mean():.0%}, water {(labels == 2).mean():.0%} "
+              f"of {photo.size[0]}x{photo.size[1]}, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -86,3 +87,166 @@ def check_speed(field: np.ndarray) -> None:
     if fastest > limit:
         raise CineGANError(f"motion of {fastest:.0f} px per frame is too fast for a "
                            f"{field.shape[2]}x{field.shape[1]} image (at most {limit:.0f}); lower the speed")
+
+
+# --- motion that needs no files: per-region drifts and arrows -------------------------
+
+DEFAULT_DRIFT = {  # region -> (direction in degrees, speed in px per frame per 1024 px of long side)
+    "sky": (0.0, 1.0),     # clouds drift right
+    "water": (180.0, 0.8),  # water the other way, a little slower (as the authors' motion nets tend to)
+}
+EASE_FRACTION = 0.02  # motion eases to zero over this fraction of the short side inside each region
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """Content at (x0, y0) travels to (x1, y1) over one loop; coordinates in px of
+    the input photo (before any scaling for rendering)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Arrow":
+        """'X0,Y0,X1,Y1' -> Arrow (CineGANError if malformed)."""
+        parts = str(text).replace(" ", "").split(",")
+        try:
+            vals = [float(p) for p in parts]
+        except ValueError:
+            vals = []
+        if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
+            raise CineGANError(f"arrow {text!r} must be four numbers X0,Y0,X1,Y1 (pixels of the photo: "
+                               "start point, then end point)")
+        return cls(*vals)
+
+    @property
+    def length(self) -> float:
+        return math.hypot(self.x1 - self.x0, self.y1 - self.y0)
+
+
+def coerce_arrows(arrows) -> list[Arrow]:
+    """Arrows from Arrow objects, 'X0,Y0,X1,Y1' strings, 4-sequences or dicts with x0..y1."""
+    out = []
+    for a in arrows or []:
+        if isinstance(a, Arrow):
+            out.append(a)
+        elif isinstance(a, str):
+            out.append(Arrow.parse(a))
+        elif isinstance(a, dict):
+            out.append(Arrow.parse(",".join(str(a.get(k)) for k in ("x0", "y0", "x1", "y1"))))
+        else:
+            out.append(Arrow.parse(",".join(map(str, a))))
+    return out
+
+
+def region_easing(labels: np.ndarray, ease_px: float) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 0 outside the moving regions and at every region's
+    edge (also where sky meets water), rising smoothly to 1 ease_px inside."""
+    out = np.zeros(labels.shape, np.float32)
+    for k in np.unique(labels):
+        if k == 0:
+            continue
+        region = labels == k
+        d = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5) if not region.all() \
+            else np.full(region.shape, 1e6, np.float32)
+        u = np.clip((d - 0.5) / max(ease_px, 3.0), 0, 1)  # the region's outermost pixels barely move
+        out[region] = (u * u * (3 - 2 * u))[region]  # smoothstep
+    return out
+
+
+def _perspective(region: np.ndarray, name: str) -> np.ndarray:
+    """Speed factor by height within a region: water is faster near the bottom of the
+    frame (closer to the camera), clouds slower near the horizon. (H, W) float32."""
+    rows = np.flatnonzero(region.any(1))
+    h = region.shape[0]
+    y = np.arange(h, dtype=np.float32)[:, None]
+    top, bottom = rows[0], rows[-1] + 1
+    u = np.clip((y - top) / max(bottom - top, 1), 0, 1)  # 0 at the region's top, 1 at its bottom
+    f = np.broadcast_to(0.5 + 0.5 * u if name == "water" else 1.0 - 0.35 * u, region.shape)
+    return f / float(f[region].mean())  # the region's mean speed stays the one asked for
+
+
+def arrow_field(arrows: list[Arrow], size: tuple[int, int], frames: int, scale: float) -> np.ndarray:
+    """Dense (2, H, W) field from arrows (already in render px after `scale`):
+    inverse-distance weighting of each arrow's velocity (length / frames along it)
+    from its midpoint; one arrow gives a uniform drift."""
+    W, H = size
+    vel = np.array([[(a.x1 - a.x0) * scale / frames, (a.y1 - a.y0) * scale / frames] for a in arrows], np.float32)
+    if len(arrows) == 1:
+        return np.broadcast_to(vel[0][:, None, None], (2, H, W)).astype(np.float32)
+    mids = np.array([[(a.x0 + a.x1) * scale / 2, (a.y0 + a.y1) * scale / 2] for a in arrows], np.float32)
+    # interpolate on a coarse grid (the field is smooth), then resize
+    step = max(1, max(W, H) // 256)
+    gx = np.arange(0, W, step, dtype=np.float32)
+    gy = np.arange(0, H, step, dtype=np.float32)
+    d2 = (gx[None, None, :] - mids[:, 0, None, None]) ** 2 + (gy[None, :, None] - mids[:, 1, None, None]) ** 2
+    soft = (0.05 * max(W, H)) ** 2  # keeps weights finite and the blend smooth at the arrows
+    wts = 1.0 / (d2 + soft)
+    wts /= wts.sum(0, keepdims=True)
+    coarse = np.einsum("nyx,nc->cyx", wts, vel)
+    return np.moveaxis(cv2.resize(np.moveaxis(coarse, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR), -1, 0)
+
+
+def region_motion(labels: np.ndarray, *, frames: int, drift: dict | None = None, arrows=None,
+                  arrow_scale: float = 1.0) -> tuple[np.ndarray, list[str]]:
+    """Motion for a labelled mask, without any motion file.
+
+    labels: (H, W) uint8, 0 frozen, 1 sky, 2 water (``mask.REGIONS``).
+    drift:  {"sky": (direction_deg, speed_px_per_frame), "water": ...}; a missing
+            region, or None in either place, takes DEFAULT_DRIFT (speeds there are
+            per 1024 px of the long side and are scaled to this size).
+    arrows: Arrow list in input-photo px; arrow_scale converts them to render px.
+            Each arrow steers the region its start (else its end) lies in;
+            a region with arrows follows them, one without keeps its drift.
+    Returns the (2, H, W) float32 field (px per frame, eased to zero at region
+    edges, zero outside) and notes for the user (defaults used, ignored arrows).
+    """
+    from .mask import REGIONS
+    H, W = labels.shape
+    drift = drift or {}
+    notes: list[str] = []
+    arrows = coerce_arrows(arrows)
+    per_region: dict[int, list[Arrow]] = {}
+    for i, a in enumerate(arrows, 1):
+        for x, y in ((a.x0, a.y0), (a.x1, a.y1)):
+            if not (0 <= x * arrow_scale < W + 0.5 and 0 <= y * arrow_scale < H + 0.5):
+                raise CineGANError(f"arrow {i} ({a.x0:g},{a.y0:g} -> {a.x1:g},{a.y1:g}) reaches outside the photo "
+                                   f"({W / arrow_scale:.0f}x{H / arrow_scale:.0f} px)")
+        if a.length * arrow_scale < 0.5:
+            raise CineGANError(f"arrow {i} ({a.x0:g},{a.y0:g} -> {a.x1:g},{a.y1:g}) has no length; "
+                               "drag from where content starts to where it should go")
+        label = 0
+        for x, y in ((a.x0, a.y0), (a.x1, a.y1)):
+            xi = min(W - 1, int(x * arrow_scale))
+            yi = min(H - 1, int(y * arrow_scale))
+            if labels[yi, xi]:
+                label = int(labels[yi, xi])
+                break
+        if not label:
+            notes.append(f"arrow {i} ({a.x0:g},{a.y0:g} -> {a.x1:g},{a.y1:g}) lies outside the moving areas "
+                         "and was ignored; paint the area into the mask to move it")
+            continue
+        per_region.setdefault(label, []).append(a)
+
+    ease = region_easing(labels, EASE_FRACTION * min(H, W))
+    field = np.zeros((2, H, W), np.float32)
+    unit = max(H, W) / 1024.0
+    for name, k in REGIONS.items():
+        region = labels == k
+        if not region.any():
+            continue
+        if k in per_region:
+            f = arrow_field(per_region[k], (W, H), frames, arrow_scale)
+        else:
+            d_dir, d_speed = DEFAULT_DRIFT[name]
+            direction, speed = drift.get(name, (None, None))
+            if direction is None:
+                direction = d_dir
+            if speed is None:
+                speed = d_speed * unit
+                notes.append(f"{name}: {speed:.2f} px/frame at {direction:g} deg (default)")
+            f = uniform_motion((W, H), direction, speed) * _perspective(region, name)
+        field[:, region] = f[:, region]
+    return field * ease, notes

@@ -6,6 +6,9 @@ are raised as CineGANError.
 """
 from __future__ import annotations
 
+import contextlib
+import math
+import os
 import time
 from dataclasses import dataclass, field as dc_field
 from typing import Callable, Iterator
@@ -14,8 +17,9 @@ import numpy as np
 
 from .errors import CineGANError
 from .loop import StepCounter
-from .mask import load_mask
-from .motion import check_motion, check_speed, load_motion, resize_motion, uniform_motion
+from .automask import auto_labels
+from .mask import SKY, WATER, load_mask
+from .motion import check_motion, check_speed, load_motion, region_motion, resize_motion, uniform_motion
 from .photo import DEFAULT_MAX_SIDE, Photo, load_photo
 
 Progress = Callable[[dict], None]
@@ -29,16 +33,21 @@ DEFAULT_FPS = 20.0
 class Scene:
     """What an engine needs, at render size.
 
-    photo: the loaded Photo (rgb (H, W, 3) uint8).
-    mask:  (H, W) bool, True = moves.
-    field: (2, H, W) float32 motion, px per frame at render size, zero outside the mask.
-    notes: what was decided on the user's behalf, for messages.
+    photo:  the loaded Photo (rgb (H, W, 3) uint8).
+    labels: (H, W) uint8 regions, 0 frozen, 1 sky, 2 water.
+    field:  (2, H, W) float32 motion, px per frame at render size, zero outside the mask.
+    notes:  what was decided on the user's behalf, for messages.
     """
 
     photo: Photo
-    mask: np.ndarray
+    labels: np.ndarray
     field: np.ndarray
     notes: list[str] = dc_field(default_factory=list)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(H, W) bool, True = moves."""
+        return self.labels > 0
 
 
 def default_device() -> str:
@@ -54,47 +63,88 @@ def check_frames(frames: int, fps: float) -> None:
         raise CineGANError(f"fps must be above 0 and at most 120, got {fps}")
 
 
-def default_speed(size: tuple[int, int]) -> float:
-    """px per frame for a drift nobody specified: about 1 px per frame per 1024 px of image."""
-    return max(size) / 1024.0
+def auto_labels_cached(photo: Photo, cache=None) -> np.ndarray:
+    """The automatic labels (H, W) uint8 of a photo, kept in `cache` (a cache.Cache)
+    per photo hash so that changing only the motion or the loop does not redo them."""
+    if cache is None:
+        return auto_labels(photo.rgb)
+    from .cache import make_key
+    key = make_key("labels", 1, photo.sha256)
+    path, _ = cache.get_or_create("labels", key, ".npy", lambda tmp: np.save(tmp, auto_labels(photo.rgb)))
+    labels = np.load(path, allow_pickle=False)
+    if labels.shape != photo.rgb.shape[:2]:  # a damaged entry: recompute
+        labels = auto_labels(photo.rgb)
+    return labels
+
+
+def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str]]:
+    """Region labels (H, W) uint8 for a photo: the automatic sky / water mask, or the
+    user's mask with each of its pixels labelled water where the automatic mask
+    sees water and sky elsewhere (the user's mask always wins on what moves)."""
+    auto = auto_labels_cached(photo, cache)
+    if mask is None:
+        if not auto.any():
+            raise CineGANError("found no sky or water to animate in this photo; paint the areas that "
+                               "should move (a mask, white = moves)")
+        sky, water = (auto == SKY).mean(), (auto == WATER).mean()
+        return auto, [f"mask: automatic, sky {sky:.0%}, water {water:.0%} of the photo"]
+    m = load_mask(mask, photo.size)
+    return np.where(m, np.where(auto == WATER, WATER, SKY), 0).astype(np.uint8), []
 
 
 def prepare(photo, *, mask=None, motion=None, direction: float | None = None, speed: float | None = None,
-            max_side: int | None = DEFAULT_MAX_SIDE) -> Scene:
-    """Load the photo and build its mask and motion field.
+            sky: tuple | None = None, water: tuple | None = None, arrows=None,
+            n_frames: int = DEFAULT_FRAMES, max_side: int | None = DEFAULT_MAX_SIDE,
+            labels: np.ndarray | None = None, cache=None) -> Scene:
+    """Load the photo and build its regions and motion field.
 
     photo:     path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
     mask:      path / image / (H, W) bool array, white = moves; resized to the photo.
+               None: sky and water are found automatically.
     motion:    .npy path or array (1, 2, h, w) | (2, h, w), px per frame at its own size;
-               rescaled to the render size.
-    direction: degrees, 0 = rightward, 90 = downward (a uniform drift; overrides the
-               motion's direction where both are given).
-    speed:     px per frame at render size (with a motion file: its largest vector).
+               rescaled to the render size. None: per-region drifts and arrows.
+    direction: degrees, 0 = rightward, 90 = downward, for every moving region.
+    speed:     px per frame at render size, for every moving region (with a motion
+               file: the speed of its fastest vector).
+    sky, water: (direction, speed) for one region, overriding the two above;
+               either may be None.
+    arrows:    [Arrow | "X0,Y0,X1,Y1" | (x0, y0, x1, y1)] in px of the input photo:
+               content at the start reaches the end over one loop of n_frames.
+    labels:    precomputed (H, W) uint8 regions at render size (skips the mask step).
+    cache:     a cache.Cache for the per-photo work (the automatic mask).
     """
     ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=max_side)
-    notes: list[str] = []
-    if mask is None:
-        raise CineGANError("a mask is needed: pass --mask MASK.png (white = moves)")
-    m = load_mask(mask, ph.size)
+    check_frames(n_frames, 1.0)
+    for name, value in (("speed", speed), ("sky speed", (sky or (None, None))[1]),
+                        ("water speed", (water or (None, None))[1])):
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise CineGANError(f"{name} must be 0 or more px per frame, got {value}")
+    if labels is None:
+        labels, notes = labels_for(ph, mask, cache)
+    else:
+        notes = []
+    m = labels > 0
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
         fld = resize_motion(raw, ph.size)
         if speed is not None:
-            fastest = float(np.hypot(fld[0], fld[1])[m].max()) if m.any() else 0.0
+            fastest = float(np.hypot(fld[0], fld[1])[m].max())
             if fastest > 0:
                 fld *= speed / fastest
         if direction is not None:
             fld = uniform_motion(ph.size, direction, float(np.hypot(fld[0], fld[1])[m].mean()))
+        fld = fld * m
+        if arrows:
+            notes.append("arrows are ignored when a motion file is given")
     else:
-        if speed is None:
-            speed = default_speed(ph.size)
-            notes.append(f"speed {speed:.2f} px/frame (default)")
-        fld = uniform_motion(ph.size, 0.0 if direction is None else direction, speed)
-    if speed is not None and speed < 0:
-        raise CineGANError(f"speed must be 0 or more px per frame, got {speed}")
-    fld = fld * m
+        drift = {}
+        for name, override in (("sky", sky), ("water", water)):
+            d, s = override if override is not None else (None, None)
+            drift[name] = (direction if d is None else d, speed if s is None else s)
+        fld, more = region_motion(labels, frames=n_frames, drift=drift, arrows=arrows, arrow_scale=ph.scale)
+        notes += more
     check_speed(fld)
-    return Scene(photo=ph, mask=m, field=fld.astype(np.float32), notes=notes)
+    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
 
 
 def pick_engine(engine: str, device: str | None = None, weights=None):
@@ -118,37 +168,37 @@ def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: str = "auto", devic
 
 
 def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direction=None, speed=None,
-           n_frames: int = DEFAULT_FRAMES, fps: float = DEFAULT_FPS, engine: str = "auto",
+           sky=None, water=None, arrows=None, n_frames: int = DEFAULT_FRAMES,
+           fps: float = DEFAULT_FPS, engine: str = "auto",
            device: str | None = None, weights=None, max_side: int | None = DEFAULT_MAX_SIDE,
-           progress: Progress | None = None) -> dict:
-    """Render a cinemagraph to `output` (.mp4 | .webm | .gif) and/or PNG frames in `frames_dir`.
+           progress: Progress | None = None, cache=None) -> dict:
+    """Render a cinemagraph to `output` (.mp4 | .webm | .gif, or a list of such paths,
+    all encoded from one render) and/or PNG frames in `frames_dir`.
 
-    Returns {"engine", "seconds", "frames", "width", "height", "notes", ...}.
-    Outputs appear only when complete (no half-written files on failure).
+    Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
+    "fps", "notes", "videos"}. Outputs appear only when complete (no
+    half-written files on failure).
     """
     from .video import PngFrames, VideoWriter, output_format
-    if output is None and frames_dir is None:
+    outputs = [] if output is None else [output] if isinstance(output, (str, os.PathLike)) else list(output)
+    if not outputs and frames_dir is None:
         raise CineGANError("nothing to write: give an output file (-o OUT.mp4) or --frames-dir")
     check_frames(n_frames, fps)
-    if output is not None:
-        output_format(output)
+    for out in outputs:
+        output_format(out)
     t0 = time.perf_counter()
-    scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, max_side=max_side)
+    scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
+                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache)
     eng, message = pick_engine(engine, device, weights)
-    sinks = []
-    if output is not None:
-        sinks.append(VideoWriter(output, fps))
+    sinks = [VideoWriter(out, fps) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
-    import contextlib
     with contextlib.ExitStack() as stack:
         opened = [stack.enter_context(s) for s in sinks]
-        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.field, n_frames, progress=progress):
+        for frame in eng.frames(scene.photo.rgb, scene.labels > 0, scene.field, n_frames, progress=progress):
             for s in opened:
                 s.add(frame)
     h, w = scene.photo.rgb.shape[:2]
-    info = {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
-            "frames": n_frames, "width": w, "height": h, "fps": fps, "notes": scene.notes}
-    if output is not None:
-        info["video"] = sinks[0].info
-    return info
+    return {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
+            "frames": n_frames, "width": w, "height": h, "fps": fps, "notes": scene.notes,
+            "videos": [s.info for s in sinks if isinstance(s, VideoWriter)]}
