@@ -85,8 +85,10 @@ def _progress_bar(quiet: bool):
 
     def progress(info: dict):
         nonlocal bar
-        if bar is None:
-            bar = tqdm(total=info["total"], desc=info["stage"], unit="frame", file=sys.stderr,
+        if bar is None or bar.desc != info["stage"]:
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=info["total"], desc=info["stage"], unit="step", file=sys.stderr,
                        leave=False, dynamic_ncols=True)
         bar.update(info["step"] - bar.n)
 

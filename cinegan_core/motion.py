@@ -190,7 +190,7 @@ def arrow_field(arrows: list[Arrow], size: tuple[int, int], frames: int, scale: 
 
 
 def region_motion(labels: np.ndarray, *, frames: int, drift: dict | None = None, arrows=None,
-                  arrow_scale: float = 1.0) -> tuple[np.ndarray, list[str]]:
+                  arrow_scale: float = 1.0, patterns: dict | None = None) -> tuple[np.ndarray, list[str]]:
     """Motion for a labelled mask, without any motion file.
 
     labels: (H, W) uint8, 0 frozen, 1 sky, 2 water (``mask.REGIONS``).
@@ -200,9 +200,12 @@ def region_motion(labels: np.ndarray, *, frames: int, drift: dict | None = None,
     arrows: Arrow list in input-photo px; arrow_scale converts them to render px.
             Each arrow steers the region its start (else its end) lies in;
             a region with arrows follows them, one without keeps its drift.
+    patterns: {"sky" | "water": (2, H, W)} learned motion patterns (any scale): a
+            region with one and no direction given follows it, at its speed.
     Returns the (2, H, W) float32 field (px per frame, eased to zero at region
     edges, zero outside) and notes for the user (defaults used, ignored arrows).
     """
+    patterns = patterns or {}
     from .mask import REGIONS
     H, W = labels.shape
     drift = drift or {}
@@ -242,6 +245,14 @@ def region_motion(labels: np.ndarray, *, frames: int, drift: dict | None = None,
         else:
             d_dir, d_speed = DEFAULT_DRIFT[name]
             direction, speed = drift.get(name, (None, None))
+            pattern = patterns.get(name)
+            if pattern is not None and direction is None:
+                mean = float(np.hypot(pattern[0], pattern[1])[region].mean())
+                if mean > 0:
+                    if speed is None:
+                        speed = d_speed * unit
+                    field[:, region] = (pattern * (speed / mean))[:, region]
+                    continue
             if direction is None:
                 direction = d_dir
             if speed is None:

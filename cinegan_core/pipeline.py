@@ -95,7 +95,7 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
 def prepare(photo, *, mask=None, motion=None, direction: float | None = None, speed: float | None = None,
             sky: tuple | None = None, water: tuple | None = None, arrows=None,
             n_frames: int = DEFAULT_FRAMES, max_side: int | None = DEFAULT_MAX_SIDE,
-            labels: np.ndarray | None = None, cache=None) -> Scene:
+            labels: np.ndarray | None = None, cache=None, engine=None) -> Scene:
     """Load the photo and build its regions and motion field.
 
     photo:     path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
@@ -112,6 +112,8 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
                content at the start reaches the end over one loop of n_frames.
     labels:    precomputed (H, W) uint8 regions at render size (skips the mask step).
     cache:     a cache.Cache for the per-photo work (the automatic mask).
+    engine:    an engine with learned predictors (``predict_labels``, ``predict_motion``):
+               used for the mask and motion the user did not give.
     """
     ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=max_side)
     check_frames(n_frames, 1.0)
@@ -119,10 +121,17 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
                         ("water speed", (water or (None, None))[1])):
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise CineGANError(f"{name} must be 0 or more px per frame, got {value}")
+    notes = []
+    if labels is None and mask is None and hasattr(engine, "predict_labels"):
+        labels = engine.predict_labels(ph.rgb)
+        if labels is not None:
+            if not labels.any():
+                raise CineGANError("the learned mask found no sky or water in this photo; paint the areas "
+                                   "that should move (a mask, white = moves)")
+            notes.append(f"mask: learned (DatasetGAN), sky {(labels == SKY).mean():.0%}, "
+                         f"water {(labels == WATER).mean():.0%}")
     if labels is None:
         labels, notes = labels_for(ph, mask, cache)
-    else:
-        notes = []
     m = labels > 0
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
@@ -141,20 +150,51 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
         for name, override in (("sky", sky), ("water", water)):
             d, s = override if override is not None else (None, None)
             drift[name] = (direction if d is None else d, speed if s is None else s)
-        fld, more = region_motion(labels, frames=n_frames, drift=drift, arrows=arrows, arrow_scale=ph.scale)
+        patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
+        if patterns:
+            notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
+        fld, more = region_motion(labels, frames=n_frames, drift=drift, arrows=arrows, arrow_scale=ph.scale,
+                                  patterns=patterns)
         notes += more
     check_speed(fld)
     return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
 
 
+_LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
+
+
+def stylegan_engine(weights=None, device: str = "cpu"):
+    """The stylegan engine over the checkpoints found for `weights` (cached)."""
+    from .engines.stylegan import StyleGANEngine
+    from .weights import load_networks
+    key = (os.path.abspath(weights) if weights else None, os.environ.get("CINEGAN_WEIGHTS"),
+           os.environ.get("CINEGAN_HUB_REPO"), device)
+    if key not in _LOADED:
+        _LOADED.clear()  # one set of networks in memory at a time
+        _LOADED[key] = StyleGANEngine(load_networks(weights), device=device)
+    return _LOADED[key]
+
+
 def pick_engine(engine: str, device: str | None = None, weights=None):
-    """The engine object for a name; returns (engine, message)."""
+    """The engine object for a name; returns (engine, message). `auto` is the
+    stylegan engine when its checkpoints are found, else the pixel engine."""
     if engine not in ENGINES:
         raise CineGANError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     from .engines.pixel import PixelEngine
+    from . import weights as weights_mod
     device = device or default_device()
+    if weights and not os.path.isdir(weights):
+        raise CineGANError(f"weights folder {weights!r} does not exist (see {weights_mod.README})")
     if engine == "stylegan":
-        raise CineGANError("the stylegan engine is not available yet; use --engine pixel")
+        return stylegan_engine(weights, device), "stylegan engine (MSDFW)"
+    if engine == "auto":
+        absent = weights_mod.missing(weights)
+        if not absent:
+            try:
+                return stylegan_engine(weights, device), "stylegan engine (MSDFW), its weights were found"
+            except CineGANError as e:
+                return PixelEngine(device=device), f"pixel engine (stylegan unavailable: {e})"
+        return PixelEngine(device=device), "pixel engine (no weights needed; stylegan weights not found)"
     return PixelEngine(device=device), "pixel engine (no weights needed)"
 
 
@@ -187,9 +227,9 @@ def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direc
     for out in outputs:
         output_format(out)
     t0 = time.perf_counter()
-    scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
-                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache)
     eng, message = pick_engine(engine, device, weights)
+    scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
+                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache, engine=eng)
     sinks = [VideoWriter(out, fps) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
