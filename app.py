@@ -207,7 +207,8 @@ def render_files(photo_path: str, mask: np.ndarray | None, arrows: list, setting
     if fmt not in FORMATS.values():
         raise core.CineGANError(f"unknown format {fmt!r}; choose MP4, WebM or GIF")
     mask_key = None if mask is None else core.photo.pixels_hash(np.packbits(mask))
-    key = make_key("render", VERSION, photo.sha256, mask_key, arrows, settings)
+    stylegan_ready = settings["engine"] != "pixel" and not core.weights.missing()
+    key = make_key("render", VERSION, photo.sha256, mask_key, arrows, settings, stylegan_ready)
     kw = dict(mask=mask, arrows=arrows or None, n_frames=settings["frames"], fps=settings["fps"],
               sky=(settings["sky"][0], settings["sky"][1] * unit),
               water=(settings["water"][0], settings["water"][1] * unit),
@@ -230,7 +231,20 @@ def render_files(photo_path: str, mask: np.ndarray | None, arrows: list, setting
         preview, hit = cache.get_or_create("render", key, preview_ext, make)
     info.setdefault("engine", "cache")
     info.update(cached=hit, seconds=time.perf_counter() - t0, key=key)
-    return preview, download, {k: v for k, v in info.items() if k != "videos"}
+    return preview, friendly_name(download, photo_path, key), {k: v for k, v in info.items() if k != "videos"}
+
+
+def friendly_name(path: str, photo_path: str, key: str) -> str:
+    """A link to a cached result named after the photo (cinegan-<photo>.<ext>), for downloads."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in os.path.splitext(os.path.basename(photo_path))[0])
+    target = os.path.join(cache.root, "named", key, f"cinegan-{stem[:40] or 'loop'}{os.path.splitext(path)[1]}")
+    if not os.path.exists(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            return path
+    return target
 
 
 def status_line(info: dict, settings: dict) -> str:
@@ -327,14 +341,10 @@ def example_render(path):
 
 
 def weights_note() -> str:
-    try:
-        from cinegan_core import weights
-        missing = weights.missing()
-    except (ImportError, AttributeError):
-        missing = ["the stylegan engine"]
+    missing = core.weights.missing()
     if not missing:
-        return ""
-    return ("The **stylegan** engine is unavailable here: its checkpoints were not found "
+        return "stylegan checkpoints found: **auto** uses the stylegan engine."
+    return (f"The **stylegan** engine is unavailable here: {', '.join(missing)} not found "
             "(see weights/README.md). **auto** uses the weight-free pixel engine.")
 
 

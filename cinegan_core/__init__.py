@@ -6,6 +6,7 @@ The public API (see README.md):
     render("photo.jpg", "loop.mp4")                      # automatic sky / water mask and motion
     render("photo.jpg", "loop.gif", arrows=["100,80,300,90"], n_frames=48)
 """
+from . import weights
 from .errors import CineGANError
 from .loop import StepCounter
 from .mask import load_mask, save_mask
