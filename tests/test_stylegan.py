@@ -3,6 +3,7 @@ and MSDFW end to end on tiny models (no real weights exist here)."""
 import argparse
 import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -40,7 +41,8 @@ def test_networks_have_exactly_the_manifest_tensors(make, name):
 def real_layout(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrained_models")
     standins.write_real_layout(str(folder))
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)  # 2 GB of random tensors: do not keep them between runs
 
 
 def test_full_size_standins_load_through_the_real_loader(real_layout):
