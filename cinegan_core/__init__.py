@@ -18,6 +18,7 @@ from .pipeline import (DEFAULT_FPS, DEFAULT_FRAMES, ENGINES, Scene, default_devi
 from .video import PngFrames, VideoWriter, read_video, write_png_frames, write_video
 
 __all__ = [
+    "weights",
     "CineGANError", "StepCounter", "load_mask", "save_mask", "auto_labels", "Arrow", "load_motion",
     "region_motion", "resize_motion", "uniform_motion", "labels_for", "Photo", "load_photo", "DEFAULT_FPS", "DEFAULT_FRAMES", "ENGINES", "Scene",
     "default_device", "frames", "prepare", "render", "PngFrames", "VideoWriter", "read_video",

@@ -5,7 +5,6 @@ Exit status 0 on success, 2 on a user error (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .errors import CineGANError

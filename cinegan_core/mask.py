@@ -6,7 +6,6 @@ Regions are labelled in an ``(H, W)`` uint8 array: 0 = frozen, 1 = sky, 2 = wate
 """
 from __future__ import annotations
 
-import os
 
 import cv2
 import numpy as np

@@ -1,7 +1,6 @@
 """The page in Debian's Chromium, driven by Playwright: upload, paint, generate, play."""
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys

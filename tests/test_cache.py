@@ -6,7 +6,7 @@ import numpy as np
 
 from cinegan_core import load_photo, prepare
 from cinegan_core.cache import Cache, make_key
-from conftest import sky_mask, textured
+from conftest import textured
 
 
 def test_get_or_create_makes_once_and_hits(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cinegan_core import Arrow, CineGANError, region_motion, render, read_video
+from cinegan_core import CineGANError, region_motion, render, read_video
 from conftest import measure_shift, textured
 
 

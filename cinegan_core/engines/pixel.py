@@ -25,7 +25,6 @@ Frozen pixels are never touched: they are the photo's bytes.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Iterator
 
 import cv2
