@@ -256,7 +256,13 @@ def status_line(info: dict, settings: dict) -> str:
             + (f" Note: {notes}" if notes else ""))
 
 
+ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))  # the render then runs in a worker process
+
+
 def progress_bridge(progress: gr.Progress):
+    if ON_ZERO_GPU:  # a callback into this process cannot cross into the GPU worker
+        return None
+
     def cb(event: dict):
         progress((event["step"], event["total"]), desc=f"{event['stage']}", unit="frames")
     return cb
