@@ -141,16 +141,17 @@ def coverage_text(mask: np.ndarray | None) -> str:
 def on_photo(path):
     """A new photo: compute the automatic mask and show it in the editor."""
     if not path:
-        return None, None, [], None, coverage_text(None), None
+        return None, None, [], None, coverage_text(None), None, None
     photo = load(path)
     labels = core.pipeline.auto_labels_cached(photo, cache)
     size = preview_size(photo)
     small = np.asarray(Image.fromarray(photo.rgb).resize(size, Image.LANCZOS))
     small_labels = np.asarray(Image.fromarray(labels).resize(size, Image.NEAREST))
     # the automatic mask is shown tinted into the background; the user's strokes go to the
-    # editor's layer (pink adds, dark or ... freezes, the eraser undoes strokes)
+    # editor's layer (pink adds, dark freezes, the eraser undoes strokes)
     value = {"background": tinted(small, small_labels), "layers": [], "composite": None}
-    return value, small, [], None, coverage_text(small_labels > 0), small_labels > 0
+    preview = {"image": small, "to_photo": photo.original_size[0] / size[0]}  # arrows need no new decode
+    return value, small, [], None, coverage_text(small_labels > 0), small_labels > 0, preview
 
 
 def on_edit(value, base):
@@ -159,13 +160,12 @@ def on_edit(value, base):
 
 
 @user_error
-def on_click(path, arrows, pending, evt: gr.SelectData):
+def on_click(preview, arrows, pending, evt: gr.SelectData):
     """Clicks on the preview: first the start of an arrow, then its end."""
-    photo = load(path)
-    size = preview_size(photo)
-    to_photo = photo.original_size[0] / size[0]
+    if preview is None:
+        raise core.CineGANError("upload a photo first")
+    small, to_photo = preview["image"], preview["to_photo"]
     x, y = evt.index[0] * to_photo, evt.index[1] * to_photo
-    small = np.asarray(Image.fromarray(photo.rgb).resize(size, Image.LANCZOS))
     if pending is None:
         shown = draw_arrows(small, arrows, 1 / to_photo)
         ImageDraw.Draw(img := Image.fromarray(shown)).ellipse([evt.index[0] - 5, evt.index[1] - 5,
@@ -176,13 +176,8 @@ def on_click(path, arrows, pending, evt: gr.SelectData):
     return draw_arrows(small, arrows, 1 / to_photo), arrows, None, f"{len(arrows)} arrow(s)."
 
 
-@user_error
-def on_clear(path):
-    if not path:
-        return None, [], None, "No arrows."
-    photo = load(path)
-    size = preview_size(photo)
-    return np.asarray(Image.fromarray(photo.rgb).resize(size, Image.LANCZOS)), [], None, "No arrows."
+def on_clear(preview):
+    return None if preview is None else preview["image"], [], None, "No arrows."
 
 
 # --- rendering -----------------------------------------------------------------------
@@ -363,6 +358,7 @@ def build() -> gr.Blocks:
         arrows = gr.State([])      # [(x0, y0, x1, y1)] in photo px
         pending = gr.State(None)   # the start point of an arrow being drawn
         base = gr.State(None)      # the automatic mask at editor size, (h, w) bool
+        preview = gr.State(None)   # {"image": the photo at editor size, "to_photo": px scale back to the photo}
         with gr.Row():
             with gr.Column(scale=1):
                 photo = gr.Image(type="filepath", label="1. Photo", elem_id="photo", sources=["upload", "clipboard"],
@@ -412,10 +408,10 @@ def build() -> gr.Blocks:
         gr.Examples(EXAMPLES, inputs=[photo], outputs=[result], fn=example_render, cache_examples=True,
                     cache_mode="lazy", label="Examples (photos: see examples/LICENSES.md)")
 
-        photo.change(on_photo, [photo], [editor, arrow_view, arrows, pending, coverage, base], api_visibility="private")
+        photo.change(on_photo, [photo], [editor, arrow_view, arrows, pending, coverage, base, preview], api_visibility="private")
         editor.change(on_edit, [editor, base], [coverage], show_progress="hidden", api_visibility="private")
-        arrow_view.select(on_click, [photo, arrows, pending], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
-        clear.click(on_clear, [photo], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
+        arrow_view.select(on_click, [preview, arrows, pending], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
+        clear.click(on_clear, [preview], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
         inputs = [photo, editor, base, arrows, sky_dir, sky_speed, water_dir, water_speed, seconds, fps, fmt, engine]
         generate.click(on_generate, inputs, [result, download, status], api_visibility="private")
         variants_btn.click(on_variants, inputs, [gallery, bundle], api_visibility="private")

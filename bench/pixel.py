@@ -18,10 +18,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from _common import best_seconds, report  # noqa: E402  (bench/ is on sys.path when run as a script)
 SAMPLE = os.path.join(ROOT, "..", "shared", "data", "samples", "0000008")
 
 
@@ -70,14 +70,8 @@ def two_warp_floor(size: int, repeats: int = 5) -> float:
     import torch.nn.functional as F
     img = torch.rand(1, 3, size, size)
     grid = torch.rand(1, size, size, 2) * 2 - 1
-    F.grid_sample(img, grid, mode="bicubic", align_corners=True)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        F.grid_sample(img, grid, mode="bicubic", align_corners=True)
-        F.grid_sample(img, grid.flip(-1), mode="bicubic", align_corners=True)
-        best = min(best, time.perf_counter() - t)
-    return best
+    return best_seconds(lambda: (F.grid_sample(img, grid, mode="bicubic", align_corners=True),
+                                 F.grid_sample(img, grid.flip(-1), mode="bicubic", align_corners=True)), repeats)
 
 
 def main():
@@ -104,11 +98,7 @@ def main():
         "growth_ratio": round(full["seconds"] / short["seconds"], 2),
         "peak_memory_mb": round(full["peak_mb"], 1),
     }
-    if a.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:28s} {v}")
+    report(res, a.json)
 
 
 if __name__ == "__main__":

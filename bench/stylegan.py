@@ -16,7 +16,6 @@ feature-style encoder): the cost is the same as with trained ones. Prints
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _common import best_seconds, report  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 def main():
@@ -42,7 +42,7 @@ def main():
 
     torch.manual_seed(0)
     g = Generator(a.size).eval().to(a.device)
-    enc = FeatureStyleEncoder().eval().to(a.device)
+    enc = FeatureStyleEncoder(n_styles=g.n_latent).eval().to(a.device)  # 18 styles at 1024
     nets = Networks(generator=g, mean_latent=g.mean_latent(1000), encoder=enc)
     engine = StyleGANEngine(nets, device=a.device)
 
@@ -55,13 +55,7 @@ def main():
 
     latent = nets.mean_latent[:, None].repeat(1, g.n_latent, 1)
     with torch.no_grad():
-        g.synthesis(latent)
-        best = float("inf")
-        for _ in range(3):
-            t = time.perf_counter()
-            g.synthesis(latent)
-            best = min(best, time.perf_counter() - t)
-    forward = best
+        forward = best_seconds(lambda: g.synthesis(latent), 3)
 
     t = time.perf_counter()
     engine.prepare_photo(photo)
@@ -77,11 +71,7 @@ def main():
            "prepare_seconds": round(prepare, 3), "frame_seconds": round(per_frame, 3),
            "frame_over_forward": round(per_frame / forward, 3), "max_abs_diff": diff,
            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    if a.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:20s} {v}")
+    report(res, a.json)
 
 
 if __name__ == "__main__":

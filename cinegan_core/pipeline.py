@@ -235,7 +235,7 @@ def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direc
         sinks.append(PngFrames(frames_dir))
     with contextlib.ExitStack() as stack:
         opened = [stack.enter_context(s) for s in sinks]
-        for frame in eng.frames(scene.photo.rgb, scene.labels > 0, scene.field, n_frames, progress=progress):
+        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.field, n_frames, progress=progress):
             for s in opened:
                 s.add(frame)
     h, w = scene.photo.rgb.shape[:2]

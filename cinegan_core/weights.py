@@ -120,13 +120,21 @@ def _hub_download(name: str) -> str | None:
         raise CineGANError(f"could not fetch {name} from the Hub repository {repo}: {e}") from None
 
 
-def locate(ck: Checkpoint, explicit: str | None = None) -> tuple[str, dict[str, str], str] | None:
-    """(path, digests, name) of a checkpoint, or None if it is nowhere."""
+def _local(ck: Checkpoint, explicit: str | None = None) -> tuple[str, str, str] | None:
+    """(path, folder, name) of a checkpoint in the local folders, or None."""
     for folder in folders(explicit):
         for name in (safetensors_name(ck), ck.original):
             p = os.path.join(folder, name)
             if os.path.isfile(p):
-                return p, _digests(folder), name
+                return p, folder, name
+    return None
+
+
+def locate(ck: Checkpoint, explicit: str | None = None) -> tuple[str, dict[str, str], str] | None:
+    """(path, digests, name) of a checkpoint, or None if it is nowhere."""
+    local = _local(ck, explicit)
+    if local:
+        return local[0], _digests(local[1]), local[2]
     for name in (safetensors_name(ck), ck.original):
         p = _hub_download(name)
         if p:
@@ -138,12 +146,9 @@ def locate(ck: Checkpoint, explicit: str | None = None) -> tuple[str, dict[str, 
 def missing(explicit: str | None = None) -> list[str]:
     """The required checkpoints that cannot be found (empty when the engine can run).
     Does not download anything."""
-    out = []
-    for ck in (GENERATOR, ENCODER):
-        if not any(os.path.isfile(os.path.join(f, n)) for f in folders(explicit)
-                   for n in (safetensors_name(ck), ck.original)) and not _hub_repo():
-            out.append(ck.original)
-    return out
+    if _hub_repo():  # cannot tell without asking the Hub; loading will say
+        return []
+    return [ck.original for ck in (GENERATOR, ENCODER) if _local(ck, explicit) is None]
 
 
 def _torch_load(path: str):
@@ -223,7 +228,6 @@ class Networks:
     flow_sky: torch.nn.Module | None = None
     flow_fluid: torch.nn.Module | None = None
     sources: dict = field(default_factory=dict)
-    identity: str = ""
 
 
 def load_networks(explicit: str | None = None, *, generator_kwargs: dict | None = None,
@@ -281,8 +285,5 @@ def load_networks(explicit: str | None = None, *, generator_kwargs: dict | None 
             load_into(net, s[0], s[1], ck.what)
             flows[ck.key] = net.eval()
             sources[ck.key] = s[1]
-    identity = hashlib.sha256(repr(sorted((k, os.path.getsize(v), os.path.getmtime(v))
-                                          for k, v in sources.items())).encode()).hexdigest()[:16]
     return Networks(generator=generator.eval(), mean_latent=mean, encoder=encoder.eval(), classifiers=classifiers,
-                    flow_sky=flows.get("flow_sky"), flow_fluid=flows.get("flow_fluid"), sources=sources,
-                    identity=identity)
+                    flow_sky=flows.get("flow_sky"), flow_fluid=flows.get("flow_fluid"), sources=sources)

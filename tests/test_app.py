@@ -162,3 +162,22 @@ def test_editor_strokes_change_the_mask(server):
     mask = app.editor_mask({"background": None, "layers": [layer], "composite": composite}, base)
     assert mask[20:30, 10:20].all() and not mask[0:5, 0:10].any() and mask[5:10].all()
     assert mask.sum() == base.sum() + 100 - 50
+
+
+def test_arrows_are_drawn_from_two_clicks_without_reloading_the_photo(server, photo, monkeypatch):
+    import gradio as gr
+    app, _ = server
+    editor, shown, arrows, pending, _, base, preview = app.on_photo.__wrapped__(photo)
+    assert base.shape == preview["image"].shape[:2] and shown.shape == preview["image"].shape
+    monkeypatch.setattr(app, "load", lambda path: pytest.fail("a click must not decode the photo again"))
+
+    def click(x, y):
+        return gr.SelectData(None, {"index": [x, y], "value": None, "selected": True})
+
+    img, arrows, pending, text = app.on_click.__wrapped__(preview, arrows, pending, click(10, 20))
+    assert pending == (10 * preview["to_photo"], 20 * preview["to_photo"]) and arrows == []
+    img, arrows, pending, text = app.on_click.__wrapped__(preview, arrows, pending, click(60, 25))
+    assert pending is None and len(arrows) == 1 and "1 arrow" in text
+    assert not np.array_equal(img, preview["image"])  # the arrow is drawn
+    cleared = app.on_clear(preview)
+    assert np.array_equal(cleared[0], preview["image"]) and cleared[1] == []

@@ -1,6 +1,6 @@
 """The stylegan engine: multi-scale deep feature warping (MSDFW), StyleCineGAN's method.
 
-Per photo (cached by photo hash, with the weights' identity):
+Per photo (cached by photo hash, per engine and so per set of weights):
   * the photo is placed on the generator's square canvas (see ``place``);
   * the feature-style encoder inverts it: W+ latent and a feature that replaces
     the input of the block at ``inject`` resolution (128 for a 1024 generator,
@@ -291,6 +291,9 @@ class StyleGANEngine:
                       counter: StepCounter | None = None) -> Iterator[torch.Tensor]:
         """The loop on the canvas: n tensors (1, 3, S, S), cached trunk + incremental integration."""
         trunk, where, _ = self.prepare_photo(photo)
+        return self._canvas_frames(trunk, where, mask, field, n, counter)
+
+    def _canvas_frames(self, trunk: Trunk, where: Placement, mask, field, n, counter) -> Iterator[torch.Tensor]:
         motion, valid, start = self._grid_setup(mask, field, where)
         fwd, bwd = forward_sources(start, motion, n, counter), backward_sources(start, motion, n, counter)
         with torch.no_grad():
@@ -325,7 +328,7 @@ class StyleGANEngine:
         """The n frames (H, W, 3) uint8 at the photo's size, composited over the photo:
         frozen pixels are the photo's bytes."""
         H, W, _ = photo.shape
-        _, where, _ = self.prepare_photo(photo)
+        trunk, where, _ = self.prepare_photo(photo)
         dist = inside_distance(mask)
         alpha = torch.from_numpy(feather(mask, max(1.5, min(H, W) / 400), dist)).to(self.device)
         flat_np = np.flatnonzero(mask)
@@ -334,7 +337,7 @@ class StyleGANEngine:
         still = torch.from_numpy(photo.reshape(-1, 3)[flat_np].T.astype(np.float32)).to(self.device)
         if progress is not None:
             progress({"stage": "invert", "step": 1, "total": 1})
-        for t, canvas in enumerate(self.canvas_frames(photo, mask, field, n)):
+        for t, canvas in enumerate(self._canvas_frames(trunk, where, mask, field, n, counter)):
             crop = canvas[:, :, where.y0:where.y0 + where.h, where.x0:where.x0 + where.w]
             img = F.interpolate(crop, size=(H, W), mode="bicubic", align_corners=False,
                                 antialias=(H < where.h)) if (H, W) != (where.h, where.w) else crop
