@@ -19,7 +19,8 @@ from .errors import CineGANError
 from .loop import StepCounter
 from .automask import auto_labels
 from .mask import SKY, WATER, load_mask
-from .motion import check_motion, check_speed, load_motion, region_motion, resize_motion, uniform_motion
+from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_motion, resize_motion,
+                     uniform_motion)
 from .photo import DEFAULT_MAX_SIDE, Photo, load_photo
 
 Progress = Callable[[dict], None]
@@ -37,12 +38,20 @@ class Scene:
     labels: (H, W) uint8 regions, 0 frozen, 1 sky, 2 water.
     field:  (2, H, W) float32 motion, px per frame at render size, zero outside the mask.
     notes:  what was decided on the user's behalf, for messages.
+    plan:   the motion plan (styles per region, ripple) when it was built from regions;
+            None with a motion file (the field is all there is).
     """
 
     photo: Photo
     labels: np.ndarray
     field: np.ndarray
     notes: list[str] = dc_field(default_factory=list)
+    plan: MotionPlan | None = None
+
+    @property
+    def motion(self) -> MotionPlan:
+        """What the engines render: the plan, or a plan of the field alone."""
+        return self.plan if self.plan is not None else MotionPlan(self.field)
 
     @property
     def mask(self) -> np.ndarray:
@@ -93,7 +102,7 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
 
 
 def prepare(photo, *, mask=None, motion=None, direction: float | None = None, speed: float | None = None,
-            sky: tuple | None = None, water: tuple | None = None, arrows=None,
+            sky: tuple | None = None, water: tuple | None = None, arrows=None, styles: dict | None = None,
             n_frames: int = DEFAULT_FRAMES, max_side: int | None = DEFAULT_MAX_SIDE,
             labels: np.ndarray | None = None, cache=None, engine=None) -> Scene:
     """Load the photo and build its regions and motion field.
@@ -110,6 +119,8 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
                either may be None.
     arrows:    [Arrow | "X0,Y0,X1,Y1" | (x0, y0, x1, y1)] in px of the input photo:
                content at the start reaches the end over one loop of n_frames.
+    styles:    {"sky" | "water": "auto" | "drift" | "flow" | "ripple"} (``motion.region_motion``);
+               missing = "auto". Not used with a motion file.
     labels:    precomputed (H, W) uint8 regions at render size (skips the mask step).
     cache:     a cache.Cache for the per-photo work (the automatic mask).
     engine:    an engine with learned predictors (``predict_labels``, ``predict_motion``):
@@ -153,11 +164,15 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
         patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
-        fld, more = region_motion(labels, frames=n_frames, drift=drift, arrows=arrows, arrow_scale=ph.scale,
-                                  patterns=patterns)
-        notes += more
+        plan = region_motion(labels, frames=n_frames, photo=ph.rgb, styles=styles, drift=drift, arrows=arrows,
+                             arrow_scale=ph.scale, patterns=patterns)
+        fld = plan.field
+        notes += plan.notes
     check_speed(fld)
-    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
+    scene = Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
+    if motion is None:
+        scene.plan = MotionPlan(scene.field, plan.ripple, plan.styles, plan.notes)
+    return scene
 
 
 _LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
@@ -204,11 +219,11 @@ def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: str = "auto", devic
     """Yield the n frames (H, W, 3) uint8 of the loop. progress(dict(stage, step, total))."""
     check_frames(n, 1.0)
     eng, _ = pick_engine(engine, device, weights)
-    return eng.frames(scene.photo.rgb, scene.mask, scene.field, n, progress=progress, counter=counter)
+    return eng.frames(scene.photo.rgb, scene.mask, scene.motion, n, progress=progress, counter=counter)
 
 
 def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direction=None, speed=None,
-           sky=None, water=None, arrows=None, n_frames: int = DEFAULT_FRAMES,
+           sky=None, water=None, arrows=None, styles: dict | None = None, n_frames: int = DEFAULT_FRAMES,
            fps: float = DEFAULT_FPS, engine: str = "auto",
            device: str | None = None, weights=None, max_side: int | None = DEFAULT_MAX_SIDE,
            progress: Progress | None = None, cache=None) -> dict:
@@ -229,13 +244,13 @@ def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direc
     t0 = time.perf_counter()
     eng, message = pick_engine(engine, device, weights)
     scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
-                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache, engine=eng)
+                    arrows=arrows, styles=styles, n_frames=n_frames, max_side=max_side, cache=cache, engine=eng)
     sinks = [VideoWriter(out, fps) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
     with contextlib.ExitStack() as stack:
         opened = [stack.enter_context(s) for s in sinks]
-        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.field, n_frames, progress=progress):
+        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.motion, n_frames, progress=progress):
             for s in opened:
                 s.add(frame)
     h, w = scene.photo.rgb.shape[:2]

@@ -1,10 +1,17 @@
-"""The pixel engine on synthetic scenes: closure, frozen pixels, drift, detail, edges."""
+"""The pixel engine on synthetic scenes: closure, frozen pixels, drift, detail, borders, ripple."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
 from cinegan_core import prepare, frames as loop_frames, resize_motion, uniform_motion
 from cinegan_core.engines.pixel import PixelEngine
-from conftest import measure_shift, sky_mask, textured
+from cinegan_core.motion import region_motion
+from conftest import ROOT, measure_shift, sky_mask, textured
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from border import advected, border_figure, column_lines  # noqa: E402  (bench/border.py)
 
 
 def laplacian_var(img, region):
@@ -64,8 +71,9 @@ def test_detail_is_kept_through_the_loop(drift_loop):
     base = laplacian_var(img, core)
     ratios = [laplacian_var(f, core) / base for f in out]
     assert np.mean(ratios) >= 0.75 and min(ratios) >= 0.5
-    # a plain linear cross-fade loses visibly more detail mid-loop
-    plain = render(img, mask, _drift(mask), 40, sharpness=1.0, detail_sigma=0)
+    # one global cross-fade with plain bilinear gathers and blending loses visibly more detail mid-loop
+    plain = render(img, mask, _drift(mask), 40, stagger=False, distortion=False, fade=1.0, vp_blend=False,
+                   grain_sigma=0)
     assert laplacian_var(out[20], core) > 1.2 * laplacian_var(plain[20], core)
 
 
@@ -114,3 +122,90 @@ def test_pipeline_prepare_masks_the_field(photo_files):
     assert (scene.field[1][m] >= 0).all() and abs(scene.field[1][m].mean() - 1.2) < 0.25  # eased at the edges
     out = list(loop_frames(scene, 6, engine="pixel", device="cpu"))
     assert len(out) == 6 and np.array_equal(out[0], scene.photo.rgb)
+
+
+# --- borders: open, no seam, no still band, the outermost pixels move ---------------------
+
+@pytest.mark.parametrize("direction,speed", [(0, 1.0), (180, 4.0), (20, 2.5)])
+def test_motion_reaches_every_border(direction, speed):
+    """A sky touching the top, left and right borders: the 6 % strips next to the left and
+    right borders change as much as the interior, the top row moves like the rows below
+    it, and no frame has a vertical line the photo carried along its field would not
+    have (no seam, no band of still photo, no frozen outermost row)."""
+    h, w, n = 96, 160, 40
+    img, mask = textured(h, w, seed=7), sky_mask(h, w, 0.7)
+    field = uniform_motion((w, h), direction, speed) * mask
+    out = render(img, mask, field, n)
+    res = border_figure(out, mask)
+    assert res["worst"] >= 0.8, res
+    assert res["top_moves"] and res["top_row"] >= 0.8, res
+    assert column_lines(out, mask) < 1.2 * column_lines(advected(img, mask, field, n), mask)
+
+
+def test_border_figures_see_a_still_band():
+    """The figures themselves: a band of still photo along the left border is caught,
+    and so is the line where it meets the moving content."""
+    h, w, n = 96, 160, 20
+    img, mask = textured(h, w, seed=7), sky_mask(h, w, 0.7)
+    field = uniform_motion((w, h), 0, 1.5) * mask
+    out = render(img, mask, field, n)
+    out[:, :, :12] = img[:, :12]
+    out[:, 0] = img[0]
+    res = border_figure(out, mask)
+    assert res["left"] < 0.2 and res["right"] >= 0.8 and not res["top_moves"]
+    assert column_lines(out, mask) > 1.5 * column_lines(advected(img, mask, field, n), mask)
+
+
+# --- ripple: calm water shimmers in place and loops exactly --------------------------------
+
+def mirror_scene(h=120, w=160):
+    img = textured(h, w, seed=9)
+    img[h // 2:] = img[: h // 2][::-1]
+    labels = np.zeros((h, w), np.uint8)
+    labels[h // 2 + 2:] = 2
+    labels[: h // 4] = 1
+    return img, labels
+
+
+def test_rippling_water_shimmers_in_place_and_loops():
+    img, labels = mirror_scene()
+    plan = region_motion(labels, frames=40, photo=img, styles={"water": "ripple"}, drift={"water": (None, 1.5)})
+    water = labels == 2
+    out = np.stack(list(PixelEngine().frames(img, labels > 0, plan, 40)))
+    assert np.array_equal(out[0], img) and (out[:, labels == 0] == img[labels == 0]).all()
+    core = np.zeros_like(water)
+    core[labels.shape[0] // 2 + 12: -6, 6:-6] = True
+    steps = [np.abs(out[i + 1][core].astype(float) - out[i][core]).mean() for i in range(len(out) - 1)]
+    wrap = np.abs(out[0][core].astype(float) - out[-1][core]).mean()
+    assert min(steps) > 0.2                                   # it shimmers in every frame
+    assert 0.5 < wrap / np.mean(steps[:2] + steps[-2:]) < 1.5  # and wraps around without a jump
+    for k in (5, 10, 20):
+        dx, dy = measure_shift(out[0], out[k], core)
+        assert np.hypot(dx, dy) < 1.0                         # it does not slide
+
+
+def test_stylegan_engine_loops_through_the_shared_policy(tmp_path):
+    """The stylegan engine renders a motion plan (drift and ripple) through the same loop
+    policy: cached frames equal the straightforward computation, the loop closes, frozen
+    pixels stay, and content reaching the photo's border keeps moving (open borders)."""
+    import standins
+    from cinegan_core.engines.stylegan import StyleGANEngine
+    standins.write_tiny(str(tmp_path), classifiers=0, flows=False)
+    eng = StyleGANEngine(standins.tiny_networks(str(tmp_path)), inject_resolution=standins.TINY_INJECT, grid=64)
+    img, labels = mirror_scene(48, 80)
+    plan = region_motion(labels, frames=8, photo=img, styles={"water": "ripple"},
+                         drift={"sky": (0, 1.5), "water": (None, 3.0)})
+    assert plan.ripple is not None and np.abs(plan.field).max() > 0
+    mask = labels > 0
+    n = 8
+    canvas = list(eng.canvas_frames(img, mask, plan, n))
+    for t in (0, 3, 7):
+        assert (eng.reference_canvas(img, mask, plan, n, t) - canvas[t]).abs().max() < 1e-4
+    assert (eng.reference_canvas(img, mask, plan, n, n) - canvas[0]).abs().max() < 1e-5
+    out = list(eng.frames(img, mask, plan, n))
+    assert all(np.array_equal(f[~mask], img[~mask]) for f in out)
+    water = labels == 2
+    assert not np.array_equal(out[3][water], out[0][water])
+    sky_edge = np.zeros_like(mask)
+    sky_edge[2:10, :3] = True  # sky at the left border, where drifting content enters
+    assert not np.array_equal(out[4][sky_edge], out[0][sky_edge])
