@@ -12,7 +12,6 @@ except ImportError:  # pragma: no cover - spaces is in requirements.txt, but the
 import functools
 import json
 import os
-import time
 import zipfile
 
 import gradio as gr
@@ -21,6 +20,7 @@ from PIL import Image, ImageDraw
 
 import cinegan_core as core
 from cinegan_core.cache import Cache, make_key
+from cinegan_core.service import named_copy, photo_stem, render_cached
 from cinegan_core.mask import SKY, WATER
 from cinegan_core.motion import DEFAULT_DRIFT
 
@@ -34,8 +34,6 @@ CONCURRENCY = int(os.environ.get("CINEGAN_CONCURRENCY", 1))      # renders at on
 FORMATS = {"MP4": "mp4", "WebM": "webm", "GIF": "gif"}
 TINT = {SKY: (64, 156, 255, 120), WATER: (0, 220, 170, 120)}    # overlay colours of the automatic mask
 MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                # brush colours: paint motion / freeze
-LADDER = [("subtle", 0.5), ("medium", 1.0), ("strong", 2.0)]      # A/B variants: speed multipliers
-VERSION = 1  # bump when rendering changes, so old cached results are not served
 
 cache = Cache(os.environ.get("CINEGAN_CACHE"), max_bytes=int(float(os.environ.get("CINEGAN_CACHE_GB", 2)) * 1024 ** 3))
 
@@ -182,73 +180,40 @@ def on_clear(preview):
 
 # --- rendering -----------------------------------------------------------------------
 
-def settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine):
-    """The loop settings as plain data (speeds in px per frame per 1024 px of the long side)."""
-    fps = float(fps)
-    return {"sky": [float(sky_direction), float(sky_speed)], "water": [float(water_direction), float(water_speed)],
-            "frames": max(core.pipeline.MIN_FRAMES, int(round(float(seconds) * fps))), "fps": fps,
-            "format": FORMATS.get(fmt, fmt), "engine": engine}
+def control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
+                     arrows=()) -> core.RenderSettings:
+    """The page's controls as RenderSettings (speeds in px per frame per 1024 px of the
+    long side; rendered at RENDER_SIDE)."""
+    return core.RenderSettings.from_dict({
+        "sky": [sky_direction, sky_speed], "water": [water_direction, water_speed], "seconds": seconds,
+        "fps": fps, "format": FORMATS.get(fmt, str(fmt).lower()), "engine": engine, "arrows": list(arrows),
+        "max_side": RENDER_SIDE})
 
 
 @gpu
-def render_files(photo_path: str, mask: np.ndarray | None, arrows: list, settings: dict,
+def render_files(photo_path: str, mask: np.ndarray | None, settings: dict,
                  progress_cb=None) -> tuple[str, str, dict]:
     """Render (or fetch from the cache) one loop. Returns (preview mp4/webm path,
-    download path in the chosen format, info). Only paths and plain data cross
-    this boundary (it may run in a ZeroGPU worker)."""
+    download path in the chosen format, named after the photo, info). Only paths and
+    plain data cross this boundary (it may run in a ZeroGPU worker)."""
+    rs = core.RenderSettings.from_dict(settings)
     photo = load(photo_path)
-    unit = max(photo.size) / 1024.0
-    fmt = settings["format"]
-    if fmt not in FORMATS.values():
-        raise core.CineGANError(f"unknown format {fmt!r}; choose MP4, WebM or GIF")
-    mask_key = None if mask is None else core.photo.pixels_hash(np.packbits(mask))
-    stylegan_ready = settings["engine"] != "pixel" and not core.weights.missing()
-    key = make_key("render", VERSION, photo.sha256, mask_key, arrows, settings, stylegan_ready)
-    kw = dict(mask=mask, arrows=arrows or None, n_frames=settings["frames"], fps=settings["fps"],
-              sky=(settings["sky"][0], settings["sky"][1] * unit),
-              water=(settings["water"][0], settings["water"][1] * unit),
-              engine=settings["engine"], device=device(), max_side=RENDER_SIDE, cache=cache)
-    info = {}
-    preview_ext = ".webm" if fmt == "webm" else ".mp4"
-
-    def make(tmp_preview):
-        targets = [tmp_preview] + ([tmp_preview[: -len(preview_ext)] + "." + fmt] if fmt == "gif" else [])
-        res = core.render(photo, targets, progress=progress_cb, **kw)
-        info.update(res)
-        if fmt == "gif":
-            os.replace(targets[1], cache.path("render", key, ".gif"))
-
-    t0 = time.perf_counter()
-    preview, hit = cache.get_or_create("render", key, preview_ext, make)
-    download = cache.path("render", key, ".gif") if fmt == "gif" else preview
-    if fmt == "gif" and not os.path.exists(download):  # evicted on its own: render again
-        os.remove(preview)
-        preview, hit = cache.get_or_create("render", key, preview_ext, make)
-    info.setdefault("engine", "cache")
-    info.update(cached=hit, seconds=time.perf_counter() - t0, key=key)
-    return preview, friendly_name(download, photo_path, key), {k: v for k, v in info.items() if k != "videos"}
+    out = render_cached(photo, rs, cache=cache, mask=mask, name=os.path.basename(photo_path), device=device(),
+                        progress=progress_cb)
+    download = named_copy(cache, out.video, out.info["file_name"], out.info["key"])
+    return out.preview, download, out.info
 
 
-def friendly_name(path: str, photo_path: str, key: str) -> str:
-    """A link to a cached result named after the photo (cinegan-<photo>.<ext>), for downloads."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in os.path.splitext(os.path.basename(photo_path))[0])
-    target = os.path.join(cache.root, "named", key, f"cinegan-{stem[:40] or 'loop'}{os.path.splitext(path)[1]}")
-    if not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:
-            return path
-    return target
-
-
-def status_line(info: dict, settings: dict) -> str:
+def status_line(info: dict) -> str:
+    out = info.get("output") or {}
+    size = f"{out.get('width', info['width'])}x{out.get('height', info['height'])}"
+    mb = f", {out['bytes'] / 1e6:.1f} MB" if out.get("bytes") else ""
+    what = (f"{info['frames']} frames at {info['fps']:g} fps, {size} {info.get('format', '').upper()}{mb}")
     if info.get("cached"):
-        return f"From the cache in {info['seconds']:.2f} s ({settings['frames']} frames at {settings['fps']:g} fps)."
+        return f"From the cache in {info['seconds']:.2f} s: {what}."
     notes = "; ".join(n for n in info.get("notes", []) if "ignored" in n)
     return (f"Rendered with the **{info.get('engine_message', info.get('engine'))}** in {info['seconds']:.1f} s: "
-            f"{info['frames']} frames, {info['width']}x{info['height']}, {settings['fps']:g} fps."
-            + (f" Note: {notes}" if notes else ""))
+            f"{what}." + (f" Note: {notes}" if notes else ""))
 
 
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))  # the render then runs in a worker process
@@ -266,28 +231,32 @@ def progress_bridge(progress: gr.Progress):
 @user_error
 def on_generate(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
                 engine, progress=gr.Progress()):
-    settings = settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine)
-    preview, download, info = render_files(path, editor_mask(editor, base), arrows, settings,
-                                            progress_bridge(progress))
-    return preview, download, status_line(info, settings)
+    settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
+                                arrows)
+    preview, download, info = render_files(path, editor_mask(editor, base), settings.to_dict(),
+                                           progress_bridge(progress))
+    return preview, download, status_line(info)
 
 
 @user_error
 def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
                 engine, progress=gr.Progress()):
-    """A small A/B ladder: subtle, medium and strong motion, plus a zip with a manifest."""
-    base = settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine)
+    """A/B variants: the fixed presets (calm / natural / lively scale every speed and
+    arrow), plus a zip named after the photo with every variant and a manifest."""
+    settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
+                                arrows)
     mask = editor_mask(editor, base)
     items, manifest = [], []
-    for i, (name, k) in enumerate(LADDER):
-        s = dict(base, sky=[base["sky"][0], base["sky"][1] * k], water=[base["water"][0], base["water"][1] * k])
-        progress(i / len(LADDER), desc=f"variant {name}")
-        preview, download, info = render_files(path, mask, [] if k != 1.0 else arrows, s)
-        items.append((preview, f"{chr(65 + i)}: {name}"))
-        manifest.append({"variant": chr(65 + i), "name": name, "file": f"{chr(65 + i)}-{name}.{s['format']}",
-                         "settings": s, "arrows": arrows if k == 1.0 else [], "cached": info["cached"]})
-        manifest[-1]["_path"] = download
-    zkey = make_key("variants", VERSION, [m["_path"] for m in manifest])
+    for i, name in enumerate(core.PRESETS):
+        progress(i / len(core.PRESETS), desc=f"variant {name}")
+        preview, download, info = render_files(path, mask, settings.with_preset(name).to_dict())
+        label = f"{chr(65 + i)}: {name}"
+        items.append((preview, label))
+        manifest.append({"variant": chr(65 + i), "preset": name, "file": os.path.basename(download),
+                         "settings": info["settings"], "quality": info.get("quality"), "cached": info["cached"],
+                         "_path": download})
+    stem = photo_stem(path)
+    zkey = make_key("variants", [m["_path"] for m in manifest], [m["settings"] for m in manifest])
 
     def write_zip(tmp):
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
@@ -297,7 +266,7 @@ def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_dire
                                                    indent=2))
 
     zpath, _ = cache.get_or_create("variants", zkey, ".zip", write_zip)
-    return items, zpath
+    return items, named_copy(cache, zpath, f"cinegan-{stem}-variants.zip", zkey)
 
 
 def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: str = "",
@@ -323,10 +292,9 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         if mask is not None:
             mpath = mask["path"] if isinstance(mask, dict) else mask.path
             user_mask = core.load_mask(mpath, load(path).size)
-        arrow_list = [tuple(core.Arrow.parse(a).__dict__.values()) for a in arrows.split(";") if a.strip()]
-        settings = settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
-                                 format.lower(), engine)
-        _, download, info = render_files(path, user_mask, arrow_list, settings)
+        settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
+                                    format, engine, core.settings.parse_arrows(arrows or ""))
+        _, download, info = render_files(path, user_mask, settings.to_dict())
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None
     return gr.FileData(path=download), info
@@ -335,9 +303,9 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
 @user_error
 def example_render(path):
     """What an example shows before anyone touches a control (cached lazily)."""
-    settings = settings_dict(DEFAULT_DRIFT["sky"][0], DEFAULT_DRIFT["sky"][1], DEFAULT_DRIFT["water"][0],
-                             DEFAULT_DRIFT["water"][1], 3.0, 20, "MP4", "auto")
-    preview, _, _ = render_files(path, None, [], settings)
+    settings = control_settings(DEFAULT_DRIFT["sky"][0], DEFAULT_DRIFT["sky"][1], DEFAULT_DRIFT["water"][0],
+                                DEFAULT_DRIFT["water"][1], 3.0, 20, "MP4", "auto")
+    preview, _, _ = render_files(path, None, settings.to_dict())
     return preview
 
 
@@ -402,7 +370,7 @@ def build() -> gr.Blocks:
                 download = gr.File(label="Download", elem_id="download")
                 status = gr.Markdown(elem_id="status")
                 with gr.Accordion("A/B variants", open=False):
-                    variants_btn = gr.Button("Render subtle / medium / strong", elem_id="variants")
+                    variants_btn = gr.Button("Render calm / natural / lively", elem_id="variants")
                     gallery = gr.Gallery(label="Variants", columns=3, elem_id="gallery")
                     bundle = gr.File(label="All variants (zip with manifest.json)")
         gr.Examples(EXAMPLES, inputs=[photo], outputs=[result], fn=example_render, cache_examples=True,

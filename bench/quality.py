@@ -81,7 +81,7 @@ def main():
             cli("render", photo, "--mask", mask, "--motion", motion, "--frames", a.frames, "--frames-dir", out + "_ref")
             ref.append((n, metrics("loop", "--image", photo, "--mask", mask, "--frames-dir", out + "_ref", "--motion", motion)))
         if "bare" not in skip:
-            scene = prepare(photo, n_frames=a.frames)
+            scene = prepare(photo, frames=a.frames)
             np.save(out + "_bare_motion.npy", scene.field[None])
             save_mask(scene.mask, out + "_bare_mask.png")
             cli("render", photo, "--frames", a.frames, "--frames-dir", out + "_bare")

@@ -8,9 +8,8 @@ import argparse
 import sys
 
 from .errors import CineGANError
-from .motion import Arrow
 from .photo import DEFAULT_MAX_SIDE
-from .pipeline import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES
+from .settings import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES
 
 PROG = "cinegan"
 
@@ -98,14 +97,16 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "render":
         from .pipeline import render
+        from .settings import RenderSettings
+        settings = RenderSettings(
+            frames=args.frames, fps=args.fps, engine=args.engine, max_side=args.max_side,
+            direction=args.direction, speed=args.speed, speed_units="px",
+            sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
+            arrows=tuple(args.arrow))
         progress, close = _progress_bar(args.quiet)
         try:
-            info = render(args.input, args.output, frames_dir=args.frames_dir, mask=args.mask,
-                          motion=args.motion, direction=args.direction, speed=args.speed,
-                          sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
-                          arrows=[Arrow.parse(a) for a in args.arrow],
-                          n_frames=args.frames, fps=args.fps, engine=args.engine, device=args.device,
-                          weights=args.weights, max_side=args.max_side, progress=progress)
+            info = render(args.input, args.output, settings, frames_dir=args.frames_dir, mask=args.mask,
+                          motion=args.motion, device=args.device, weights=args.weights, progress=progress)
         finally:
             close()
         for note in info["notes"]:

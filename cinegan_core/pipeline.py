@@ -1,14 +1,15 @@
 """The whole job: photo -> mask -> motion -> engine -> composite -> file.
 
 ``prepare`` does the per-photo work (load, mask, motion field at render size),
-``frames`` runs an engine over it, ``render`` writes the files. All user errors
-are raised as CineGANError.
+``frames`` runs an engine over it, ``render`` writes the files. What the user
+chose travels as one ``settings.RenderSettings``. All user errors are raised
+as CineGANError.
 """
 from __future__ import annotations
 
 import contextlib
-import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field as dc_field
 from typing import Callable, Iterator
@@ -20,13 +21,11 @@ from .loop import StepCounter
 from .automask import auto_labels
 from .mask import SKY, WATER, load_mask
 from .motion import check_motion, check_speed, load_motion, region_motion, resize_motion, uniform_motion
-from .photo import DEFAULT_MAX_SIDE, Photo, load_photo
+from .photo import Photo, load_photo
+from .quality import LoopProbe
+from .settings import DEFAULT_FRAMES, ENGINES, RenderSettings
 
 Progress = Callable[[dict], None]
-ENGINES = ("auto", "pixel", "stylegan")
-MIN_FRAMES, MAX_FRAMES = 2, 1000
-DEFAULT_FRAMES = 60
-DEFAULT_FPS = 20.0
 
 
 @dataclass
@@ -54,13 +53,6 @@ def default_device() -> str:
     """"cuda" when a GPU is usable, else "cpu"."""
     import torch
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def check_frames(frames: int, fps: float) -> None:
-    if not isinstance(frames, (int, np.integer)) or not MIN_FRAMES <= frames <= MAX_FRAMES:
-        raise CineGANError(f"frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, got {frames}")
-    if not (0 < fps <= 120):
-        raise CineGANError(f"fps must be above 0 and at most 120, got {fps}")
 
 
 def auto_labels_cached(photo: Photo, cache=None) -> np.ndarray:
@@ -92,35 +84,40 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
     return np.where(m, np.where(auto == WATER, WATER, SKY), 0).astype(np.uint8), []
 
 
-def prepare(photo, *, mask=None, motion=None, direction: float | None = None, speed: float | None = None,
-            sky: tuple | None = None, water: tuple | None = None, arrows=None,
-            n_frames: int = DEFAULT_FRAMES, max_side: int | None = DEFAULT_MAX_SIDE,
-            labels: np.ndarray | None = None, cache=None, engine=None) -> Scene:
+def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
+    """The settings of a call: a RenderSettings, or keyword options naming its fields
+    (``render(p, o, frames=48)``), not both. CineGANError for unknown names."""
+    options = options or {}
+    if settings is not None and options:
+        raise CineGANError(f"give either settings or options ({', '.join(sorted(options))}), not both")
+    if settings is None:
+        return RenderSettings.from_dict(options)
+    if not isinstance(settings, RenderSettings):
+        raise TypeError(f"settings must be a RenderSettings, got {type(settings).__name__}")
+    return settings
+
+
+def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=None,
+            labels: np.ndarray | None = None, cache=None, engine=None, **options) -> Scene:
     """Load the photo and build its regions and motion field.
 
-    photo:     path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
-    mask:      path / image / (H, W) bool array, white = moves; resized to the photo.
-               None: sky and water are found automatically.
-    motion:    .npy path or array (1, 2, h, w) | (2, h, w), px per frame at its own size;
-               rescaled to the render size. None: per-region drifts and arrows.
-    direction: degrees, 0 = rightward, 90 = downward, for every moving region.
-    speed:     px per frame at render size, for every moving region (with a motion
-               file: the speed of its fastest vector).
-    sky, water: (direction, speed) for one region, overriding the two above;
-               either may be None.
-    arrows:    [Arrow | "X0,Y0,X1,Y1" | (x0, y0, x1, y1)] in px of the input photo:
-               content at the start reaches the end over one loop of n_frames.
-    labels:    precomputed (H, W) uint8 regions at render size (skips the mask step).
-    cache:     a cache.Cache for the per-photo work (the automatic mask).
-    engine:    an engine with learned predictors (``predict_labels``, ``predict_motion``):
-               used for the mask and motion the user did not give.
+    photo:    path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
+    settings: a RenderSettings (or its fields as keyword options): loop length,
+              render size, directions, speeds, arrows, motion scale.
+    mask:     path / image / (H, W) bool array, white = moves; resized to the photo.
+              None: sky and water are found automatically.
+    motion:   .npy path or array (1, 2, h, w) | (2, h, w), px per frame at its own size;
+              rescaled to the render size. None: per-region drifts and arrows.
+              With a motion file, ``speed`` is the speed of its fastest vector and
+              ``direction`` replaces its directions by one uniform drift.
+    labels:   precomputed (H, W) uint8 regions at render size (skips the mask step).
+    cache:    a cache.Cache for the per-photo work (the automatic mask).
+    engine:   an engine with learned predictors (``predict_labels``, ``predict_motion``):
+              used for the mask and motion the user did not give.
     """
-    ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=max_side)
-    check_frames(n_frames, 1.0)
-    for name, value in (("speed", speed), ("sky speed", (sky or (None, None))[1]),
-                        ("water speed", (water or (None, None))[1])):
-        if value is not None and not (value >= 0 and math.isfinite(value)):
-            raise CineGANError(f"{name} must be 0 or more px per frame, got {value}")
+    settings = resolve_settings(settings, options)
+    ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=settings.max_side)
+    unit = settings.speed_unit(max(ph.size))
     notes = []
     if labels is None and mask is None and hasattr(engine, "predict_labels"):
         labels = engine.predict_labels(ph.rgb)
@@ -136,48 +133,55 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
         fld = resize_motion(raw, ph.size)
-        if speed is not None:
+        if settings.speed is not None:
             fastest = float(np.hypot(fld[0], fld[1])[m].max())
             if fastest > 0:
-                fld *= speed / fastest
-        if direction is not None:
-            fld = uniform_motion(ph.size, direction, float(np.hypot(fld[0], fld[1])[m].mean()))
+                fld *= settings.speed * unit / fastest
+        if settings.direction is not None:
+            fld = uniform_motion(ph.size, settings.direction, float(np.hypot(fld[0], fld[1])[m].mean()))
         fld = fld * m
-        if arrows:
+        if settings.arrows:
             notes.append("arrows are ignored when a motion file is given")
     else:
         drift = {}
-        for name, override in (("sky", sky), ("water", water)):
-            d, s = override if override is not None else (None, None)
-            drift[name] = (direction if d is None else d, speed if s is None else s)
+        for name in ("sky", "water"):
+            r = settings.region(name)
+            drift[name] = (r.direction, None if r.speed is None else r.speed * unit)
         patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
-        fld, more = region_motion(labels, frames=n_frames, drift=drift, arrows=arrows, arrow_scale=ph.scale,
-                                  patterns=patterns)
+        fld, more = region_motion(labels, frames=settings.frames, drift=drift, arrows=settings.arrows,
+                                  arrow_scale=ph.scale, patterns=patterns)
         notes += more
+    if settings.motion_scale != 1.0:  # presets: every speed and arrow at once
+        fld = fld * settings.motion_scale
     check_speed(fld)
     return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
 
 
+RENDER_VERSION = 2  # bump whenever the same settings would render different frames (cache keys)
+
 _LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
+_LOADING = threading.Lock()
 
 
 def stylegan_engine(weights=None, device: str = "cpu"):
-    """The stylegan engine over the checkpoints found for `weights` (cached)."""
+    """The stylegan engine over the checkpoints found for `weights` (loaded once per
+    process; concurrent callers wait for the one load)."""
     from .engines.stylegan import StyleGANEngine
     from .weights import load_networks
     key = (os.path.abspath(weights) if weights else None, os.environ.get("CINEGAN_WEIGHTS"),
            os.environ.get("CINEGAN_HUB_REPO"), device)
-    if key not in _LOADED:
-        _LOADED.clear()  # one set of networks in memory at a time
-        _LOADED[key] = StyleGANEngine(load_networks(weights), device=device)
-    return _LOADED[key]
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED.clear()  # one set of networks in memory at a time
+            _LOADED[key] = StyleGANEngine(load_networks(weights), device=device)
+        return _LOADED[key]
 
 
 def pick_engine(engine: str, device: str | None = None, weights=None):
     """The engine object for a name; returns (engine, message). `auto` is the
-    stylegan engine when its checkpoints are found, else the pixel engine."""
+    stylegan engine when its checkpoints load, else the pixel engine."""
     if engine not in ENGINES:
         raise CineGANError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     from .engines.pixel import PixelEngine
@@ -198,47 +202,77 @@ def pick_engine(engine: str, device: str | None = None, weights=None):
     return PixelEngine(device=device), "pixel engine (no weights needed)"
 
 
+def engine_identity(eng) -> dict:
+    """What identifies the renderer actually used, for cache keys: its name, the
+    rendering version and, for an engine with weights, a fingerprint of the
+    checkpoint files it loaded (path, size, modification time)."""
+    ident = {"engine": eng.name, "version": RENDER_VERSION}
+    sources = getattr(getattr(eng, "nets", None), "sources", None)
+    if sources:
+        files = []
+        for name, path in sorted(sources.items()):
+            try:
+                st = os.stat(path)
+                files.append([name, os.path.abspath(path), st.st_size, st.st_mtime_ns])
+            except OSError:
+                files.append([name, os.path.abspath(path), None, None])
+        ident["weights"] = files
+    return ident
+
+
 def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: str = "auto", device: str | None = None,
            weights=None, progress: Progress | None = None,
            counter: StepCounter | None = None) -> Iterator[np.ndarray]:
     """Yield the n frames (H, W, 3) uint8 of the loop. progress(dict(stage, step, total))."""
-    check_frames(n, 1.0)
+    RenderSettings(frames=n)  # validates n
     eng, _ = pick_engine(engine, device, weights)
     return eng.frames(scene.photo.rgb, scene.mask, scene.field, n, progress=progress, counter=counter)
 
 
-def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direction=None, speed=None,
-           sky=None, water=None, arrows=None, n_frames: int = DEFAULT_FRAMES,
-           fps: float = DEFAULT_FPS, engine: str = "auto",
-           device: str | None = None, weights=None, max_side: int | None = DEFAULT_MAX_SIDE,
-           progress: Progress | None = None, cache=None) -> dict:
+def render(photo, output=None, settings: RenderSettings | None = None, *, frames_dir=None, mask=None,
+           motion=None, device: str | None = None, weights=None, progress: Progress | None = None,
+           cache=None, renderer=None, **options) -> dict:
     """Render a cinemagraph to `output` (.mp4 | .webm | .gif, or a list of such paths,
     all encoded from one render) and/or PNG frames in `frames_dir`.
 
+    settings: a RenderSettings, or its fields as keyword options
+              (``render(p, "loop.gif", frames=48, arrows=["100,80,300,90"])``).
+    mask, motion: the user's mask and motion file (see ``prepare``).
+    device:   torch device (default: cuda if available, else cpu); weights: folder.
+    progress: progress({"stage", "step", "total"}) during the render.
+    cache:    a cache.Cache for per-photo work (the automatic mask).
+    renderer: an engine object already picked (``pick_engine``), overriding settings.engine.
+
     Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
-    "fps", "notes", "videos"}. Outputs appear only when complete (no
+    "fps", "notes", "videos", "settings", "quality"} (quality: ``quality.LoopProbe``
+    figures: seam_ratio, frozen_exact, moving_share). Outputs appear only when complete (no
     half-written files on failure).
     """
     from .video import PngFrames, VideoWriter, output_format
+    settings = resolve_settings(settings, options)
     outputs = [] if output is None else [output] if isinstance(output, (str, os.PathLike)) else list(output)
     if not outputs and frames_dir is None:
         raise CineGANError("nothing to write: give an output file (-o OUT.mp4) or --frames-dir")
-    check_frames(n_frames, fps)
     for out in outputs:
         output_format(out)
     t0 = time.perf_counter()
-    eng, message = pick_engine(engine, device, weights)
-    scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
-                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache, engine=eng)
-    sinks = [VideoWriter(out, fps) for out in outputs]
+    if renderer is None:
+        eng, message = pick_engine(settings.engine, device, weights)
+    else:
+        eng, message = renderer, f"{renderer.name} engine"
+    scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, engine=eng)
+    sinks = [VideoWriter(out, settings.fps) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
+    probe = LoopProbe(scene.photo.rgb, scene.mask)
+    sinks.append(probe)
     with contextlib.ExitStack() as stack:
         opened = [stack.enter_context(s) for s in sinks]
-        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.field, n_frames, progress=progress):
+        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.field, settings.frames, progress=progress):
             for s in opened:
                 s.add(frame)
     h, w = scene.photo.rgb.shape[:2]
     return {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
-            "frames": n_frames, "width": w, "height": h, "fps": fps, "notes": scene.notes,
-            "videos": [s.info for s in sinks if isinstance(s, VideoWriter)]}
+            "frames": settings.frames, "width": w, "height": h, "fps": settings.fps, "notes": scene.notes,
+            "videos": [s.info for s in sinks if isinstance(s, VideoWriter)], "settings": settings.to_dict(),
+            "quality": probe.info}

@@ -65,6 +65,9 @@ def test_repeated_request_is_served_from_the_cache(client, photo):
     first = client.predict(handle_file(photo), seconds=1.0, fps=12, api_name="/generate")[1]
     again = client.predict(handle_file(photo), seconds=1.0, fps=12, api_name="/generate")[1]
     assert again["cached"] is True and again["key"] == first["key"]
+    assert set(again) == set(first) and again["engine"] == first["engine"] == "pixel"
+    assert {k: again[k] for k in ("frames", "width", "height", "notes", "output")} == \
+        {k: first[k] for k in ("frames", "width", "height", "notes", "output")}
     changed = client.predict(handle_file(photo), seconds=1.0, fps=12, sky_speed=2.0, api_name="/generate")[1]
     assert changed["cached"] is False and changed["key"] != first["key"]
 
@@ -137,17 +140,39 @@ def test_large_uploads_are_refused(client, tmp_path):
         client.predict(handle_file(str(big)), api_name="/generate")
 
 
-def test_variants_ladder_and_manifest(server, photo):
+def test_variants_presets_and_manifest(server, photo):
     app, _ = server
     settings = (0, 1.0, 180, 0.8, 1.0, 10, "MP4", "auto")
     items, zpath = app.on_variants.__wrapped__(photo, None, None, [], *settings, progress=lambda *a, **k: None)
-    assert [label for _, label in items] == ["A: subtle", "B: medium", "C: strong"]
+    assert [label for _, label in items] == ["A: calm", "B: natural", "C: lively"]
+    assert os.path.basename(zpath) == "cinegan-sea-variants.zip"
     with zipfile.ZipFile(zpath) as z:
         manifest = json.loads(z.read("manifest.json"))
-        assert sorted(z.namelist()) == ["A-subtle.mp4", "B-medium.mp4", "C-strong.mp4", "manifest.json"]
-    speeds = [m["settings"]["sky"][1] for m in manifest]
-    assert speeds == [0.5, 1.0, 2.0]
-    assert app.cache.contains(zpath)
+        assert sorted(z.namelist()) == ["cinegan-sea-calm.mp4", "cinegan-sea-lively.mp4", "cinegan-sea-natural.mp4",
+                                        "manifest.json"]
+    assert [m["settings"]["motion_scale"] for m in manifest] == [0.5, 1.0, 1.8]
+    assert all(m["quality"]["frozen_exact"] for m in manifest)
+    assert app.cache.contains(os.path.realpath(zpath)) or app.cache.contains(zpath)
+
+
+def test_variants_after_painting_keep_the_strokes_and_arrows(server, photo):
+    """Painting, then A/B: three loops (this crashed with AttributeError), each from the painted mask,
+    the arrows scaled by the preset rather than dropped."""
+    app, _ = server
+    value, small, *_rest, base, preview = app.on_photo.__wrapped__(photo)
+    h, w = base.shape
+    layer = np.zeros((h, w, 4), np.uint8)
+    layer[h - 20:, :, :3] = (255, 79, 216)   # paint the bottom strip to move
+    layer[h - 20:, :, 3] = 255
+    editor = dict(value, layers=[layer])
+    arrows = [(10.0, 10.0, 60.0, 10.0)]
+    settings = (0, 1.0, 180, 0.8, 1.0, 10, "MP4", "auto")
+    items, zpath = app.on_variants.__wrapped__(photo, editor, base, arrows, *settings, progress=lambda *a, **k: None)
+    assert len(items) == 3
+    with zipfile.ZipFile(zpath) as z:
+        manifest = json.loads(z.read("manifest.json"))
+    assert all(m["settings"]["arrows"] == [list(arrows[0])] for m in manifest)
+    assert manifest[0]["quality"]["moving_share"] > (base.mean() + 0.5 * 20 / h) * 0.9
 
 
 def test_editor_strokes_change_the_mask(server):

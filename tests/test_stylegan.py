@@ -195,12 +195,12 @@ def test_any_aspect_ratio_is_placed_without_cropping(shape):
 
 def test_learned_mask_and_motion_are_used_and_the_user_still_wins(tiny, scene):
     photo, mask, _ = scene
-    learned = prepare(photo, engine=tiny, n_frames=12)
+    learned = prepare(photo, engine=tiny, frames=12)
     assert any("mask: learned" in n for n in learned.notes) and any("motion: learned" in n for n in learned.notes)
     labels = tiny.predict_labels(photo)
     assert np.array_equal(learned.labels, labels)
-    user = prepare(photo, mask=mask, engine=tiny, n_frames=12)
+    user = prepare(photo, mask=mask, engine=tiny, frames=12)
     assert np.array_equal(user.mask, mask)  # the user's mask wins over the classifiers
-    steered = prepare(photo, mask=np.ones_like(mask), engine=tiny, n_frames=12, arrows=["10,10,40,10"])
+    steered = prepare(photo, mask=np.ones_like(mask), engine=tiny, frames=12, arrows=["10,10,40,10"])
     interior = steered.field[:, 10:-10, 10:-10]
     assert np.allclose(interior[0], 30 / 12, atol=1e-3) and np.allclose(interior[1], 0, atol=1e-3)

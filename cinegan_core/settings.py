@@ -1,0 +1,239 @@
+"""Render settings: one typed, validated object for every way of asking for a loop.
+
+The command line, the Python API, the web app, its ``/generate`` endpoint,
+campaign batches and the render cache key all describe a render with a
+``RenderSettings``. It holds what the user chose, never data (the photo, a
+mask or a motion file travel beside it) and never the machine (device,
+weights folder).
+
+Speeds have a unit chosen by ``speed_units``:
+
+* ``"relative"`` (the app, the API, batches, presets): px per frame per
+  1024 px of the photo's long side, so a setting looks the same on any size;
+* ``"px"`` (the command line's ``--speed``): px per frame at the render size.
+
+``RenderSettings.from_dict`` / ``to_dict`` give a plain-JSON form (API
+arguments, batch rows, manifests); ``key()`` is what the cache hashes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from .errors import CineGANError
+from .motion import Arrow, coerce_arrows
+from .photo import DEFAULT_MAX_SIDE
+
+ENGINES = ("auto", "pixel", "stylegan")
+FORMATS = ("mp4", "webm", "gif")
+SPEED_UNITS = ("relative", "px")
+MIN_FRAMES, MAX_FRAMES = 2, 1000
+DEFAULT_FRAMES = 60
+DEFAULT_FPS = 20.0
+MAX_FPS = 120.0
+MAX_MOTION_SCALE = 10.0
+
+# A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
+PRESETS = {"calm": 0.5, "natural": 1.0, "lively": 1.8}
+
+
+def _number(name: str, value, *, lo: float | None = None, hi: float | None = None,
+            allow_none: bool = True, lo_open: bool = False) -> float | None:
+    """value as a float within [lo, hi] (lo excluded when lo_open), or CineGANError."""
+    if value is None:
+        if allow_none:
+            return None
+        raise CineGANError(f"{name} is required")
+    if isinstance(value, bool):
+        raise CineGANError(f"{name} must be a number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise CineGANError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise CineGANError(f"{name} must be a finite number, got {value!r}")
+    if lo is not None and (x <= lo if lo_open else x < lo):
+        raise CineGANError(f"{name} must be {'above' if lo_open else 'at least'} {lo:g}, got {x:g}")
+    if hi is not None and x > hi:
+        raise CineGANError(f"{name} must be at most {hi:g}, got {x:g}")
+    return x
+
+
+def _choice(name: str, value, options) -> str:
+    text = str(value).strip().lower()
+    if text not in options:
+        raise CineGANError(f"unknown {name} {value!r}; choose one of {', '.join(options)}")
+    return text
+
+
+@dataclass(frozen=True)
+class RegionMotion:
+    """How one region (sky or water) moves; None = automatic / default.
+
+    direction: degrees, 0 = rightward, 90 = downward, 180 = leftward, 270 = upward.
+    speed:     px per frame, in the settings' ``speed_units``; 0 freezes the region.
+    """
+
+    direction: float | None = None
+    speed: float | None = None
+
+    def __post_init__(self):
+        d = _number("direction", self.direction)
+        object.__setattr__(self, "direction", None if d is None else d % 360.0)
+        object.__setattr__(self, "speed", _number("speed", self.speed, lo=0.0))
+
+    @classmethod
+    def coerce(cls, value) -> "RegionMotion":
+        """A RegionMotion from itself, None, a (direction, speed) pair or a dict."""
+        if isinstance(value, cls):
+            return value
+        if value is None:
+            return cls()
+        if isinstance(value, dict):
+            unknown = set(value) - {"direction", "speed"}
+            if unknown:
+                raise CineGANError(f"unknown region setting(s) {', '.join(sorted(unknown))}; use direction, speed")
+            return cls(value.get("direction"), value.get("speed"))
+        try:
+            direction, speed = value
+        except (TypeError, ValueError):
+            raise CineGANError(f"a region's motion must be (direction, speed), got {value!r}") from None
+        return cls(direction, speed)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything a user chooses about one loop. Validated on creation (CineGANError).
+
+    frames:       frames in one loop (MIN_FRAMES..MAX_FRAMES); it lasts frames / fps s.
+    fps:          playback frames per second (0 < fps <= MAX_FPS).
+    engine:       "auto" | "pixel" | "stylegan".
+    max_side:     longest side of the render, px (None: the photo's own size).
+    format:       "mp4" | "webm" | "gif": the file the app, API and batches deliver
+                  (the command line takes it from the output's extension).
+    direction, speed: for every moving region (per-region values below win).
+    sky, water:   RegionMotion per region.
+    arrows:       Arrow tuple, px of the input photo: content at the start reaches
+                  the end over one loop (a region with arrows follows them).
+    speed_units:  "relative" (px per frame per 1024 px of the long side) | "px"
+                  (px per frame at the render size).
+    motion_scale: multiplies every speed and arrow (presets), > 0.
+    preset:       the preset's name when one was applied (for reports), else None.
+    """
+
+    frames: int = DEFAULT_FRAMES
+    fps: float = DEFAULT_FPS
+    engine: str = "auto"
+    max_side: int | None = DEFAULT_MAX_SIDE
+    format: str = "mp4"
+    direction: float | None = None
+    speed: float | None = None
+    sky: RegionMotion = field(default_factory=RegionMotion)
+    water: RegionMotion = field(default_factory=RegionMotion)
+    arrows: tuple = ()
+    speed_units: str = "relative"
+    motion_scale: float = 1.0
+    preset: str | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        if isinstance(self.frames, bool) or not isinstance(self.frames, int):
+            try:
+                as_int = int(self.frames)
+            except (TypeError, ValueError):
+                as_int = None
+            if as_int is None or isinstance(self.frames, bool) or as_int != self.frames:
+                raise CineGANError(f"frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, "
+                                   f"got {self.frames!r}")
+            set_(self, "frames", as_int)
+        if not MIN_FRAMES <= self.frames <= MAX_FRAMES:
+            raise CineGANError(f"frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, got {self.frames}")
+        set_(self, "fps", _number("fps", self.fps, lo=0.0, hi=MAX_FPS, allow_none=False, lo_open=True))
+        set_(self, "engine", _choice("engine", self.engine, ENGINES))
+        set_(self, "format", _choice("format", self.format, FORMATS))
+        if self.max_side is not None:
+            side = _number("max_side", self.max_side, allow_none=False)
+            if side != int(side):
+                raise CineGANError(f"max_side must be a whole number of px, got {self.max_side!r}")
+            set_(self, "max_side", int(side))
+        d = _number("direction", self.direction)
+        set_(self, "direction", None if d is None else d % 360.0)
+        set_(self, "speed", _number("speed", self.speed, lo=0.0))
+        set_(self, "sky", RegionMotion.coerce(self.sky))
+        set_(self, "water", RegionMotion.coerce(self.water))
+        set_(self, "arrows", tuple(coerce_arrows(self.arrows)))
+        set_(self, "speed_units", _choice("speed_units", self.speed_units, SPEED_UNITS))
+        set_(self, "motion_scale", _number("motion_scale", self.motion_scale, lo=0.0, hi=MAX_MOTION_SCALE,
+                                           allow_none=False, lo_open=True))
+        if self.preset is not None:
+            set_(self, "preset", _choice("preset", self.preset, tuple(PRESETS)))
+
+    # -- derived values ----------------------------------------------------------------
+    @property
+    def seconds(self) -> float:
+        """Length of one loop in seconds."""
+        return self.frames / self.fps
+
+    def region(self, name: str) -> RegionMotion:
+        """The effective motion of region "sky" | "water": its own values, else the
+        shared direction / speed, else None (automatic)."""
+        own = getattr(self, name)
+        return RegionMotion(self.direction if own.direction is None else own.direction,
+                            self.speed if own.speed is None else own.speed)
+
+    def speed_unit(self, long_side: int) -> float:
+        """px per frame at a render whose long side is long_side px, per unit of this
+        object's speeds (``motion_scale`` is applied to the finished motion, not here)."""
+        return long_side / 1024.0 if self.speed_units == "relative" else 1.0
+
+    # -- building and reporting --------------------------------------------------------
+    def replace(self, **changes) -> "RenderSettings":
+        """A copy with some fields changed (validated again)."""
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as e:
+            raise CineGANError(f"unknown render setting: {e}") from None
+
+    def with_preset(self, name: str) -> "RenderSettings":
+        """These settings under a named preset (see PRESETS): every speed and arrow is
+        scaled by the preset's factor (on top of nothing: presets do not stack)."""
+        name = _choice("preset", name, tuple(PRESETS))
+        return self.replace(preset=name, motion_scale=PRESETS[name])
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RenderSettings":
+        """From plain JSON data (the form ``to_dict`` writes). Unknown keys are refused;
+        "seconds" may stand in for "frames" (frames = round(seconds * fps));
+        arrows may be a list or a "x0,y0,x1,y1;..." string."""
+        data = dict(data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        seconds = data.pop("seconds", None)
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise CineGANError(f"unknown render setting(s): {', '.join(unknown)}; known: "
+                               f"{', '.join(sorted(names | {'seconds'}))}")
+        if seconds is not None:
+            if "frames" in data:
+                raise CineGANError("give either frames or seconds, not both")
+            fps = _number("fps", data.get("fps", DEFAULT_FPS), lo=0.0, hi=MAX_FPS, allow_none=False, lo_open=True)
+            secs = _number("seconds", seconds, lo=0.0, hi=MAX_FRAMES, allow_none=False, lo_open=True)
+            data["frames"] = max(MIN_FRAMES, int(round(secs * fps)))
+        if isinstance(data.get("arrows"), str):
+            data["arrows"] = parse_arrows(data["arrows"])
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        """Plain JSON data (round-trips through ``from_dict``)."""
+        out = dataclasses.asdict(self)
+        out["arrows"] = [[a.x0, a.y0, a.x1, a.y1] for a in self.arrows]
+        return out
+
+    def key(self) -> dict:
+        """What the render cache hashes: every field that changes the frames or the file."""
+        return self.to_dict()
+
+
+def parse_arrows(text: str) -> tuple[Arrow, ...]:
+    """'x0,y0,x1,y1;x0,y0,x1,y1' (photo px) -> Arrows; blank parts are skipped."""
+    return tuple(Arrow.parse(part) for part in str(text).split(";") if part.strip())
