@@ -17,6 +17,7 @@ from .photo import Photo, load_photo
 from .pipeline import Scene, default_device, frames, labels_for, prepare, render
 from .settings import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES, FORMATS, PRESETS, RegionMotion, RenderSettings
 from .video import PngFrames, VideoWriter, read_video, write_png_frames, write_video
+from .batch import batch  # campaign batches (the name is the function; the module is cinegan_core.batch)
 
 __all__ = [
     "weights",
@@ -24,5 +25,5 @@ __all__ = [
     "region_motion", "resize_motion", "uniform_motion", "labels_for", "Photo", "load_photo",
     "Scene", "default_device", "frames", "prepare", "render",
     "DEFAULT_FPS", "DEFAULT_FRAMES", "ENGINES", "FORMATS", "PRESETS", "RegionMotion", "RenderSettings",
-    "PngFrames", "VideoWriter", "read_video", "write_png_frames", "write_video",
+    "PngFrames", "VideoWriter", "read_video", "write_png_frames", "write_video", "batch",
 ]

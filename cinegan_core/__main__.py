@@ -1,4 +1,4 @@
-"""Command line: ``python -m cinegan_core render|mask ...`` (see --help).
+"""Command line: ``python -m cinegan_core render|mask|batch ...`` (see --help).
 
 Exit status 0 on success, 2 on a user error (one line on stderr, no traceback).
 """
@@ -72,7 +72,33 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("input", help="the photo")
     m.add_argument("-o", "--output", required=True, help="mask PNG to write")
     m.add_argument("--regions", metavar="PNG", help="also write the regions: 0 frozen, 1 sky, 2 water (grey levels)")
+    _add_batch_parser(sub)
     return p
+
+
+def _add_batch_parser(sub) -> None:
+    b = sub.add_parser("batch", help="render a campaign: many photos x variants from a CSV or JSON jobs file",
+                       description="Render every job of a jobs file (one row per photo; columns: photo, mask, "
+                                   "motion, name and any render setting such as preset, format, frames or "
+                                   "seconds, fps, max_side, engine, sky_direction, water_speed; values such as "
+                                   "presets=calm|natural|lively or frames=24|48 expand a row into one job per "
+                                   "combination) "
+                                   "into OUT with a manifest.json. A second run skips the jobs already done "
+                                   "with the same settings. Exit 0 when all jobs succeed, 2 when some failed.")
+    b.add_argument("jobs", help="jobs file, .csv or .json; photo paths are relative to it")
+    b.add_argument("--out", required=True, help="output folder (created): the videos and manifest.json")
+    b.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="processes on this machine (default 1); with --ray local or auto: the CPUs of "
+                        "the local Ray it starts (default: all)")
+    b.add_argument("--ray", metavar="ADDRESS|auto|local",
+                   help="run the jobs as Ray tasks: local starts a local Ray, auto joins this machine's "
+                        "cluster or starts one, ADDRESS (host:port) joins that cluster (needs the Ray extra: "
+                        "pip install -r requirements-ray.txt)")
+    b.add_argument("--ray-gpus", type=float, default=0.0, metavar="G",
+                   help="GPUs (or a fraction of one) each Ray task asks for")
+    b.add_argument("--weights", help="folder with the stylegan checkpoints (default: $CINEGAN_WEIGHTS, then weights/)")
+    b.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _progress_bar(quiet: bool):
@@ -114,6 +140,8 @@ def run(argv=None) -> int:
         where = " and ".join(x for x in (args.output, args.frames_dir and f"{args.frames_dir}/") if x)
         print(f"{PROG}: wrote {where}: {info['frames']} frames, {info['width']}x{info['height']}, "
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
+    elif args.command == "batch":
+        return _run_batch(args)
     elif args.command == "mask":
         import time
         from PIL import Image
@@ -133,6 +161,31 @@ def run(argv=None) -> int:
         print(f"{PROG}: wrote {args.output}: sky {(labels == 1).mean():.0%}, water {(labels == 2).mean():.0%} "
               f"of {photo.size[0]}x{photo.size[1]}, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
+
+
+def _run_batch(args) -> int:
+    from .batch import batch
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        def progress(info: dict):
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=info["total"], desc=info["stage"], unit="job", file=sys.stderr,
+                           dynamic_ncols=True)
+            bar.update(info["step"] - bar.n)
+    try:
+        report = batch(args.jobs, args.out, workers=args.workers, ray=args.ray, device=args.device,
+                       weights=args.weights, progress=None if args.quiet else progress, ray_gpus=args.ray_gpus)
+    finally:
+        if bar is not None:
+            bar.close()
+    for job in report.failed:
+        what = job["row"] + (f" ({job['output']})" if job.get("output") else "")
+        print(f"{PROG}: failed: {what}: {job['error'] or job['status']}", file=sys.stderr)
+    print(f"{PROG}: batch: {report.summary()}", file=sys.stderr)
+    return report.exit_code
 
 
 def main(argv=None) -> int:
