@@ -67,7 +67,7 @@ from typing import Callable
 
 from .errors import CineGANError
 from .service import output_name
-from .settings import PRESETS, RenderSettings
+from .settings import RenderSettings
 
 try:
     import fcntl
@@ -270,8 +270,7 @@ def _split(value) -> list:
 
 
 def make_settings(values: dict) -> RenderSettings:
-    """RenderSettings from a row's setting values (flat nested names allowed). A
-    preset sets its motion scale (as ``with_preset``) unless the row gives one."""
+    """RenderSettings from a row's setting values (flat nested names allowed)."""
     data, nested = {}, _nested_fields()
     for name, value in values.items():
         if name in nested:
@@ -284,15 +283,7 @@ def make_settings(values: dict) -> RenderSettings:
             data[name].update(value)
         else:
             data[name] = _typed(name, value)
-    settings = RenderSettings.from_dict(data)
-    if settings.preset is not None:
-        factor = PRESETS[settings.preset]
-        if "motion_scale" not in data:
-            settings = settings.with_preset(settings.preset)
-        elif not math.isclose(settings.motion_scale, factor):
-            raise CineGANError(f"preset {settings.preset} means motion_scale {factor:g}, "
-                               f"but the row gives {settings.motion_scale:g}; give one of them")
-    return settings
+    return RenderSettings.from_dict(data)
 
 
 def _resolve(base_dir: str, value) -> str:

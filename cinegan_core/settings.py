@@ -118,8 +118,8 @@ class RenderSettings:
                   the end over one loop (a region with arrows follows them).
     speed_units:  "relative" (px per frame per 1024 px of the long side) | "px"
                   (px per frame at the render size).
-    motion_scale: multiplies every speed and arrow (presets), > 0.
-    preset:       the preset's name when one was applied (for reports), else None.
+    motion_scale: multiplies every speed and arrow, > 0.
+    preset:       a name from PRESETS, which sets motion_scale (giving both, they must agree).
     """
 
     frames: int = DEFAULT_FRAMES
@@ -168,6 +168,12 @@ class RenderSettings:
                                            allow_none=False, lo_open=True))
         if self.preset is not None:
             set_(self, "preset", _choice("preset", self.preset, tuple(PRESETS)))
+            factor = PRESETS[self.preset]
+            if self.motion_scale == 1.0:  # the default: the preset sets it
+                set_(self, "motion_scale", factor)
+            elif not math.isclose(self.motion_scale, factor):
+                raise CineGANError(f"preset {self.preset} means motion_scale {factor:g}, but "
+                                   f"motion_scale {self.motion_scale:g} was given; give one of them")
 
     # -- derived values ----------------------------------------------------------------
     @property

@@ -85,3 +85,11 @@ def test_names():
     assert photo_stem("/tmp/x/My Photo (1).JPG") == "My-Photo-1"
     assert photo_stem(None) == "loop"
     assert output_name("a b.png", RenderSettings(format="webm").with_preset("lively")) == "cinegan-a-b-lively.webm"
+
+
+def test_a_preset_sets_the_motion_scale_however_it_is_given():
+    assert RenderSettings(preset="lively").motion_scale == 1.8
+    assert RenderSettings.from_dict({"preset": "calm"}).motion_scale == 0.5
+    assert RenderSettings(preset="calm", motion_scale=0.5) == RenderSettings().with_preset("calm")
+    with pytest.raises(CineGANError, match="give one of them"):
+        RenderSettings(preset="calm", motion_scale=2.0)
