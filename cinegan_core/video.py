@@ -8,12 +8,14 @@ leaves no half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from typing import Iterable, Iterator
@@ -47,16 +49,34 @@ def atomic_output(path) -> Iterator[str]:
     if not os.path.isdir(folder):
         raise CineGANError(f"cannot write {path!r}: folder {folder!r} does not exist")
     base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
+    except OSError as e:
+        raise _user_error(path, e) from None
     os.close(fd)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno in _USER_ERRNOS:
+            raise _user_error(path, e) from None
         raise
+
+
+# what a person can fix about the place they write to: a full disk, a quota, a read-only folder
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _user_error(path: str, e: OSError) -> CineGANError:
+    """A CineGANError for a write that failed because of the disk or its permissions.
+    The OSError stays reachable as __context__ (the cache tells a full disk by it)."""
+    err = CineGANError(f"cannot write {path!r}: {e.strerror or e}" +
+                       ("; free some space or write elsewhere" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""))
+    err.__context__ = e
+    return err
 
 
 def _read_umask() -> int | None:
@@ -119,13 +139,61 @@ def gif_size(width: int, height: int, max_side: int = GIF_MAX_SIDE) -> tuple[int
     return max(2, round(width * s)), max(2, round(height * s))
 
 
+class _Encoder:
+    """An ffmpeg process fed raw RGB frames on stdin, whose exit status is checked:
+    an encoder that failed (a full disk, a file size limit) raises instead of
+    leaving a silently truncated video (imageio-ffmpeg ignores the status)."""
+
+    def __init__(self, path: str, size: tuple[int, int], fps: float, codec: str, pix_fmt_out: str,
+                 output_params: list[str]):
+        w, h = size
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}",
+               "-pix_fmt", "rgb24", "-r", f"{fps:.6g}", "-i", "-", "-an", "-vcodec", codec, "-pix_fmt", pix_fmt_out,
+               "-v", "error", *output_params, path]
+        self._log = tempfile.TemporaryFile()
+        self._p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def send(self, frame: np.ndarray) -> None:
+        try:
+            self._p.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except OSError:  # ffmpeg is gone: say why
+            self._p.wait()
+            self._raise()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._p.stdin.close()
+        if self._p.wait() != 0:
+            self._raise()
+        self._log.close()
+
+    def abort(self) -> None:
+        self._p.kill()
+        with contextlib.suppress(OSError):
+            self._p.stdin.close()
+        self._p.wait()
+        self._log.close()
+
+    def _raise(self):
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace")
+        self._log.close()
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        detail = lines[-1] if lines else f"exit status {self._p.returncode}"
+        for needle, code in (("No space left on device", errno.ENOSPC), ("Disk quota exceeded", errno.EDQUOT),
+                             ("File too large", errno.EFBIG), ("Permission denied", errno.EACCES)):
+            if needle in text:
+                raise OSError(code, os.strerror(code))
+        raise OSError(errno.EIO, f"the video encoder failed: {detail}")
+
+
 class VideoWriter:
     """Encode frames one at a time to path; a context manager.
 
     fps: frames per second of playback. The file appears only when the block
-    ends without error. GIFs are scaled to GIF_MAX_SIDE and play at most
-    GIF_MAX_FPS (frames are dropped evenly to get there). After the block,
-    `info` holds {"frames", "width", "height", "fps", "format"}.
+    ends without error and the encoder finished cleanly. GIFs are scaled to
+    GIF_MAX_SIDE and play at most GIF_MAX_FPS (frames are dropped evenly to get
+    there). After the block, `info` holds {"frames", "width", "height", "fps", "format"}.
     """
 
     def __init__(self, path, fps: float, fmt: str | None = None):
@@ -153,10 +221,9 @@ class VideoWriter:
         h, w = frame.shape[:2]
         if self._writer is None:
             self.size = gif_size(w, h) if self.fmt == "gif" else (w + w % 2, h + h % 2)
-            self._writer = imageio_ffmpeg.write_frames(
-                self._tmp, self.size, fps=self.fps / self.step, macro_block_size=1,
-                ffmpeg_log_level="error", **_codec_args(self.fmt, self.size))
-            self._writer.send(None)
+            args = _codec_args(self.fmt, self.size)
+            self._writer = _Encoder(self._tmp, self.size, self.fps / self.step, args["codec"],
+                                    args["pix_fmt_out"], args["output_params"])
             self.info = {"frames": 0, "width": self.size[0], "height": self.size[1],
                          "fps": self.fps / self.step, "format": self.fmt}
         if self.fmt == "gif":
@@ -164,13 +231,16 @@ class VideoWriter:
                 frame = np.asarray(Image.fromarray(frame).resize(self.size, Image.LANCZOS))
         else:
             frame = even_pad(frame)
-        self._writer.send(np.ascontiguousarray(frame))
+        self._writer.send(frame)
         self.info["frames"] += 1
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if self._writer is not None:
-                self._writer.close()
+                if exc_type is None:
+                    self._writer.close()
+                else:
+                    self._writer.abort()  # no point finishing a video that will be thrown away
             elif exc_type is None:
                 raise CineGANError("no frames to write")
         except BaseException:
@@ -289,8 +359,13 @@ class PngFrames:
         buf = io.BytesIO()
         Image.fromarray(frame).save(buf, format="PNG", compress_level=1)
         name = f"{self.count:04d}.png"
-        with open(os.path.join(self._tmp, name), "wb") as fh:
-            fh.write(buf.getvalue())
+        try:
+            with open(os.path.join(self._tmp, name), "wb") as fh:
+                fh.write(buf.getvalue())
+        except OSError as e:
+            if e.errno in _USER_ERRNOS:
+                raise _user_error(self.folder, e) from None
+            raise
         self._digests[name] = _sha256(buf.getvalue())
         self.count += 1
 
@@ -298,6 +373,10 @@ class PngFrames:
         try:
             if exc_type is None:
                 self._move_in()
+        except OSError as e:
+            if e.errno in _USER_ERRNOS:
+                raise _user_error(self.folder, e) from None
+            raise
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
         return False

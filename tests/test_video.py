@@ -159,3 +159,49 @@ def test_umask_is_read_correctly(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=ROOT))
     assert res.stdout.strip() == "0o27", res.stderr
+
+
+# --- a failed encoder never leaves a truncated video ---------------------------------------------
+
+NOISE_CLIP = ("import numpy as np\n"
+              "rng = np.random.default_rng(0)\n"
+              "clip = [rng.integers(0, 255, (256, 256, 3), np.uint8) for _ in range(40)]\n")
+
+
+@pytest.mark.parametrize("ext", ["mp4", "webm", "gif"])
+def test_a_full_disk_is_a_clear_error_not_a_truncated_video(tmp_path, ext):
+    from diskfull import run_on_small_disk
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    code = NOISE_CLIP + (
+        "import os\n"
+        "from cinegan_core import CineGANError, write_video\n"
+        "try:\n"
+        f"    write_video(clip, {str(disk / ('loop.' + ext))!r}, fps=20)\n"
+        "    print('WROTE', os.path.getsize(" + repr(str(disk / ("loop." + ext))) + "))\n"
+        "except CineGANError as e:\n"
+        "    print('ERROR', e)\n"
+        f"print('LEFT', sorted(os.listdir({str(disk)!r})))\n")
+    res = run_on_small_disk(code, str(disk))
+    assert "ERROR" in res.stdout and "no space left on device" in res.stdout.lower(), res.stdout + res.stderr
+    assert "LEFT []" in res.stdout, res.stdout
+
+
+def test_an_encoder_stopped_by_a_file_size_limit_raises(tmp_path):
+    code = NOISE_CLIP + (
+        "import resource, os\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
+        "from cinegan_core import CineGANError, write_video\n"
+        "try:\n"
+        f"    write_video(clip, {str(tmp_path / 'loop.mp4')!r}, fps=20)\n"
+        "    print('WROTE')\n"
+        "except (CineGANError, OSError) as e:\n"
+        "    print('ERROR', type(e).__name__, e)\n"
+        f"print('LEFT', sorted(os.listdir({str(tmp_path)!r})))\n")
+    import subprocess
+    import sys
+    from conftest import ROOT
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+    assert "ERROR" in res.stdout and "WROTE" not in res.stdout, res.stdout + res.stderr
+    assert "LEFT []" in res.stdout, res.stdout
