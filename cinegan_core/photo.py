@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .errors import CineGANError
 
@@ -75,11 +75,13 @@ def _open(source, what: str, max_pixels: int) -> Image.Image:
             fp = name
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore")  # decompression bombs are limited below; damage raises
                 img = Image.open(fp)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        except MemoryError:
+            raise CineGANError(f"{what} {name!r} is too large to open in the memory available") from None
+        except Exception as e:  # noqa: BLE001 - Pillow's parsers raise many types on damaged files
             raise CineGANError(f"{what} {name!r} is not an image that can be read "
-                               f"(PNG, JPEG, WebP, TIFF, ...): {e}") from None
+                               f"(PNG, JPEG, WebP, TIFF, ...): {_first_line(e)}") from None
     w, h = img.size
     if w * h > max_pixels:
         raise CineGANError(f"{what} is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
@@ -102,12 +104,18 @@ def _decode(img: Image.Image, what: str, target_side: int | None) -> tuple[Image
             if scale < 0.5:
                 img.draft("RGB", (max(1, int(w * scale) + 1), max(1, int(h * scale) + 1)))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # damaged EXIF etc.: what cannot be read raises
             img.load()
-        img = ImageOps.exif_transpose(img)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise CineGANError(f"{what} could not be decoded (truncated or damaged file?): {e}") from None
+            img = ImageOps.exif_transpose(img)
+    except MemoryError:
+        raise CineGANError(f"{what} is too large to decode in the memory available") from None
+    except Exception as e:  # noqa: BLE001 - Pillow's decoders raise many types on damaged files
+        raise CineGANError(f"{what} could not be decoded (truncated or damaged file?): {_first_line(e)}") from None
     return img, original
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
 
 
 def to_rgb(img: Image.Image) -> np.ndarray:
@@ -172,7 +180,13 @@ def load_photo(source, *, max_side: int | None = DEFAULT_MAX_SIDE,
     if min(original) < MIN_SIDE:
         w, h = original
         raise CineGANError(f"{what} is only {w}x{h} px; use a photo at least {MIN_SIDE} px on each side")
-    rgb = to_rgb(img)
+    try:
+        rgb = to_rgb(img)
+    except MemoryError:
+        raise CineGANError(f"{what} is too large to convert in the memory available") from None
+    except (ValueError, OSError) as e:  # a pixel mode Pillow cannot convert (e.g. "La")
+        raise CineGANError(f"{what} has pixels of mode {img.mode!r}, which cannot be converted to RGB: "
+                           f"{_first_line(e)}") from None
     tw, th = fit_size(*original, max_side)
     if min(tw, th) < MIN_SIDE:
         raise CineGANError(f"at a max side of {max_side} px this {original[0]}x{original[1]} photo would be only "

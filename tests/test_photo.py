@@ -99,3 +99,8 @@ def test_max_side_in_range(ok, size):
 def test_a_render_too_thin_at_max_side_is_refused():
     with pytest.raises(CineGANError, match="only 64x6 px"):
         load_photo(Image.new("RGB", (2000, 200)), max_side=64)
+
+
+def test_a_pillow_image_of_an_unconvertible_mode_is_a_clean_error():
+    with pytest.raises(CineGANError, match="'La'"):
+        load_photo(Image.new("La", (32, 24)))
