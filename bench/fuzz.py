@@ -18,7 +18,7 @@ reach new code are kept in OUT/<target>/corpus/ and reused by later runs.
 
 A finding is an exception other than CineGANError (each distinct one, by type
 and innermost frame, is saved as OUT/<target>/finding-N.bin with its traceback
-in finding-N.txt), an input that takes over --input-timeout seconds, or one
+in finding-N.txt; only this run's are counted), an input that takes over --input-timeout seconds, or one
 that needs more than --rss-mb of memory (libFuzzer's timeout-* / oom-* files).
 After a timeout or an out-of-memory stop the target is restarted for the rest
 of its time. Prints, per target: inputs tried, seconds, inputs per second and
@@ -27,6 +27,7 @@ findings; exit status 1 when there is any finding. OUT defaults to bench/out/fuz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import io
 import json
@@ -196,10 +197,8 @@ def child(target: str, out: str, seconds: int, seed: int, input_timeout: int, rs
         from cinegan_core import CineGANError
         fn = _target_function(target)
     folder = os.path.join(out, target)
-    findings_path = os.path.join(folder, "findings.json")
-    findings: dict[str, dict] = {}
-    if os.path.exists(findings_path):
-        findings = json.load(open(findings_path))
+    findings_path = os.path.join(folder, "findings.json")  # this run's (the parent starts it empty)
+    findings: dict[str, dict] = json.load(open(findings_path)) if os.path.exists(findings_path) else {}
 
     def one_input(data: bytes) -> None:
         try:
@@ -211,7 +210,7 @@ def child(target: str, out: str, seconds: int, seed: int, input_timeout: int, rs
             if sig in findings:
                 findings[sig]["count"] += 1
                 return
-            n = len(findings) + 1
+            n = len(glob.glob(os.path.join(folder, "finding-*.bin"))) + 1  # earlier runs' files are kept
             base = os.path.join(folder, f"finding-{n}")
             with open(base + ".bin", "wb") as fh:
                 fh.write(data)
@@ -245,6 +244,8 @@ def run_target(target: str, out: str, seconds: int, seed: int, input_timeout: in
         for name, data in SEEDS[target]().items():
             with open(os.path.join(folder, "seeds", name), "wb") as fh:
                 fh.write(data)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, "findings.json"))  # findings of earlier runs stay as finding-N files
     before = set(glob.glob(os.path.join(folder, "timeout-*")) + glob.glob(os.path.join(folder, "oom-*")))
     inputs, t0, runs = 0, time.monotonic(), 0
     while (left := seconds - (time.monotonic() - t0)) > 2:
