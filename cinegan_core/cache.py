@@ -240,7 +240,7 @@ class Cache:
     def path(self, kind: str, key: str, ext: str) -> str:
         """Where the entry (kind, key, ext) lives. kind and key: letters, digits, _ . -"""
         for what, value in (("kind", kind), ("key", key)):
-            if not _NAME.match(value) or value.startswith(".tmp-"):
+            if not _NAME.match(value) or ".tmp-" in value:  # ".tmp-" marks writers' temporaries
                 raise ValueError(f"cache {what} {value!r} must be letters, digits, '_', '.' or '-'")
         return os.path.join(self.root, kind, key[:2], key + ext)
 
