@@ -6,6 +6,7 @@ may also hold the official ``(1, 2, h, w)``.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -21,22 +22,46 @@ MAX_SPEED_FRACTION = 0.25  # fastest allowed motion, as a fraction of the longes
 def load_motion(source) -> np.ndarray:
     """Read a ``.npy`` motion field (never unpickles). Returns (2, h, w) float32.
 
-    Raises CineGANError for a missing or unreadable file, a wrong shape, pickled
-    objects, or values that are not finite."""
+    source: a path or a binary file object, at most MAX_MOTION_BYTES long.
+    The header is read and checked (numeric dtype, a shape that matches the
+    file's length) before any data is, so a damaged or hostile file costs no
+    more memory than its own size. Raises CineGANError for a missing,
+    unreadable, damaged or oversized file, an archive, pickled objects, a wrong
+    shape, or values that are not finite."""
     name = os.fspath(source) if not hasattr(source, "read") else "motion"
     if isinstance(source, (str, os.PathLike)) and not os.path.isfile(name):
         raise CineGANError(f"motion file {name!r} does not exist")
+    limit = 256 * 1024 ** 2  # bytes; a (2, 4096, 4096) float64 field is 256 MiB
     try:
-        field = np.load(source, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise CineGANError(f"motion file {name!r} holds Python objects; it must be a plain float "
-                               "array of shape (1, 2, h, w) or (2, h, w)") from None
-        raise CineGANError(f"motion file {name!r} is not a NumPy .npy array: {e}") from None
-    except (OSError, EOFError) as e:
-        raise CineGANError(f"motion file {name!r} is not a NumPy .npy array: {e}") from None
-    if not isinstance(field, np.ndarray):  # .npz archives load as a mapping
+        if hasattr(source, "read"):
+            data = source.read(limit + 1)
+        else:
+            with open(name, "rb") as fh:
+                data = fh.read(limit + 1)
+    except OSError as e:
+        raise CineGANError(f"motion file {name!r} cannot be read: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise CineGANError(f"motion file {name!r} is over {limit >> 20} MiB; a motion field is a few MB")
+    if data[:4] == b"PK\x03\x04":
         raise CineGANError(f"motion file {name!r} must be a single .npy array, not an archive")
+    try:
+        fp = io.BytesIO(data)
+        version = np.lib.format.read_magic(fp)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fp)
+    except Exception as e:  # noqa: BLE001 - NumPy's header parser raises many types on bad input
+        raise CineGANError(f"motion file {name!r} is not a NumPy .npy array: {str(e).splitlines()[0][:120]}") from None
+    if dtype.hasobject:
+        raise CineGANError(f"motion file {name!r} holds Python objects; it must be a plain float "
+                           "array of shape (1, 2, h, w) or (2, h, w)")
+    if dtype.kind not in "fiu" or dtype.itemsize == 0:
+        raise CineGANError(f"motion file {name!r} has dtype {dtype}; it must hold numbers")
+    count = math.prod(shape)
+    if count * dtype.itemsize != len(data) - fp.tell():
+        raise CineGANError(f"motion file {name!r} is truncated or damaged: its header says {tuple(shape)} "
+                           f"{dtype}, which does not match its length")
+    field = np.frombuffer(data, dtype=dtype, count=count, offset=fp.tell())
+    field = field.reshape(shape, order="F" if fortran else "C")
     return check_motion(field, name)
 
 

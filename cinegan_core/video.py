@@ -8,8 +8,14 @@ leaves no half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
+import io
+import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from typing import Iterable, Iterator
@@ -43,22 +49,65 @@ def atomic_output(path) -> Iterator[str]:
     if not os.path.isdir(folder):
         raise CineGANError(f"cannot write {path!r}: folder {folder!r} does not exist")
     base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".part{ext}", dir=folder)
+    except OSError as e:
+        raise _user_error(path, e) from None
     os.close(fd)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno in _USER_ERRNOS:
+            raise _user_error(path, e) from None
         raise
 
 
-def _umask() -> int:
+# what a person can fix about the place they write to: a full disk, a quota, a read-only folder
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _user_error(path: str, e: OSError) -> CineGANError:
+    """A CineGANError for a write that failed because of the disk or its permissions.
+    The OSError stays reachable as __context__ (the cache tells a full disk by it)."""
+    err = CineGANError(f"cannot write {path!r}: {e.strerror or e}" +
+                       ("; free some space or write elsewhere" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""))
+    err.__context__ = e
+    return err
+
+
+def _read_umask() -> int | None:
+    """The process umask from /proc/self/status (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import() -> int:
+    # only where /proc is missing: os.umask can only be read by setting it, which races with
+    # other threads creating files; at import that is a single moment, not every write
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_FALLBACK_UMASK = _read_umask()
+if _FALLBACK_UMASK is None:
+    _FALLBACK_UMASK = _umask_at_import()
+
+
+def _umask() -> int:
+    """The current umask, read without changing it (process-wide state shared by threads)."""
+    mask = _read_umask()
+    return _FALLBACK_UMASK if mask is None else mask
 
 
 def even_pad(frame: np.ndarray) -> np.ndarray:
@@ -90,13 +139,61 @@ def gif_size(width: int, height: int, max_side: int = GIF_MAX_SIDE) -> tuple[int
     return max(2, round(width * s)), max(2, round(height * s))
 
 
+class _Encoder:
+    """An ffmpeg process fed raw RGB frames on stdin, whose exit status is checked:
+    an encoder that failed (a full disk, a file size limit) raises instead of
+    leaving a silently truncated video (imageio-ffmpeg ignores the status)."""
+
+    def __init__(self, path: str, size: tuple[int, int], fps: float, codec: str, pix_fmt_out: str,
+                 output_params: list[str]):
+        w, h = size
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}",
+               "-pix_fmt", "rgb24", "-r", f"{fps:.6g}", "-i", "-", "-an", "-vcodec", codec, "-pix_fmt", pix_fmt_out,
+               "-v", "error", *output_params, path]
+        self._log = tempfile.TemporaryFile()
+        self._p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def send(self, frame: np.ndarray) -> None:
+        try:
+            self._p.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except OSError:  # ffmpeg is gone: say why
+            self._p.wait()
+            self._raise()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._p.stdin.close()
+        if self._p.wait() != 0:
+            self._raise()
+        self._log.close()
+
+    def abort(self) -> None:
+        self._p.kill()
+        with contextlib.suppress(OSError):
+            self._p.stdin.close()
+        self._p.wait()
+        self._log.close()
+
+    def _raise(self):
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace")
+        self._log.close()
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        detail = lines[-1] if lines else f"exit status {self._p.returncode}"
+        for needle, code in (("No space left on device", errno.ENOSPC), ("Disk quota exceeded", errno.EDQUOT),
+                             ("File too large", errno.EFBIG), ("Permission denied", errno.EACCES)):
+            if needle in text:
+                raise OSError(code, os.strerror(code))
+        raise OSError(errno.EIO, f"the video encoder failed: {detail}")
+
+
 class VideoWriter:
     """Encode frames one at a time to path; a context manager.
 
     fps: frames per second of playback. The file appears only when the block
-    ends without error. GIFs are scaled to GIF_MAX_SIDE and play at most
-    GIF_MAX_FPS (frames are dropped evenly to get there). After the block,
-    `info` holds {"frames", "width", "height", "fps", "format"}.
+    ends without error and the encoder finished cleanly. GIFs are scaled to
+    GIF_MAX_SIDE and play at most GIF_MAX_FPS (frames are dropped evenly to get
+    there). After the block, `info` holds {"frames", "width", "height", "fps", "format"}.
     """
 
     def __init__(self, path, fps: float, fmt: str | None = None):
@@ -124,10 +221,9 @@ class VideoWriter:
         h, w = frame.shape[:2]
         if self._writer is None:
             self.size = gif_size(w, h) if self.fmt == "gif" else (w + w % 2, h + h % 2)
-            self._writer = imageio_ffmpeg.write_frames(
-                self._tmp, self.size, fps=self.fps / self.step, macro_block_size=1,
-                ffmpeg_log_level="error", **_codec_args(self.fmt, self.size))
-            self._writer.send(None)
+            args = _codec_args(self.fmt, self.size)
+            self._writer = _Encoder(self._tmp, self.size, self.fps / self.step, args["codec"],
+                                    args["pix_fmt_out"], args["output_params"])
             self.info = {"frames": 0, "width": self.size[0], "height": self.size[1],
                          "fps": self.fps / self.step, "format": self.fmt}
         if self.fmt == "gif":
@@ -135,13 +231,16 @@ class VideoWriter:
                 frame = np.asarray(Image.fromarray(frame).resize(self.size, Image.LANCZOS))
         else:
             frame = even_pad(frame)
-        self._writer.send(np.ascontiguousarray(frame))
+        self._writer.send(frame)
         self.info["frames"] += 1
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if self._writer is not None:
-                self._writer.close()
+                if exc_type is None:
+                    self._writer.close()
+                else:
+                    self._writer.abort()  # no point finishing a video that will be thrown away
             elif exc_type is None:
                 raise CineGANError("no frames to write")
         except BaseException:
@@ -158,12 +257,41 @@ def write_video(frames: Iterable[np.ndarray], path, fps: float, fmt: str | None 
     return out.info
 
 
+FRAMES_MANIFEST = ".cinegan-frames.json"   # what CineGAN wrote into a --frames-dir folder
+_FRAME_NAME = re.compile(r"^[0-9]+\.png$", re.IGNORECASE)  # names a frame-sequence reader takes for frames
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 class PngFrames:
     """Lossless PNG frames 0000.png, 0001.png, ... in a folder; a context manager.
 
-    Frames go to a temporary folder first; when the block ends without error,
-    earlier NNNN.png frames in the folder are replaced (no stale frames of a
-    longer loop remain)."""
+    The folder is never a place where CineGAN deletes or overwrites a file it
+    did not write:
+
+    * CineGAN records the frames it writes (name and sha256 of each) in
+      ``.cinegan-frames.json`` inside the folder;
+    * files not named like a frame (digits + ``.png``, any case) are left alone;
+    * frame-named PNGs are replaced only when they are exactly the frames of an
+      earlier CineGAN run recorded there (so no stale frames of a longer loop
+      remain); any other (a user's ``1.png`` or ``20240101.png``, or an earlier
+      frame edited since) is refused with a CineGANError naming it, before
+      anything is rendered and again before anything is moved, and the folder
+      is left untouched.
+
+    Frames go to a temporary folder beside the target first and move in only
+    when the block ends without error.
+    """
 
     def __init__(self, folder):
         self.folder = os.fspath(folder)
@@ -174,27 +302,99 @@ class PngFrames:
             raise CineGANError(f"cannot write frames to {self.folder!r}: it is a file, not a folder")
         self.parent = parent
         self.count = 0
+        self._digests: dict[str, str] = {}
+        self._ours()  # refuse now, before the render, if the folder holds frames that are not ours
+
+    def _manifest_path(self) -> str:
+        return os.path.join(self.folder, FRAMES_MANIFEST)
+
+    def _recorded(self) -> dict[str, list[str]]:
+        """name -> accepted sha256s, from the manifest of an earlier run ({} if none)."""
+        path = self._manifest_path()
+        if not os.path.lexists(path):
+            return {}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            frames = data["frames"] if data.get("format") == "cinegan-frames" else None
+            if not isinstance(frames, dict):
+                raise ValueError("not a CineGAN frames manifest")
+            return {str(k): [str(d) for d in v] for k, v in frames.items() if isinstance(v, list)}
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            raise CineGANError(f"cannot write frames to {self.folder!r}: it holds {FRAMES_MANIFEST}, which CineGAN "
+                               "did not write or cannot read; choose an empty or new folder") from None
+
+    def _ours(self) -> dict[str, list[str]]:
+        """The frame-named files now in the folder, all verified as CineGAN's own
+        (name -> accepted digests); CineGANError naming any that are not."""
+        if not os.path.isdir(self.folder):
+            return {}
+        recorded = self._recorded()
+        theirs = []
+        for name in sorted(os.listdir(self.folder)):
+            if not _FRAME_NAME.match(name):
+                continue
+            p = os.path.join(self.folder, name)
+            ok = name in recorded and not os.path.islink(p) and os.path.isfile(p) and _file_sha256(p) in recorded[name]
+            if not ok:
+                theirs.append(name)
+        if theirs:
+            shown = ", ".join(theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
+            raise CineGANError(f"cannot write frames to {self.folder!r}: it holds {shown}, which CineGAN did not "
+                               "write (or which changed since); CineGAN never deletes or overwrites such files: "
+                               "move them away or choose an empty or new folder")
+        return {name: recorded[name] for name in os.listdir(self.folder) if _FRAME_NAME.match(name)}
+
+    def _write_manifest(self, frames: dict[str, list[str]]) -> None:
+        with atomic_output(self._manifest_path()) as tmp:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump({"format": "cinegan-frames", "version": 1, "frames": frames}, fh, indent=0, sort_keys=True)
 
     def __enter__(self):
         self._tmp = tempfile.mkdtemp(prefix=".frames.", dir=self.parent)
         return self
 
     def add(self, frame: np.ndarray) -> None:
-        Image.fromarray(frame).save(os.path.join(self._tmp, f"{self.count:04d}.png"), compress_level=1)
+        """Append one (H, W, 3) uint8 frame."""
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG", compress_level=1)
+        name = f"{self.count:04d}.png"
+        try:
+            with open(os.path.join(self._tmp, name), "wb") as fh:
+                fh.write(buf.getvalue())
+        except OSError as e:
+            if e.errno in _USER_ERRNOS:
+                raise _user_error(self.folder, e) from None
+            raise
+        self._digests[name] = _sha256(buf.getvalue())
         self.count += 1
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
-                os.makedirs(self.folder, exist_ok=True)
-                for name in os.listdir(self.folder):
-                    if name.endswith(".png") and name[:-4].isdigit():
-                        os.remove(os.path.join(self.folder, name))
-                for name in sorted(os.listdir(self._tmp)):
-                    os.replace(os.path.join(self._tmp, name), os.path.join(self.folder, name))
+                self._move_in()
+        except OSError as e:
+            if e.errno in _USER_ERRNOS:
+                raise _user_error(self.folder, e) from None
+            raise
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
         return False
+
+    def _move_in(self) -> None:
+        """Replace our earlier frames by the new ones. The manifest first lists both
+        (either content is accepted per name), so a crash at any point leaves a
+        folder the next run recognises as CineGAN's own."""
+        old = self._ours()  # again: files may have appeared while rendering
+        new = self._digests
+        os.makedirs(self.folder, exist_ok=True)
+        self._write_manifest({n: old.get(n, []) + ([new[n]] if n in new else []) for n in {*old, *new}})
+        for name in old:
+            if name not in new:
+                os.remove(os.path.join(self.folder, name))
+        for name in sorted(new):
+            os.replace(os.path.join(self._tmp, name), os.path.join(self.folder, name))
+        self._write_manifest({n: [d] for n, d in new.items()})
 
 
 def write_png_frames(frames: Iterable[np.ndarray], folder) -> int:

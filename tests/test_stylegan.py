@@ -66,7 +66,8 @@ def test_full_size_render_from_standins(real_layout, tmp_path):
     assert "stylegan engine" in res.stderr and "motion: learned" in res.stderr
     frames = [np.asarray(Image.open(tmp_path / "frames" / f"{i:04d}.png")) for i in range(4)]
     photo = np.asarray(Image.open(tmp_path / "photo.png").convert("RGB"))
-    assert len(os.listdir(tmp_path / "frames")) == 4 and frames[0].shape == photo.shape
+    assert sorted(os.listdir(tmp_path / "frames")) == [".cinegan-frames.json"] + [f"{i:04d}.png" for i in range(4)]
+    assert frames[0].shape == photo.shape
     frozen = mask == 0
     assert all(np.array_equal(f[frozen], photo[frozen]) for f in frames)
 
