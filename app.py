@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 import cinegan_core as core
 from cinegan_core.cache import Cache, make_key
-from cinegan_core.service import named_copy, photo_stem, render_cached
+from cinegan_core.service import download_link, photo_stem, render_cached
 from cinegan_core.mask import SKY, WATER
 from cinegan_core.motion import DEFAULT_DRIFT
 
@@ -200,7 +200,7 @@ def render_files(photo_path: str, mask: np.ndarray | None, settings: dict,
     photo = load(photo_path)
     out = render_cached(photo, rs, cache=cache, mask=mask, name=os.path.basename(photo_path), device=device(),
                         progress=progress_cb)
-    download = named_copy(cache, out.video, out.info["file_name"], out.info["key"])
+    download = download_link(cache, out)
     return out.preview, download, out.info
 
 
@@ -266,7 +266,7 @@ def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_dire
                                                    indent=2))
 
     zpath, _ = cache.get_or_create("variants", zkey, ".zip", write_zip)
-    return items, named_copy(cache, zpath, f"cinegan-{stem}-variants.zip", zkey)
+    return items, cache.link("variants", zkey, ".zip", f"cinegan-{stem}-variants.zip")
 
 
 def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: str = "",

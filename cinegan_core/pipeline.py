@@ -204,19 +204,12 @@ def pick_engine(engine: str, device: str | None = None, weights=None):
 
 def engine_identity(eng) -> dict:
     """What identifies the renderer actually used, for cache keys: its name, the
-    rendering version and, for an engine with weights, a fingerprint of the
-    checkpoint files it loaded (path, size, modification time)."""
+    rendering version and, for an engine with weights, the fingerprint of the
+    checkpoint files it loaded (``weights.Networks.fingerprint``: their sha256s)."""
     ident = {"engine": eng.name, "version": RENDER_VERSION}
-    sources = getattr(getattr(eng, "nets", None), "sources", None)
-    if sources:
-        files = []
-        for name, path in sorted(sources.items()):
-            try:
-                st = os.stat(path)
-                files.append([name, os.path.abspath(path), st.st_size, st.st_mtime_ns])
-            except OSError:
-                files.append([name, os.path.abspath(path), None, None])
-        ident["weights"] = files
+    nets = getattr(eng, "nets", None)
+    if nets is not None:
+        ident["weights"] = nets.fingerprint
     return ident
 
 

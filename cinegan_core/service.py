@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import Cache, make_key
+from .cache import Cache, make_key, mask_digest
 from .errors import CineGANError
 from .mask import load_mask
 from .motion import check_motion, load_motion
-from .photo import Photo, load_photo, pixels_hash
+from .photo import Photo, load_photo
 from .pipeline import Progress, engine_identity, pick_engine, render
 from .settings import RenderSettings
 
@@ -73,10 +73,8 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
     mask:     the user's (H, W) bool mask at render size, or None (automatic).
     motion:   the user's (2, h, w) float32 motion field, or None.
     """
-    return make_key("render", engine, photo.sha256,
-                    None if mask is None else pixels_hash(np.ascontiguousarray(mask, dtype=np.uint8)),
-                    None if motion is None else pixels_hash(np.ascontiguousarray(motion, dtype=np.float32)),
-                    settings.key())
+    return make_key("render", engine, photo.sha256, None if mask is None else mask_digest(mask),
+                    None if motion is None else np.ascontiguousarray(motion, dtype=np.float32), settings.key())
 
 
 def _lookup(cache: Cache, key: str, settings: RenderSettings) -> tuple[dict, str, str] | None:
@@ -173,14 +171,7 @@ def _json_default(obj):
     raise TypeError(f"not JSON data: {type(obj).__name__}")
 
 
-def named_copy(cache: Cache, path: str, file_name: str, key: str) -> str:
-    """A link to a cached file under the name a user should download it as
-    (``<cache>/named/<key>/<file_name>``); the file itself when linking fails."""
-    target = os.path.join(cache.root, "named", key, file_name)
-    if not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:
-            return path
-    return target
+def download_link(cache: Cache, rendered: Rendered) -> str:
+    """The loop's video under the name a user should download it as
+    (``service.output_name``), as a link inside the cache."""
+    return cache.link("render", rendered.info["key"], "." + rendered.info["format"], rendered.info["file_name"])

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from .errors import CineGANError
 from .motion import Arrow, coerce_arrows
-from .photo import DEFAULT_MAX_SIDE
+from .photo import DEFAULT_MAX_SIDE, check_max_side
 
 ENGINES = ("auto", "pixel", "stylegan")
 FORMATS = ("mp4", "webm", "gif")
@@ -152,11 +152,7 @@ class RenderSettings:
         set_(self, "fps", _number("fps", self.fps, lo=0.0, hi=MAX_FPS, allow_none=False, lo_open=True))
         set_(self, "engine", _choice("engine", self.engine, ENGINES))
         set_(self, "format", _choice("format", self.format, FORMATS))
-        if self.max_side is not None:
-            side = _number("max_side", self.max_side, allow_none=False)
-            if side != int(side):
-                raise CineGANError(f"max_side must be a whole number of px, got {self.max_side!r}")
-            set_(self, "max_side", int(side))
+        set_(self, "max_side", check_max_side(self.max_side))
         d = _number("direction", self.direction)
         set_(self, "direction", None if d is None else d % 360.0)
         set_(self, "speed", _number("speed", self.speed, lo=0.0))
