@@ -9,7 +9,8 @@ import sys
 
 from .errors import CineGANError
 from .photo import DEFAULT_MAX_SIDE
-from .settings import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES
+from .framing import ASPECTS, CHANNEL_SIZES
+from .settings import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB, ENGINES
 
 PROG = "cinegan"
 
@@ -27,6 +28,14 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
+def _crop_position(text):
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not X,Y (two numbers from 0 to 1): {text!r}") from None
+    return x, y
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="CineGAN: turn a landscape photo into a seamless cinemagraph loop.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -36,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "seamless loop, everything else stays exactly still.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("input", help="the photo (PNG, JPEG, WebP, TIFF, ...; any size, EXIF orientation applied)")
-    r.add_argument("-o", "--output", help="output video: .mp4 (H.264), .webm (VP9) or .gif (looping, scaled to 512 px)")
+    r.add_argument("-o", "--output", help="output video: .mp4 (H.264 High, yuv420p, faststart), .webm (VP9) or "
+                                        ".gif (looping, at most 512 px, under --gif-max-mb)")
     r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs); "
                                   "default: sky and water are found automatically")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
@@ -63,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--frames-dir", help="also (or instead) write the loop as lossless PNGs 0000.png, 0001.png, ... here")
     r.add_argument("--max-side", type=_positive_int, default=DEFAULT_MAX_SIDE,
                    help="longest side of the render in px; larger photos are scaled down")
+    sizes = ", ".join(f"{a} {w}x{h}" for a, (w, h) in CHANNEL_SIZES.items())
+    r.add_argument("--aspect", default="original", metavar="|".join(ASPECTS),
+                   help=f"crop to a channel's shape and size ({sizes}; also: square, portrait, story, wide), "
+                        "scaled down to --max-side and never enlarged; --mask, --motion and --arrow stay "
+                        "in the whole photo's coordinates")
+    r.add_argument("--crop", type=_crop_position, default=(0.5, 0.5), metavar="X,Y",
+                   help="where the crop box lies, 0..1 per axis: 0,0 = top left, 0.5,0.5 = centred, 1,1 = bottom right")
+    r.add_argument("--gif-max-mb", type=float, default=DEFAULT_GIF_MAX_MB, metavar="MB",
+                   help="largest GIF in MB (10^6 bytes): its size, frame rate and colours are chosen to fit")
     r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -128,7 +147,8 @@ def run(argv=None) -> int:
             frames=args.frames, fps=args.fps, engine=args.engine, max_side=args.max_side,
             direction=args.direction, speed=args.speed, speed_units="px",
             sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
-            arrows=tuple(args.arrow))
+            arrows=tuple(args.arrow), aspect=args.aspect, crop_x=args.crop[0], crop_y=args.crop[1],
+            gif_max_mb=args.gif_max_mb)
         progress, close = _progress_bar(args.quiet)
         try:
             info = render(args.input, args.output, settings, frames_dir=args.frames_dir, mask=args.mask,
@@ -140,6 +160,10 @@ def run(argv=None) -> int:
         where = " and ".join(x for x in (args.output, args.frames_dir and f"{args.frames_dir}/") if x)
         print(f"{PROG}: wrote {where}: {info['frames']} frames, {info['width']}x{info['height']}, "
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
+        for v in info["videos"]:
+            if v["format"] == "gif":
+                print(f"{PROG}: the GIF is {v['width']}x{v['height']} at {v['fps']:g} fps with {v['colors']} colours, "
+                      f"{v['bytes'] / 1e6:.2f} MB", file=sys.stderr)
     elif args.command == "batch":
         return _run_batch(args)
     elif args.command == "mask":

@@ -14,8 +14,10 @@ import time
 from dataclasses import dataclass, field as dc_field
 from typing import Callable, Iterator
 
+import cv2
 import numpy as np
 
+from . import framing
 from .errors import CineGANError
 from .loop import StepCounter
 from .automask import auto_labels
@@ -69,10 +71,41 @@ def auto_labels_cached(photo: Photo, cache=None) -> np.ndarray:
     return labels
 
 
+def frame_mask(mask, photo: Photo) -> np.ndarray:
+    """The user's mask in the render frame: (H, W) bool at photo.size.
+
+    mask: path, image or array covering the whole photo frame (any resolution,
+          white / True = moves); the photo's crop box is cut out of it
+          (``framing``), so painting stays on the content when the crop moves.
+    CineGANError when it is empty, or empty inside the crop."""
+    if not photo.cropped:
+        return load_mask(mask, photo.size)
+    x0, y0, x1, y1 = photo.frame_box
+    s = photo.scale
+    full = load_mask(mask, (max(1, round(photo.original_size[0] * s)), max(1, round(photo.original_size[1] * s))))
+    m = framing.crop_array(full, (x0, y0, x1, y1), photo.original_size)
+    if m.shape != photo.rgb.shape[:2]:
+        m = cv2.resize(m.astype(np.uint8), photo.size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not m.any():
+        raise CineGANError("the painted area lies outside the crop: move the crop, or paint inside it")
+    return np.ascontiguousarray(m)
+
+
+def frame_motion(field: np.ndarray, photo: Photo) -> np.ndarray:
+    """A (2, h, w) motion field covering the whole photo frame, brought to the render
+    frame: the crop box cut out, resampled to photo.size, vectors rescaled (px per
+    frame at render size)."""
+    if photo.cropped:
+        field = np.ascontiguousarray(np.moveaxis(framing.crop_array(np.moveaxis(field, 0, -1), photo.frame_box,
+                                                                    photo.original_size), -1, 0))
+    return resize_motion(field, photo.size)
+
+
 def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str]]:
     """Region labels (H, W) uint8 for a photo: the automatic sky / water mask, or the
-    user's mask with each of its pixels labelled water where the automatic mask
-    sees water and sky elsewhere (the user's mask always wins on what moves)."""
+    user's mask (whole photo frame, see ``frame_mask``) with each of its pixels
+    labelled water where the automatic mask sees water and sky elsewhere (the
+    user's mask always wins on what moves)."""
     auto = auto_labels_cached(photo, cache)
     if mask is None:
         if not auto.any():
@@ -80,7 +113,7 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
                                "should move (a mask, white = moves)")
         sky, water = (auto == SKY).mean(), (auto == WATER).mean()
         return auto, [f"mask: automatic, sky {sky:.0%}, water {water:.0%} of the photo"]
-    m = load_mask(mask, photo.size)
+    m = frame_mask(mask, photo)
     return np.where(m, np.where(auto == WATER, WATER, SKY), 0).astype(np.uint8), []
 
 
@@ -104,10 +137,11 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
     photo:    path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
     settings: a RenderSettings (or its fields as keyword options): loop length,
               render size, directions, speeds, arrows, motion scale.
-    mask:     path / image / (H, W) bool array, white = moves; resized to the photo.
-              None: sky and water are found automatically.
-    motion:   .npy path or array (1, 2, h, w) | (2, h, w), px per frame at its own size;
-              rescaled to the render size. None: per-region drifts and arrows.
+    mask:     path / image / (h, w) bool array over the whole photo, white = moves; cropped
+              like the photo and resized to it. None: sky and water are found automatically.
+    motion:   .npy path or array (1, 2, h, w) | (2, h, w) over the whole photo, px per frame
+              at its own size; cropped and rescaled to the render. None: per-region drifts
+              and arrows (arrows: px of the whole photo; those leaving a crop are ignored).
               With a motion file, ``speed`` is the speed of its fastest vector and
               ``direction`` replaces its directions by one uniform drift.
     labels:   precomputed (H, W) uint8 regions at render size (skips the mask step).
@@ -116,9 +150,16 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
               used for the mask and motion the user did not give.
     """
     settings = resolve_settings(settings, options)
-    ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=settings.max_side)
+    ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
     unit = settings.speed_unit(max(ph.size))
     notes = []
+    arrows = settings.arrows
+    if ph.cropped:
+        arrows, more = framing.arrows_in_frame(arrows, ph.frame_box)
+        notes += more
+    size_note = framing.size_note(ph.size, settings.aspect, settings.max_side)
+    if size_note:
+        notes.append(size_note)
     if labels is None and mask is None and hasattr(engine, "predict_labels"):
         labels = engine.predict_labels(ph.rgb)
         if labels is not None:
@@ -128,11 +169,12 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             notes.append(f"mask: learned (DatasetGAN), sky {(labels == SKY).mean():.0%}, "
                          f"water {(labels == WATER).mean():.0%}")
     if labels is None:
-        labels, notes = labels_for(ph, mask, cache)
+        labels, more = labels_for(ph, mask, cache)
+        notes += more
     m = labels > 0
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
-        fld = resize_motion(raw, ph.size)
+        fld = frame_motion(raw, ph)
         if settings.speed is not None:
             fastest = float(np.hypot(fld[0], fld[1])[m].max())
             if fastest > 0:
@@ -140,7 +182,7 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
         if settings.direction is not None:
             fld = uniform_motion(ph.size, settings.direction, float(np.hypot(fld[0], fld[1])[m].mean()))
         fld = fld * m
-        if settings.arrows:
+        if arrows:
             notes.append("arrows are ignored when a motion file is given")
     else:
         drift = {}
@@ -150,7 +192,7 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
         patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
-        fld, more = region_motion(labels, frames=settings.frames, drift=drift, arrows=settings.arrows,
+        fld, more = region_motion(labels, frames=settings.frames, drift=drift, arrows=arrows,
                                   arrow_scale=ph.scale, patterns=patterns)
         notes += more
     if settings.motion_scale != 1.0:  # presets: every speed and arrow at once
@@ -159,7 +201,12 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
     return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
 
 
-RENDER_VERSION = 2  # bump whenever the same settings would render different frames (cache keys)
+def load_settings_photo(photo, settings: RenderSettings) -> Photo:
+    """The photo loaded as the settings ask: render size, aspect and crop position."""
+    return load_photo(photo, max_side=settings.max_side, aspect=settings.aspect, crop=settings.crop)
+
+
+RENDER_VERSION = 3  # bump whenever the same settings would render different frames (cache keys)
 
 _LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
 _LOADING = threading.Lock()
@@ -254,7 +301,7 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     else:
         eng, message = renderer, f"{renderer.name} engine"
     scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, engine=eng)
-    sinks = [VideoWriter(out, settings.fps) for out in outputs]
+    sinks = [VideoWriter(out, settings.fps, gif_max_bytes=round(settings.gif_max_mb * 1e6)) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
     probe = LoopProbe(scene.photo.rgb, scene.mask)

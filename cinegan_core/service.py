@@ -26,10 +26,9 @@ import numpy as np
 
 from .cache import Cache, make_key, mask_digest
 from .errors import CineGANError
-from .mask import load_mask
 from .motion import check_motion, load_motion
-from .photo import Photo, load_photo
-from .pipeline import Progress, engine_identity, pick_engine, render
+from .photo import Photo
+from .pipeline import Progress, engine_identity, frame_mask, load_settings_photo, pick_engine, render
 from .settings import RenderSettings
 
 
@@ -99,15 +98,16 @@ def render_cached(photo, settings: RenderSettings, *, cache: Cache, mask=None, m
                   progress: Progress | None = None) -> Rendered:
     """Render one loop in settings.format, or return it from the cache.
 
-    photo:  path, bytes, array or Photo (loaded at settings.max_side).
-    mask:   the user's mask (path, image or (h, w) bool at any size), None = automatic.
+    photo:  path, bytes, array or Photo (loaded at settings.max_side, aspect and crop).
+    mask:   the user's mask over the whole photo (path, image or (h, w) bool at any size),
+            None = automatic.
     motion: a motion file or (1, 2, h, w) | (2, h, w) array, None = from the settings.
     name:   the photo's file name as the user knows it (for output names and messages).
     Concurrent identical requests render once (the others wait for it).
     """
     t0 = time.perf_counter()
-    ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=settings.max_side)
-    user_mask = None if mask is None else load_mask(mask, ph.size)
+    ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
+    user_mask = None if mask is None else frame_mask(mask, ph)  # in the render frame, for the key
     field = None
     if motion is not None:
         field = check_motion(motion) if isinstance(motion, np.ndarray) else load_motion(motion)
@@ -119,7 +119,7 @@ def render_cached(photo, settings: RenderSettings, *, cache: Cache, mask=None, m
         with cache.lock(key):
             found = _lookup(cache, key, settings)  # rendered by someone else while we waited
             if found is None:
-                _render_entry(cache, key, ph, settings, eng, message, user_mask, field, name, progress)
+                _render_entry(cache, key, ph, settings, eng, message, mask, field, name, progress)
                 found = _lookup(cache, key, settings)
                 if found is None:
                     raise CineGANError("the render finished but its files vanished from the cache "

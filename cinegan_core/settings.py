@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import CineGANError
+from .framing import aspect_name
 from .motion import Arrow, coerce_arrows
 from .photo import DEFAULT_MAX_SIDE, check_max_side
 
@@ -33,6 +34,8 @@ DEFAULT_FRAMES = 60
 DEFAULT_FPS = 20.0
 MAX_FPS = 120.0
 MAX_MOTION_SCALE = 10.0
+DEFAULT_GIF_MAX_MB = 8.0           # MB (10^6 bytes): what most channels take for a GIF
+MIN_GIF_MAX_MB, MAX_GIF_MAX_MB = 0.1, 100.0
 
 # A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
 PRESETS = {"calm": 0.5, "natural": 1.0, "lively": 1.8}
@@ -120,6 +123,10 @@ class RenderSettings:
                   (px per frame at the render size).
     motion_scale: multiplies every speed and arrow, > 0.
     preset:       a name from PRESETS, which sets motion_scale (giving both, they must agree).
+    aspect:       "original" | "1:1" | "4:5" | "9:16" | "16:9" (``framing.ASPECTS``; names such
+                  as "story" or "square" are accepted): crop to a channel's shape and size.
+    crop_x, crop_y: where the crop box lies, 0..1 per axis (0 = left / top, 0.5 = centred).
+    gif_max_mb:   largest GIF, MB (10^6 bytes): size, frame rate and colours are chosen to fit.
     """
 
     frames: int = DEFAULT_FRAMES
@@ -135,6 +142,10 @@ class RenderSettings:
     speed_units: str = "relative"
     motion_scale: float = 1.0
     preset: str | None = None
+    aspect: str = "original"
+    crop_x: float = 0.5
+    crop_y: float = 0.5
+    gif_max_mb: float = DEFAULT_GIF_MAX_MB
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -170,6 +181,11 @@ class RenderSettings:
             elif not math.isclose(self.motion_scale, factor):
                 raise CineGANError(f"preset {self.preset} means motion_scale {factor:g}, but "
                                    f"motion_scale {self.motion_scale:g} was given; give one of them")
+        set_(self, "aspect", aspect_name(self.aspect))
+        set_(self, "crop_x", _number("crop_x", self.crop_x, lo=0.0, hi=1.0, allow_none=False))
+        set_(self, "crop_y", _number("crop_y", self.crop_y, lo=0.0, hi=1.0, allow_none=False))
+        set_(self, "gif_max_mb", _number("gif_max_mb", self.gif_max_mb, lo=MIN_GIF_MAX_MB, hi=MAX_GIF_MAX_MB,
+                                         allow_none=False))
 
     # -- derived values ----------------------------------------------------------------
     @property
@@ -232,8 +248,19 @@ class RenderSettings:
         return out
 
     def key(self) -> dict:
-        """What the render cache hashes: every field that changes the frames or the file."""
-        return self.to_dict()
+        """What the render cache hashes: every field that changes the frames or the file
+        (the crop position only with a crop, the GIF budget only for GIFs)."""
+        out = self.to_dict()
+        if self.aspect == "original":
+            del out["crop_x"], out["crop_y"]
+        if self.format != "gif":
+            del out["gif_max_mb"]
+        return out
+
+    @property
+    def crop(self) -> tuple[float, float]:
+        """(crop_x, crop_y)."""
+        return self.crop_x, self.crop_y
 
 
 def parse_arrows(text: str) -> tuple[Arrow, ...]:
