@@ -293,16 +293,13 @@ def on_clear(preview):
 def control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
                      arrows=(), aspect="original", crop_x=0.5, crop_y=0.5,
                      gif_max_mb=DEFAULT_GIF_MAX_MB) -> core.RenderSettings:
-    """The page's controls as RenderSettings (speeds in px per frame per 1024 px of the
-    long side; rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE)."""
-    fmt = dict((label.lower(), value) for label, value in FILES).get(str(fmt).lower(), fmt)
-    gif_max_mb = DEFAULT_GIF_MAX_MB if gif_max_mb is None else gif_max_mb  # a cleared number box
-    aspect = framing.aspect_name(aspect)
-    return core.RenderSettings.from_dict({
-        "sky": [sky_direction, sky_speed], "water": [water_direction, water_speed], "seconds": seconds,
-        "fps": fps, "format": fmt, "engine": engine, "arrows": list(arrows), "aspect": aspect,
-        "crop_x": crop_x, "crop_y": crop_y, "gif_max_mb": gif_max_mb,
-        "max_side": RENDER_SIDE if aspect == "original" else CHANNEL_SIDE})
+    """The page's controls (or the API's arguments) as RenderSettings: the core's
+    ``settings.from_api``, rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE."""
+    return core.settings.from_api(
+        {"sky_direction": sky_direction, "sky_speed": sky_speed, "water_direction": water_direction,
+         "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
+         "arrows": list(arrows) if not isinstance(arrows, str) else arrows, "aspect": aspect, "crop_x": crop_x,
+         "crop_y": crop_y, "gif_max_mb": gif_max_mb}, max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
 
 
 @gpu
@@ -472,8 +469,7 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         path = photo["path"] if isinstance(photo, dict) else photo.path
         mpath = None if mask is None else mask["path"] if isinstance(mask, dict) else mask.path
         settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
-                                    format, engine, core.settings.parse_arrows(arrows or ""), aspect, crop_x,
-                                    crop_y, gif_max_mb)
+                                    format, engine, arrows, aspect, crop_x, crop_y, gif_max_mb)
         _, download, info = render_files(path, mpath, settings.to_dict())
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None

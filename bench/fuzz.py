@@ -40,6 +40,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
 TARGETS = ("photo", "mask", "motion", "api")
 MASK_SIZE = (64, 48)  # (width, height) of the photo a fuzzed mask is fitted to
 
@@ -171,12 +172,27 @@ def _target_function(name: str):
 
     def api(data: bytes):
         import atheris
+        from cinegan_core.settings import api_defaults
         fdp = atheris.FuzzedDataProvider(data)
-        args = {"arrows": fdp.ConsumeUnicodeNoSurrogates(40),
-                "sky_direction": fdp.ConsumeFloat(), "sky_speed": fdp.ConsumeFloat(),
-                "water_direction": fdp.ConsumeFloat(), "water_speed": fdp.ConsumeFloat(),
-                "seconds": fdp.ConsumeFloat(), "fps": fdp.ConsumeFloat(),
-                "format": fdp.ConsumeUnicodeNoSurrogates(6), "engine": fdp.ConsumeUnicodeNoSurrogates(10)}
+
+        def value():  # any JSON value a client could send
+            kind = fdp.ConsumeIntInRange(0, 6)
+            if kind == 0:
+                return fdp.ConsumeFloat()
+            if kind == 1:
+                return fdp.ConsumeInt(4)
+            if kind == 2:
+                return fdp.ConsumeUnicodeNoSurrogates(24)
+            if kind == 3:
+                return None
+            if kind == 4:
+                return fdp.ConsumeBool()
+            if kind == 5:
+                return [fdp.ConsumeFloat() for _ in range(fdp.ConsumeIntInRange(0, 5))]
+            return str(fdp.ConsumeFloat())
+
+        names = list(api_defaults()) + ["frames", "photo"]
+        args = {names[fdp.ConsumeIntInRange(0, len(names) - 1)]: value() for _ in range(fdp.ConsumeIntInRange(0, 12))}
         parse(args)
     return api
 
@@ -235,12 +251,12 @@ def run_target(target: str, out: str, seconds: int, seed: int, input_timeout: in
                quiet: bool) -> dict:
     folder = os.path.join(out, target)
     os.makedirs(os.path.join(folder, "corpus"), exist_ok=True)
-    if target == "api":
+    os.makedirs(os.path.join(folder, "seeds"), exist_ok=True)
+    if target == "api":  # seeds are random bytes: the data provider builds the arguments from them
         if _api_parser() is None:
             return {"target": target, "available": False,
                     "note": f"no parse function in {API_PARSER[0]} yet ({', '.join(API_PARSER[1])})"}
     else:
-        os.makedirs(os.path.join(folder, "seeds"), exist_ok=True)
         for name, data in SEEDS[target]().items():
             with open(os.path.join(folder, "seeds", name), "wb") as fh:
                 fh.write(data)

@@ -161,8 +161,10 @@ def coerce_arrows(arrows) -> list[Arrow]:
             out.append(Arrow.parse(a))
         elif isinstance(a, dict):
             out.append(Arrow.parse(",".join(str(a.get(k)) for k in ("x0", "y0", "x1", "y1"))))
-        else:
+        elif isinstance(a, (list, tuple)) or (isinstance(a, np.ndarray) and a.ndim == 1):
             out.append(Arrow.parse(",".join(map(str, a))))
+        else:
+            raise CineGANError(f"arrow {a!r} must be X0,Y0,X1,Y1 (four numbers, pixels of the photo)")
     return out
 
 

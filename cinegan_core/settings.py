@@ -266,3 +266,48 @@ class RenderSettings:
 def parse_arrows(text: str) -> tuple[Arrow, ...]:
     """'x0,y0,x1,y1;x0,y0,x1,y1' (photo px) -> Arrows; blank parts are skipped."""
     return tuple(Arrow.parse(part) for part in str(text).split(";") if part.strip())
+
+
+# --- the web API's flat arguments ------------------------------------------------------------
+
+def api_defaults() -> dict:
+    """The ``/generate`` endpoint's optional arguments and their defaults (the page's
+    controls start from the same values)."""
+    from .motion import DEFAULT_DRIFT
+    return {"arrows": "", "sky_direction": DEFAULT_DRIFT["sky"][0], "sky_speed": DEFAULT_DRIFT["sky"][1],
+            "water_direction": DEFAULT_DRIFT["water"][0], "water_speed": DEFAULT_DRIFT["water"][1],
+            "seconds": 3.0, "fps": DEFAULT_FPS, "format": "mp4", "engine": "auto", "aspect": "original",
+            "crop_x": 0.5, "crop_y": 0.5, "gif_max_mb": DEFAULT_GIF_MAX_MB}
+
+
+def from_api(args: dict, *, max_side: int | None = 1024, channel_side: int | None = 1920) -> RenderSettings:
+    """RenderSettings from the web API's (and the page's) flat arguments.
+
+    args:         any of ``api_defaults()``'s names, with JSON values (numbers may come
+                  as numeric strings; None takes the default, as a cleared number box
+                  does; arrows as "x0,y0,x1,y1;..." or a list). Speeds are px per frame
+                  per 1024 px of the photo's long side.
+    max_side:     px, longest side rendered for the Original aspect.
+    channel_side: px, at most, for a channel aspect (1:1, 4:5, 9:16, 16:9).
+    CineGANError for unknown names or values a person must correct."""
+    if not isinstance(args, dict):
+        raise CineGANError(f"the API arguments must be a mapping of names to values, got {type(args).__name__}")
+    defaults = api_defaults()
+    unknown = sorted(str(k) for k in args if k not in defaults)
+    if unknown:
+        raise CineGANError(f"unknown argument(s): {', '.join(unknown)}; known: {', '.join(defaults)}")
+    a = {k: defaults[k] if args.get(k) is None else args[k] for k in defaults}
+    arrows = a["arrows"]
+    if isinstance(arrows, str):
+        arrows = parse_arrows(arrows)
+    elif not isinstance(arrows, (list, tuple)):
+        raise CineGANError(f"arrows must be 'x0,y0,x1,y1;...' or a list of such, got {arrows!r}")
+    for name in ("format", "engine", "aspect"):
+        if not isinstance(a[name], str):
+            raise CineGANError(f"{name} must be a name, got {a[name]!r}")
+    aspect = aspect_name(a["aspect"])
+    return RenderSettings.from_dict({
+        "sky": [a["sky_direction"], a["sky_speed"]], "water": [a["water_direction"], a["water_speed"]],
+        "seconds": a["seconds"], "fps": a["fps"], "format": a["format"], "engine": a["engine"],
+        "arrows": list(arrows), "aspect": aspect, "crop_x": a["crop_x"], "crop_y": a["crop_y"],
+        "gif_max_mb": a["gif_max_mb"], "max_side": max_side if aspect == "original" else channel_side})

@@ -47,7 +47,7 @@ def test_short_fuzz_run_finds_nothing(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     ran = {r["target"]: r for r in rows if r["available"]}
-    assert {"photo", "mask", "motion"} <= set(ran), res.stdout + res.stderr
+    assert {"photo", "mask", "motion", "api"} <= set(ran), res.stdout + res.stderr
     for r in ran.values():
         assert r["inputs"] > 200, r              # it really ran
         assert r["findings"] == 0, json.dumps(r["details"], indent=1)

@@ -93,3 +93,18 @@ def test_a_preset_sets_the_motion_scale_however_it_is_given():
     assert RenderSettings(preset="calm", motion_scale=0.5) == RenderSettings().with_preset("calm")
     with pytest.raises(CineGANError, match="give one of them"):
         RenderSettings(preset="calm", motion_scale=2.0)
+
+
+def test_the_api_arguments_parse_in_the_core():
+    from cinegan_core.settings import from_api
+    s = from_api({"seconds": "1.5", "fps": 10, "arrows": "1,2,3,4", "format": "GIF", "aspect": "story",
+                  "gif_max_mb": None}, max_side=384, channel_side=640)
+    assert (s.frames, s.format, s.aspect, s.max_side, len(s.arrows)) == (15, "gif", "9:16", 640, 1)
+    assert from_api({}, max_side=384).max_side == 384 and from_api({}).sky.speed == 1.0
+    for bad in ({"fps": "fast"}, {"format": 3}, {"arrows": 5}, {"arrows": [1.0, 2.0]},  # [float]: a fuzzing find
+                {"colour": "red"}, {"sky_speed": [1, 2]},
+                {"crop_x": 2}, {"aspect": None, "engine": True}):
+        with pytest.raises(CineGANError):
+            from_api(bad)
+    with pytest.raises(CineGANError):
+        from_api(["not", "a", "dict"])
