@@ -95,7 +95,7 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
 def prepare(photo, *, mask=None, motion=None, direction: float | None = None, speed: float | None = None,
             sky: tuple | None = None, water: tuple | None = None, arrows=None,
             n_frames: int = DEFAULT_FRAMES, max_side: int | None = DEFAULT_MAX_SIDE,
-            labels: np.ndarray | None = None, cache=None, engine=None) -> Scene:
+            labels: np.ndarray | None = None, cache=None, predictors=None) -> Scene:
     """Load the photo and build its regions and motion field.
 
     photo:     path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
@@ -112,8 +112,8 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
                content at the start reaches the end over one loop of n_frames.
     labels:    precomputed (H, W) uint8 regions at render size (skips the mask step).
     cache:     a cache.Cache for the per-photo work (the automatic mask).
-    engine:    an engine with learned predictors (``predict_labels``, ``predict_motion``):
-               used for the mask and motion the user did not give.
+    predictors: learned mask and motion (``predictors.Predictors``): used for the
+               mask and motion the user did not give.
     """
     ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=max_side)
     check_frames(n_frames, 1.0)
@@ -122,8 +122,8 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise CineGANError(f"{name} must be 0 or more px per frame, got {value}")
     notes = []
-    if labels is None and mask is None and hasattr(engine, "predict_labels"):
-        labels = engine.predict_labels(ph.rgb)
+    if labels is None and mask is None and predictors is not None:
+        labels = predictors.labels(ph.rgb)
         if labels is not None:
             if not labels.any():
                 raise CineGANError("the learned mask found no sky or water in this photo; paint the areas "
@@ -150,7 +150,7 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
         for name, override in (("sky", sky), ("water", water)):
             d, s = override if override is not None else (None, None)
             drift[name] = (direction if d is None else d, speed if s is None else s)
-        patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
+        patterns = predictors.motion(ph.rgb) if predictors is not None else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
         fld, more = region_motion(labels, frames=n_frames, drift=drift, arrows=arrows, arrow_scale=ph.scale,
@@ -160,19 +160,12 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
     return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
 
 
-_LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
-
-
 def stylegan_engine(weights=None, device: str = "cpu"):
-    """The stylegan engine over the checkpoints found for `weights` (cached)."""
+    """The stylegan engine over the checkpoints found for `weights` (networks loaded
+    once per process, see ``predictors.backbone.loaded``)."""
     from .engines.stylegan import StyleGANEngine
-    from .weights import load_networks
-    key = (os.path.abspath(weights) if weights else None, os.environ.get("CINEGAN_WEIGHTS"),
-           os.environ.get("CINEGAN_HUB_REPO"), device)
-    if key not in _LOADED:
-        _LOADED.clear()  # one set of networks in memory at a time
-        _LOADED[key] = StyleGANEngine(load_networks(weights), device=device)
-    return _LOADED[key]
+    from .predictors import loaded
+    return StyleGANEngine(loaded(weights, device))
 
 
 def pick_engine(engine: str, device: str | None = None, weights=None):
@@ -228,8 +221,12 @@ def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direc
         output_format(out)
     t0 = time.perf_counter()
     eng, message = pick_engine(engine, device, weights)
+    predictors = None
+    if eng.name == "stylegan":
+        from .predictors import Predictors
+        predictors = Predictors(eng.backbone)
     scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
-                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache, engine=eng)
+                    arrows=arrows, n_frames=n_frames, max_side=max_side, cache=cache, predictors=predictors)
     sinks = [VideoWriter(out, fps) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
