@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from dataclasses import dataclass, field as dc_field
 from typing import Callable, Iterator
@@ -131,7 +130,7 @@ def resolve_settings(settings: RenderSettings | None = None, options: dict | Non
 
 
 def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=None,
-            labels: np.ndarray | None = None, cache=None, engine=None, **options) -> Scene:
+            labels: np.ndarray | None = None, cache=None, predictors=None, **options) -> Scene:
     """Load the photo and build its regions and motion field.
 
     photo:    path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
@@ -146,8 +145,8 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
               ``direction`` replaces its directions by one uniform drift.
     labels:   precomputed (H, W) uint8 regions at render size (skips the mask step).
     cache:    a cache.Cache for the per-photo work (the automatic mask).
-    engine:   an engine with learned predictors (``predict_labels``, ``predict_motion``):
-              used for the mask and motion the user did not give.
+    predictors: learned mask and motion (``predictors.Predictors``): used for the
+              mask and motion the user did not give.
     """
     settings = resolve_settings(settings, options)
     ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
@@ -160,8 +159,8 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
     size_note = framing.size_note(ph.size, settings.aspect, settings.max_side)
     if size_note:
         notes.append(size_note)
-    if labels is None and mask is None and hasattr(engine, "predict_labels"):
-        labels = engine.predict_labels(ph.rgb)
+    if labels is None and mask is None and predictors is not None:
+        labels = predictors.labels(ph.rgb)
         if labels is not None:
             if not labels.any():
                 raise CineGANError("the learned mask found no sky or water in this photo; paint the areas "
@@ -189,7 +188,7 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
         for name in ("sky", "water"):
             r = settings.region(name)
             drift[name] = (r.direction, None if r.speed is None else r.speed * unit)
-        patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
+        patterns = predictors.motion(ph.rgb) if predictors is not None else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
         fld, more = region_motion(labels, frames=settings.frames, drift=drift, arrows=arrows,
@@ -208,22 +207,12 @@ def load_settings_photo(photo, settings: RenderSettings) -> Photo:
 
 RENDER_VERSION = 3  # bump whenever the same settings would render different frames (cache keys)
 
-_LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
-_LOADING = threading.Lock()
-
-
 def stylegan_engine(weights=None, device: str = "cpu"):
-    """The stylegan engine over the checkpoints found for `weights` (loaded once per
-    process; concurrent callers wait for the one load)."""
+    """The stylegan engine over the checkpoints found for `weights` (networks loaded
+    once per process, see ``predictors.backbone.loaded``)."""
     from .engines.stylegan import StyleGANEngine
-    from .weights import load_networks
-    key = (os.path.abspath(weights) if weights else None, os.environ.get("CINEGAN_WEIGHTS"),
-           os.environ.get("CINEGAN_HUB_REPO"), device)
-    with _LOADING:
-        if key not in _LOADED:
-            _LOADED.clear()  # one set of networks in memory at a time
-            _LOADED[key] = StyleGANEngine(load_networks(weights), device=device)
-        return _LOADED[key]
+    from .predictors import loaded
+    return StyleGANEngine(loaded(weights, device))
 
 
 def pick_engine(engine: str, device: str | None = None, weights=None):
@@ -300,7 +289,11 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
         eng, message = pick_engine(settings.engine, device, weights)
     else:
         eng, message = renderer, f"{renderer.name} engine"
-    scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, engine=eng)
+    predictors = None
+    if eng.name == "stylegan":
+        from .predictors import Predictors
+        predictors = Predictors(eng.backbone)
+    scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, predictors=predictors)
     sinks = [VideoWriter(out, settings.fps, gif_max_bytes=round(settings.gif_max_mb * 1e6)) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))

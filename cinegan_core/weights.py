@@ -71,7 +71,7 @@ class Checkpoint:
 
 GENERATOR = Checkpoint("generator", "stylegan2-pytorch/sg2-lhq-1024.pt", what="StyleGAN2 generator (LHQ 1024)")
 MEAN_LATENT = Checkpoint("mean_latent", "stylegan2-pytorch/sg2-lhq-1024-mean.pt", required=False,
-                         what="mean W latent (used when the generator file has no latent_avg)")
+                         what="mean W latent the encoder adds (else the generator's latent_avg)")
 ENCODER = Checkpoint("encoder", "logs/lhq_k9/enc.pth.tar", what="feature-style encoder")
 CLASSIFIERS = [Checkpoint(f"classifier_{i}", f"datasetgan/best_model_number_{i}.pth", required=False,
                           what="sky / fluid pixel classifier") for i in range(10)]
@@ -344,13 +344,17 @@ def load_networks(explicit: str | None = None, *, generator_kwargs: dict | None 
     state, sources["generator"] = g_state
     latent_avg = state.pop("__latent_avg__", None)
     load_into(generator, state, sources["generator"], GENERATOR.what)
-    if latent_avg is None:
-        m = load_state(MEAN_LATENT, explicit, checked)
-        if m is None:
-            raise CineGANError(f"the generator checkpoint has no latent_avg and {MEAN_LATENT.original} is missing; "
-                               f"put it in {where} (see {README})")
+    # The encoder was trained adding the separately computed mean W of sg2-lhq-1024-mean.pt,
+    # not the generator's latent_avg (weights/README.md, "Mean latent"); latent_avg is a fallback.
+    m = load_state(MEAN_LATENT, explicit, checked)
+    if m is not None:
         latent_avg = next(iter(m[0].values()))
         sources["mean_latent"] = m[1]
+    elif latent_avg is None:
+        raise CineGANError(f"{MEAN_LATENT.original} (the mean latent the encoder adds) is missing and the "
+                           f"generator checkpoint has no latent_avg; put it in {where} (see {README})")
+    else:
+        sources["mean_latent"] = f"{sources['generator']} (latent_avg; {MEAN_LATENT.original} not found)"
     mean = latent_avg.reshape(1, -1).float()
     if mean.shape[1] != generator.style_dim:
         raise CineGANError(f"mean latent has {mean.shape[1]} values, expected {generator.style_dim}")
