@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames in one loop (2 to 1000); the loop lasts frames / fps seconds")
     r.add_argument("--fps", type=float, default=DEFAULT_FPS, help="playback frames per second")
     r.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="renderer: pixel (no weights), stylegan (needs checkpoints), auto (stylegan if its weights are found)")
+                   help="renderer: pixel (no weights), stylegan (needs checkpoints), auto (stylegan if its weights are found), "
+                        "stylegan-authors (the authors' own choices, for comparisons; see weights/README.md)")
     r.add_argument("--weights", help="folder with the stylegan checkpoints (default: $CINEGAN_WEIGHTS, then weights/)")
     r.add_argument("--frames-dir", help="also (or instead) write the loop as lossless PNGs 0000.png, 0001.png, ... here")
     r.add_argument("--max-side", type=_positive_int, default=DEFAULT_MAX_SIDE,

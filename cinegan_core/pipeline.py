@@ -207,12 +207,13 @@ def load_settings_photo(photo, settings: RenderSettings) -> Photo:
 
 RENDER_VERSION = 3  # bump whenever the same settings would render different frames (cache keys)
 
-def stylegan_engine(weights=None, device: str = "cpu"):
+def stylegan_engine(weights=None, device: str = "cpu", authors: bool = False):
     """The stylegan engine over the checkpoints found for `weights` (networks loaded
-    once per process, see ``predictors.backbone.loaded``)."""
+    once per process, see ``predictors.backbone.loaded``); authors=True renders the
+    way the authors' released code does (for comparisons; weights/README.md)."""
     from .engines.stylegan import StyleGANEngine
     from .predictors import loaded
-    return StyleGANEngine(loaded(weights, device))
+    return StyleGANEngine(loaded(weights, device), authors=authors)
 
 
 def pick_engine(engine: str, device: str | None = None, weights=None):
@@ -227,6 +228,8 @@ def pick_engine(engine: str, device: str | None = None, weights=None):
         raise CineGANError(f"weights folder {weights!r} does not exist (see {weights_mod.README})")
     if engine == "stylegan":
         return stylegan_engine(weights, device), "stylegan engine (MSDFW)"
+    if engine == "stylegan-authors":
+        return stylegan_engine(weights, device, authors=True), "stylegan engine, the authors' variant"
     if engine == "auto":
         absent = weights_mod.missing(weights)
         if not absent:
@@ -290,7 +293,7 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     else:
         eng, message = renderer, f"{renderer.name} engine"
     predictors = None
-    if eng.name == "stylegan":
+    if hasattr(eng, "backbone"):  # the stylegan engines: learned mask and motion over its backbone
         from .predictors import Predictors
         predictors = Predictors(eng.backbone)
     scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, predictors=predictors)

@@ -26,7 +26,7 @@ from .framing import aspect_name
 from .motion import Arrow, coerce_arrows
 from .photo import DEFAULT_MAX_SIDE, check_max_side
 
-ENGINES = ("auto", "pixel", "stylegan")
+ENGINES = ("auto", "pixel", "stylegan", "stylegan-authors")
 FORMATS = ("mp4", "webm", "gif")
 SPEED_UNITS = ("relative", "px")
 MIN_FRAMES, MAX_FRAMES = 2, 1000
@@ -111,7 +111,8 @@ class RenderSettings:
 
     frames:       frames in one loop (MIN_FRAMES..MAX_FRAMES); it lasts frames / fps s.
     fps:          playback frames per second (0 < fps <= MAX_FPS).
-    engine:       "auto" | "pixel" | "stylegan".
+    engine:       "auto" | "pixel" | "stylegan" | "stylegan-authors" (the authors' own
+                  choices: splatting, t/(N-1) weights, no low skip; for comparisons).
     max_side:     longest side of the render, px (None: the photo's own size).
     format:       "mp4" | "webm" | "gif": the file the app, API and batches deliver
                   (the command line takes it from the output's extension).

@@ -390,3 +390,14 @@ def test_renderer_and_predictors_share_one_inversion_per_photo(tiny, scene):
     predictors.labels(photo)
     trunk, _, key = tiny.backbone.prepare(photo)
     assert tiny.prepare_photo(photo)[0] is trunk and tiny.prepare_photo(photo.copy())[2] == key
+
+
+def test_the_authors_variant_is_an_engine_of_its_own_in_cache_keys(tiny, scene):
+    from cinegan_core.engines.stylegan import StyleGANEngine
+    from cinegan_core.pipeline import engine_identity
+    from cinegan_core.settings import RenderSettings
+    authors = StyleGANEngine(tiny.backbone, authors=True)
+    assert authors.name == "stylegan-authors" and tiny.name == "stylegan"
+    assert engine_identity(authors) != engine_identity(tiny)
+    assert engine_identity(authors)["weights"] == engine_identity(tiny)["weights"]
+    assert RenderSettings(engine="stylegan-authors").engine == "stylegan-authors"

@@ -134,6 +134,7 @@ class StyleGANEngine:
         self.grid = min(grid, self.size)
         self.sharpness, self.still_weight = sharpness, still_weight
         self.authors = authors
+        self.name = "stylegan-authors" if authors else "stylegan"  # told apart in cache keys
 
     # -- per photo (the backbone's cached inversion and trunk) ---------------------------
     def invert(self, canvas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
