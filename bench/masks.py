@@ -202,19 +202,22 @@ def main():
 
     arows = annotated(a.max_side, a.photos, a.debian_root, a.bw, only)
     if arows:
-        print("\nhand-checked photos        size        freeze moving  sky recall  water recall  wall s  cpu s  notes")
+        print("\nhand-checked photos        size       freeze moving  sky recall  water recall  sky   water"
+              "  wall s  cpu s  notes")
         for r in arows:
             h, w = r["rgb"].shape[:2]
-            print(f"  {r['name']:26s} {w:4d}x{h:<4d}  {fmt(r['freeze_moving']):>8s}      {fmt(r['sky_recall'])}"
-                  f"      {fmt(r['water_recall'])}     {r['wall']:5.2f}  {r['cpu']:5.2f}  "
-                  f"{' | '.join(r['res'].notes)}")
+            share = r["res"].share
+            print(f"  {r['name']:26s} {w:4d}x{h:<4d} {fmt(r['freeze_moving']):>8s}      {fmt(r['sky_recall'])}"
+                  f"      {fmt(r['water_recall'])}    {100 * share['sky']:3.0f}%  {100 * share['water']:3.0f}%"
+                  f"   {r['wall']:5.2f}  {r['cpu']:5.2f}  {' | '.join(r['res'].notes)}")
         fz = [r["freeze_moving"] for r in arows if r["freeze_moving"] is not None]
         bad = [r["name"] for r in arows if (r["freeze_moving"] or 0) > 0.001]
         print(f"  must-freeze area moving: mean {100 * np.mean(fz):.2f}% worst {100 * max(fz):.2f}%; "
               f"photos with more than 0.1% of it moving: {len(bad)} {bad}")
         for key in ("sky_recall", "water_recall"):
             v = [r[key] for r in arows if r[key] is not None]
-            print(f"  {key.replace('_', ' ')}: mean {100 * np.mean(v):.1f}% worst {100 * min(v):.1f}% over {len(v)}")
+            if v:
+                print(f"  {key.replace('_', ' ')}: mean {100 * np.mean(v):.1f}% worst {100 * min(v):.1f}% over {len(v)}")
     rows = srows + arows
     if rows:
         walls = [r["wall"] for r in rows]

@@ -85,14 +85,14 @@ def auto_mask(rgb: np.ndarray) -> AutoMask:
     sky = find_sky(p, floor=mirror.waterline, reflected=mirror.reflected)
     blocked = p.to_work(sky.blocked_f.astype(np.float32)) > 0.3 if sky.blocked_f is not None else mirror.mask_w
     surface, surface_conf, water_notes = surface_water(p, sky.mask_f, sky.line, mirror.mask_w | blocked,
-                                                       mirror.waterline)
+                                                       mirror.waterline, terrain=sky.terrain)
     if mirror.reflected is not None:
         surface &= ~mirror.reflected
     water_f = refine_water(p, mirror.mask_w | surface, sky.mask_f)
     sky_f = sky.mask_f
     if water_f.any() and sky_f.any():
         # where sky and water meet (a sea's horizon) they move in different directions: keep a band still
-        band = max(2, round(4 * p.unit))
+        band = max(1, round(2 * p.unit))
         meet = dilate(sky_f, band) & dilate(water_f, band)
         sky_f, water_f = sky_f & ~meet, water_f & ~meet
     water_conf = max(mirror.confidence if mirror.mask_w.any() else 0.0, surface_conf)
@@ -123,8 +123,8 @@ def _notes(share: dict, confidence: dict, sky_dropped: dict, water_notes: list) 
         notes.append("the sky is uncertain: check that only sky is marked")
     if sky_dropped.get("lower sky", 0) > 0.01:
         notes.append("left the lower part of the sky frozen: not sure it is sky")
-    solid = sum(v for k, v in sky_dropped.items() if k != "lower sky")
-    if solid > 0.002:
+    thin = sky_dropped.get("lines", 0) + sky_dropped.get("small things", 0)
+    if thin > 0.001 or sky_dropped.get("crowded", 0) > 0.01:
         notes.append("kept things in the sky still (cables, poles, branches, birds...)")
     notes.extend(water_notes)
     if share["water"] and confidence["water"] < SURE:

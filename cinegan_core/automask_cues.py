@@ -206,7 +206,7 @@ class Photo:
         self.y = np.repeat(np.linspace(0.0, 1.0, self.h, dtype=np.float32)[:, None], self.w, 1)
         self.rows = np.arange(self.h)[:, None]
         self.colourful = self._colourful()
-        self._standout = None
+        self._standout = {}
 
     def _colourful(self) -> bool:
         """Whether colour tells regions apart: False for greyscale photos and for
@@ -218,21 +218,21 @@ class Photo:
         spread = np.linalg.eigvalsh(np.cov(centred.T))
         return bool(np.sqrt(spread[0]) > 2.5 or np.percentile(self.chroma, 95) > 25)
 
-    def standout(self) -> tuple[np.ndarray, np.ndarray]:
+    def standout(self, window: float = 21) -> tuple[np.ndarray, np.ndarray]:
         """How much each fine pixel stands out from its surroundings: the photo minus its
-        median over a window of ~1.5 % of the long side (the median keeps edges and
-        large shapes, so a step edge or a cloud scores ~0, a cable or a bird scores
-        its contrast). Returns (signed lightness difference, colour distance), L units;
-        computed once per photo."""
-        if self._standout is None:
+        median over a window of `window`/1024 of the long side (the median keeps edges
+        and large shapes, so a step edge or a cloud scores ~0, a cable, a mast or a bird
+        up to about half the window wide scores its contrast). Returns (signed lightness
+        difference, colour distance), L units; computed once per photo and window."""
+        k = max(5, round(window * self.unit) | 1)
+        if k not in self._standout:
             lab = self.lab_f
             q = np.stack([lab[..., 0] * 2.55, lab[..., 1] * 2 + 128, lab[..., 2] * 2 + 128], -1)
-            k = max(5, round(15 * self.unit) | 1)
             med = cv2.medianBlur(np.clip(q, 0, 255).astype(np.uint8), k).astype(np.float32)
             d = q - med
             dL = d[..., 0] / 2.55
-            self._standout = (dL, np.sqrt(dL ** 2 + (d[..., 1] / 2) ** 2 + (d[..., 2] / 2) ** 2))
-        return self._standout
+            self._standout[k] = (dL, np.sqrt(dL ** 2 + (d[..., 1] / 2) ** 2 + (d[..., 2] / 2) ** 2))
+        return self._standout[k]
 
     def to_fine(self, x: np.ndarray, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
         return cv2.resize(x.astype(np.float32), (self.wf, self.hf), interpolation=interpolation)

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .automask_cues import (ColourModel, Photo, box, dilate, erode, gradient, guided_filter, keep_touching,
-                            posterior, ramp)
+from .automask_cues import (ColourModel, Photo, box, components, dilate, erode, gradient, guided_filter,
+                            keep_touching, posterior, ramp)
 
 JUMP_COST = 0.6        # DP cost per row of skyline change between neighbouring columns
 SMOOTH_TEXTURE = 0.45  # L units per fine px: texture of a surface that is clearly not smooth sky
@@ -83,6 +83,7 @@ class SkyResult:
     confidence: float               # in [0, 1]
     dropped: dict = field(default_factory=dict)   # reason -> share of the photo left frozen for it
     blocked_f: np.ndarray | None = None           # (hf, wf) bool: sky candidates left frozen (not water either)
+    terrain: np.ndarray | None = None             # (h, w) bool: hills found under a hazy ridge (not water either)
 
 
 def _texture_llr(p: Photo) -> np.ndarray:
@@ -128,7 +129,10 @@ def learned_score(p: Photo, s0: np.ndarray, line: np.ndarray):
     sky_m, ground_m = ColourModel(p.lab[sure_sky]), ColourModel(p.lab[sure_ground])
     pc = posterior(sky_m, ground_m, p.lab)
     llr0 = np.log(np.clip(s0, 1e-4, 1 - 1e-4) / np.clip(1 - s0, 1e-4, 1))
-    llr = llr0 + np.clip(np.log(pc / (1 - pc + 1e-6) + 1e-6), -2.0, 2.0)
+    # below the first skyline, colour may confirm the ground but hardly promote it to sky
+    # (a wet road or a grey wall has the sky's colour)
+    high = np.where(p.rows < line[None, :], 2.0, 0.3)
+    llr = llr0 + np.clip(np.log(pc / (1 - pc + 1e-6) + 1e-6), -2.0, high)
     return (1.0 / (1.0 + np.exp(-llr))).astype(np.float32), sky_m, ground_m
 
 
@@ -198,10 +202,21 @@ def _ridge_path(gain: np.ndarray, jump_cost: float, switch_cost: float) -> np.nd
     return path
 
 
-def ridge_in_haze(p: Photo, line: np.ndarray) -> np.ndarray:
+def ridge_in_haze(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move the skyline up over a hazy ridge (see `_ridge_once`). Returns the new (w,) line
+    and the (h, w) bool band between the two lines: terrain, neither sky nor water."""
+    moved, hill = _ridge_once(p, line)
+    # the hill itself lies just under its ridge; farther down the band may hold a lake or the sea
+    depth = np.minimum(line, moved + max(2, p.h // 10))
+    terrain = (p.rows >= moved[None, :]) & (p.rows < depth[None, :])
+    return moved, terrain
+
+
+def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Move the skyline up to a long, crisp ridge above it where the band between
     the ridge and the skyline is darker than the sky over the ridge and not
-    coloured like the sky (aerial perspective). Returns the new (w,) line."""
+    coloured like the sky (aerial perspective). Returns the new (w,) line and a (w,)
+    bool: the columns where the ridge is a hill's (jagged), not a sea's horizon (straight)."""
     e = crisp_ridges(p)
     band = int(0.4 * p.h)
     lo = np.maximum(0, line - band)
@@ -210,6 +225,7 @@ def ridge_in_haze(p: Photo, line: np.ndarray) -> np.ndarray:
     gain = np.where(valid, e - 0.25 + 0.15 * height, -1.0)
     path = _ridge_path(gain, jump_cost=0.12, switch_cost=2.0)
     out = line.copy()
+    hill = np.zeros(p.w, bool)
     x = 0
     while x < p.w:
         if path[x] < 0:
@@ -218,10 +234,21 @@ def ridge_in_haze(p: Photo, line: np.ndarray) -> np.ndarray:
         x1 = x
         while x1 < p.w and path[x1] >= 0:
             x1 += 1
-        if _accept_ridge(p, path[x:x1], line[x:x1], e, x):
-            out[x:x1] = np.minimum(out[x:x1], path[x:x1])
+        r = path[x:x1]
+        if _accept_ridge(p, r, line[x:x1], e, x):
+            out[x:x1] = np.minimum(out[x:x1], r)
+            hill[x:x1] = _jagged(r)
         x = x1
-    return out
+    return out, hill
+
+
+def _jagged(r: np.ndarray, k: int = 9) -> np.ndarray:
+    """Per column of a ridge path: whether it is jagged there (a hill's ridge) rather than
+    straight (a sea's horizon): the mean departure from its running median over ~2 k columns."""
+    pad = np.pad(r.astype(np.float32), k // 2, mode="edge")
+    med = np.median(np.lib.stride_tricks.sliding_window_view(pad, k), axis=1)
+    dev = np.abs(r - med)
+    return np.convolve(dev, np.ones(2 * k + 1) / (2 * k + 1), mode="same") > 0.5
 
 
 def _accept_ridge(p: Photo, r: np.ndarray, line: np.ndarray, e: np.ndarray, x0: int) -> bool:
@@ -253,7 +280,8 @@ def _accept_ridge(p: Photo, r: np.ndarray, line: np.ndarray, e: np.ndarray, x0: 
     sky_like = float(posterior(ColourModel(p.lab[sky]), ColourModel(p.lab[band]), p.lab[band]).mean())
     # or coloured like it (snow, pale rock under white clouds) but with far more texture than the sky over it
     textured = float(np.median(p.texture[band])) > max(0.45, 2.0 * float(np.median(p.texture[sky])))
-    return darker > 0.7 and (sky_like < 0.35 or textured)
+    as_rough = float(np.median(p.texture[band])) >= 0.8 * float(np.median(p.texture[sky]))
+    return darker > 0.7 and ((sky_like < 0.35 and as_rough) or textured)
 
 
 def _straight_lines(thin: np.ndarray, unit: float) -> np.ndarray:
@@ -278,10 +306,44 @@ def _rising(evidence: np.ndarray, ground: np.ndarray) -> np.ndarray:
     prev = ground[-1].copy()
     for yy in range(h - 1, -1, -1):
         support = prev | ground[yy]
-        support = support | np.roll(support, 1) | np.roll(support, -1)
+        support = support.copy()
+        support[1:] |= support[:-1].copy()
+        support[:-1] |= support[1:].copy()
         out[yy] = evidence[yy] & support
         prev = out[yy] | ground[yy]
     return out
+
+
+def _wide_at_the_top(sky: np.ndarray, w: int) -> np.ndarray:
+    """Keep sky components that open onto the top of the photo over a fair width: a narrow
+    bright strip reaching the top edge (a stream, a gap between trunks) is not a sky."""
+    n, lab, _ = components(sky)
+    if n <= 1:
+        return sky
+    top_rows = lab[: max(1, sky.shape[0] // 50)]
+    width = np.array([np.any(top_rows == i, axis=0).sum() for i in range(n)])
+    keep = width >= 0.08 * w
+    keep[0] = False
+    return keep[lab]
+
+
+def _cut_off(rest: np.ndarray, vetoed: np.ndarray) -> np.ndarray:
+    """The parts of `rest` that the vetoed things shut off from the sky above them (sky seen
+    between the cables of a bridge): components whose upper edge lies, over most of its
+    length, right under vetoed pixels."""
+    n, lab, _ = components(rest)
+    if n <= 1:
+        return np.zeros_like(rest)
+    reach = max(2, rest.shape[0] // 200)
+    seen_above = np.zeros_like(vetoed)                    # a vetoed pixel just above (within `reach` rows)
+    for k in range(1, reach + 1):
+        seen_above[k:] |= vetoed[:-k]
+    upper = rest & ~np.vstack([np.zeros((1, rest.shape[1]), bool), rest[:-1]])
+    edge = np.bincount(lab[upper], minlength=n)
+    covered = np.bincount(lab[upper & seen_above], minlength=n)
+    keep = covered > 0.5 * np.maximum(edge, 1)
+    keep[0] = False
+    return keep[lab]
 
 
 def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tuple[np.ndarray, dict]:
@@ -302,7 +364,8 @@ def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tu
     else:
         sky_colour = np.ones((p.hf, p.wf), np.float32)
     vetoes = {}
-    vetoes["lines"] = _straight_lines(thin, u) & cand
+    lines = _straight_lines(thin, u)
+    vetoes["lines"] = (lines | dilate(thin & dilate(lines, round(4 * u)), max(1, round(2 * u)))) & cand
     # small things unlike the sky around them: darker than it, or coloured unlike any sky pixel
     n, lab, stats, _ = cv2.connectedComponentsWithStats(dilate(thin, 1).astype(np.uint8), connectivity=8)
     blob = np.zeros(n, bool)
@@ -311,22 +374,39 @@ def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tu
         darker = np.bincount(lab.ravel(), weights=(dL < -12).ravel(), minlength=n) / area
         unlike = np.bincount(lab.ravel(), weights=(sky_colour < 0.3).ravel(), minlength=n) / area
         crisp = np.bincount(lab.ravel(), weights=(p.g_fine > 1.8 * p.g_coarse + 0.5).ravel(), minlength=n) / area
-        blob = (stats[:, 4] <= 0.02 * p.hf * p.wf) & ((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)
+        # darker than the sky or coloured unlike it, with crisp edges; or very crisp (a black-and-white kite)
+        blob = (stats[:, 4] <= 0.02 * p.hf * p.wf) & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15))
+                                                      | (crisp > 0.4))
         blob[0] = False
     vetoes["small things"] = dilate(blob[lab], round(2 * u)) & cand
     evidence = thin | (p.texture_f > 2.5)
-    vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, ~cand), round(2 * u)) & cand
+    below_line = p.to_fine((p.rows >= line[None, :]).astype(np.float32)) > 0.5
+    vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, below_line), round(2 * u)) & cand
     any_veto = np.logical_or.reduce(list(vetoes.values()))
     crowded = box(any_veto.astype(np.float32), round(31 * u)) > 0.25
     vetoes["crowded"] = crowded & cand & ~any_veto
-    sky = cand & ~any_veto & ~crowded
-    top = np.zeros_like(sky)
+    top = np.zeros_like(cand)
     top[0] = True
-    sky = keep_touching(erode(sky, max(1, round(u))), top)
+    # connected to the top of the photo across thin things (sky below a cable is still sky)
+    solid = vetoes["things rising from the ground"] | crowded
+    across = (cand | dilate(lines | blob[lab], round(3 * u))) & ~solid
+    sky = _wide_at_the_top(keep_touching(erode(across, max(1, round(u))), top), p.wf) & cand & ~any_veto & ~crowded
     # sky-like parts cut off by the vetoes (sky seen between cables, branches, towers) are left
     # frozen, and nothing else may claim them (they are not water)
-    vetoes["cut off"] = keep_touching(cand & ~sky & ~any_veto & ~crowded, dilate(any_veto | crowded, 2))
+    vetoes["cut off"] = _cut_off(cand & ~sky & ~any_veto & ~crowded, any_veto | crowded)
     return sky, vetoes
+
+
+def _no_narrow_plunges(line: np.ndarray, h: int) -> np.ndarray:
+    """Where the skyline plunges deep in a few columns only (down a road that has the sky's
+    colour, between two towers), hold it near the level of the columns around: the sky
+    seldom reaches far down through a narrow gap, and freezing such a gap costs little."""
+    w = len(line)
+    k = max(3, int(0.25 * w) | 1)
+    padded = np.pad(line.astype(np.float32), k // 2, mode="edge")
+    level = np.percentile(np.lib.stride_tricks.sliding_window_view(padded, k), 30, axis=1)
+    held = np.minimum(line, (level + 0.05 * h).astype(line.dtype))
+    return np.where(line > 0.6 * h, held, line)       # only plunges into the lower part of the frame
 
 
 def find_sky(p: Photo, floor: np.ndarray | None = None, reflected: np.ndarray | None = None) -> SkyResult:
@@ -337,10 +417,10 @@ def find_sky(p: Photo, floor: np.ndarray | None = None, reflected: np.ndarray | 
     s0 = generic_score(p)
     line0 = skyline(s0)
     s1, sky_m, ground_m = learned_score(p, s0, line0)
-    line = skyline(s1)
+    line = _no_narrow_plunges(skyline(s1), p.h)
     if floor is not None:
         line = np.minimum(line, floor)
-    line = ridge_in_haze(p, line)
+    line, terrain = ridge_in_haze(p, line)
     mask_f, vetoes = refine(p, line, s1, sky_m, ground_m)
     if reflected is not None and reflected.any() and floor is not None:
         # things standing on the waterline (islands, shores, buildings); reflected clouds are sky
@@ -358,6 +438,8 @@ def find_sky(p: Photo, floor: np.ndarray | None = None, reflected: np.ndarray | 
         vetoes["too small"] = mask_f
         mask_f = np.zeros_like(mask_f)
     dropped = {k: float(v.sum()) / area for k, v in vetoes.items() if v.any()}
-    blocked = np.logical_or.reduce([v for v in vetoes.values()]) if vetoes else np.zeros_like(mask_f)
+    things = [vetoes[k] for k in ("lines", "small things", "cut off", "reflected things") if k in vetoes]
+    blocked = np.logical_or.reduce(things) if things else np.zeros_like(mask_f)   # not water either
     conf = float(p.to_fine(s1)[mask_f].mean()) if mask_f.any() else 0.0
-    return SkyResult(mask_f=mask_f, line=line, score=s1, confidence=conf, dropped=dropped, blocked_f=blocked)
+    return SkyResult(mask_f=mask_f, line=line, score=s1, confidence=conf, dropped=dropped, blocked_f=blocked,
+                     terrain=terrain)

@@ -30,11 +30,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .automask_cues import (ColourModel, Photo, box, components, dilate, drop_small, erode, fill_holes,
+from .automask_cues import (ColourModel, Photo, box, components, dilate, disk, drop_small, erode, fill_holes,
                             gradient, guided_filter, keep_touching, posterior, ramp)
-
-
-DEBUG = None
 
 
 @dataclass
@@ -76,6 +73,24 @@ def mirror_match(gx: np.ndarray, gy: np.ndarray, axis: int, k: int, threshold: f
     return (nx > 0.4) & (ny > 0.4) & structured, structured
 
 
+def _periodic(gx: np.ndarray, gy: np.ndarray, axis: int, threshold: float) -> int:
+    """How well the field above a candidate axis matches itself shifted up or down by a few
+    rows (the most pixels matched over the shifts tried). Rows of windows, fences or
+    planks repeat, so they also match their mirror image; a landscape does not repeat."""
+    D = min(axis + 1, gx.shape[0] - 1 - axis)
+    best = 0
+    for shift in range(3, max(4, D // 2)):
+        n = D - shift
+        if n < 6:
+            break
+        a0, a1 = axis + 1 - D, axis + 1 - shift
+        nx, ex = _local_ncc(gx[a0:a1], gx[a0 + shift:a1 + shift], 5)
+        ny, ey = _local_ncc(gy[a0:a1], gy[a0 + shift:a1 + shift], 5)
+        m = (nx > 0.4) & (ny > 0.4) & (ex > threshold ** 2) & (ey > threshold ** 2)
+        best = max(best, int(m.sum()))
+    return best
+
+
 def find_mirror(p: Photo):
     """The row of a mirror axis (water reflecting what is above it) at the work size,
     and the strength of the evidence in [0, 1]; (None, 0) when there is none."""
@@ -96,7 +111,7 @@ def find_mirror(p: Photo):
     # a reflection matches at one axis only; subtract what neighbouring axes match too
     specific = matched[a] - float(np.median([matched.get(a + d, 0) for d in (-6, -5, -4, 4, 5, 6)]))
     strength = specific / max(1, structured[a])
-    if specific < 0.003 * h2 * w2 or strength < 0.1:
+    if specific < 0.003 * h2 * w2 or strength < 0.1 or _periodic(gx2, gy2, a, thr) > 0.5 * matched[a]:
         return None, 0.0
     return 2 * a + 1, float(min(1.0, strength / 0.3))
 
@@ -128,6 +143,7 @@ def mirror_water(p: Photo, axis: int) -> np.ndarray:
     dL = p.L - mirrored[..., 0]
     dab = np.hypot(p.a - mirrored[..., 1], p.b - mirrored[..., 2])
     consistent = (dL < 6) & (dL > -45) & (dab < 10 + 0.15 * np.abs(dL))
+    consistent &= p.L > 0.15 * float(np.percentile(p.L, 95))    # dark on dark proves nothing (a quay wall in shade)
     below = p.rows > axis
     within = (2 * axis + 1 - p.rows) >= 0
     textured = (p.texture > 1.2) & ~dilate(matched, 1)
@@ -216,7 +232,7 @@ def _horizon_ok(region: np.ndarray, sky: np.ndarray) -> bool:
     if len(cols) == 0:
         return False
     top = np.argmax(region[:, cols], 0)
-    above = np.maximum(top - 3, 0)
+    above = np.maximum(top - max(4, h // 30), 0)
     touch = np.array([sky[a:t, x].any() for a, t, x in zip(above, top, cols)])
     if touch.sum() < 0.3 * len(cols):
         return True
@@ -224,6 +240,42 @@ def _horizon_ok(region: np.ndarray, sky: np.ndarray) -> bool:
     slope, icpt = np.polyfit(xs, ys, 1)
     straight = float(np.mean(np.abs(ys - (slope * xs + icpt)) < 0.015 * h))
     return abs(slope) * w < 0.08 * h and straight > 0.7
+
+
+def _one_level(regions: list) -> list:
+    """Of (area, mask, confidence) water regions, drop those lying wholly above a larger one
+    in the same columns (a snowfield or a pale slope above a lake): one photo's water
+    surfaces lie at one level, seen from the side."""
+    regions = sorted(regions, key=lambda t: -t[0])
+    kept = []
+    for area, r, c in regions:
+        cols = r.any(0)
+        bottom = r.shape[0] - 1 - np.argmax(r[::-1], 0)
+        above_larger = False
+        for _, big, _ in kept:
+            both = cols & big.any(0)
+            if both.sum() > 0.3 * cols.sum():
+                top_big = np.argmax(big, 0)
+                above_larger = bool(np.median(bottom[both] < top_big[both]) > 0.5)
+                if above_larger:
+                    break
+        if not above_larger:
+            kept.append((area, r, c))
+    return kept
+
+
+def _continues_the_sky(p: Photo, region: np.ndarray, sky: np.ndarray) -> bool:
+    """A smooth region that meets the sky along much of its top without any edge is more
+    of the sky (a deep-blue lower sky), not water: water shows waves, or a horizon."""
+    cols = np.flatnonzero(region.any(0))
+    top = np.argmax(region[:, cols], 0)
+    d = max(2, p.h // 60)
+    pairs = [(p.lab[t + 1:t + 1 + d, x].mean(0), p.lab[max(0, t - 1 - d):max(1, t - 1), x].mean(0))
+             for t, x in zip(top, cols) if t > d + 1 and sky[t - 1 - d:t, x].any()]
+    if len(pairs) < 0.3 * len(cols):
+        return False
+    jump = np.median([np.linalg.norm(b - a) for b, a in pairs])
+    return jump < 4.0 and float(np.median(p.texture[region])) < 0.5
 
 
 def _slanted_band(region: np.ndarray) -> bool:
@@ -257,7 +309,7 @@ def _shore_level(region: np.ndarray) -> bool:
 
 
 def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.ndarray,
-                  waterline: np.ndarray | None = None):
+                  waterline: np.ndarray | None = None, terrain: np.ndarray | None = None):
     """Water surfaces below the skyline (see the module docstring), at the work size:
     (mask (h, w) bool, confidence, notes). A region is water when it lies at the
     frame's side or bottom, is not a dark silhouette, has no long straight lines, and
@@ -278,12 +330,15 @@ def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.n
     score = np.clip(0.5 * ev["waves"] + 0.5 * colour + 0.3 * ev["water colour"] - ev["land"], 0, 1)
     score = cv2.GaussianBlur(score, (0, 0), 1.5)
     cand = below & (score > 0.35)
-    cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    # open wide enough to part regions joined by a thin strip (a far headland and the sea)
+    cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, disk(2)) > 0
     lines_w = p.to_work(long_lines(p, p.to_fine(cand.astype(np.float32)) > 0.5).astype(np.float32)) > 0.3
     align = aligned(p)
+    # upright edges (walls, windows, posts) are not on a water surface: waves run level
+    upright = p.to_work(((np.abs(p.gx_f) > 2 * np.abs(p.gy_f)) & (np.abs(p.gx_f) > 3.0)).astype(np.float32))
     n, lab, stats = components(cand)
     water = np.zeros((p.h, p.w), bool)
-    confs, notes = [], []
+    confs, notes, accepted = [], [], []
     for i in range(1, n):
         area = stats[i, cv2.CC_STAT_AREA]
         if area < 0.01 * p.h * p.w:
@@ -291,7 +346,8 @@ def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.n
         r = lab == i
         at_edge = r[-1].any() or r[:, 0].any() or r[:, -1].any()
         dark = float(np.median(p.L[r])) < 0.25 * float(np.median(p.L[sky_w])) if sky_w.any() else False
-        lined = float(lines_w[r].mean()) > 0.1 or float(align[r].mean()) > 0.84
+        lined = (float(lines_w[r].mean()) > 0.1 or float(align[r].mean()) > 0.84
+                 or float(upright[r].mean()) > 0.06)
         waves = float(ev["waves"][r].mean())
         wcol = float(ev["water colour"][r].mean())
         scol = float(ev["sky colour"][r].mean())
@@ -299,24 +355,47 @@ def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.n
         smooth = float(np.median(p.texture[r])) < 1.0
         bottom = float(r[-1].mean())
         colour = max(wcol, scol)
-        by_waves = (waves > 0.35 and colour > 0.4 and max(waves, colour) > 0.6) or (
-            area > 0.02 * p.h * p.w and (not p.colourful or waves > 0.8 or (waves > 0.5 and bottom > 0.3)))
+        if p.colourful:
+            by_waves = (waves > 0.35 and colour > 0.4 and max(waves, colour) > 0.6) or (
+                area > 0.02 * p.h * p.w and (waves > 0.8 or (waves > 0.5 and bottom > 0.3)))
+        else:   # black and white: waves alone must say it, on a broad level surface at the foot of the frame
+            by_waves = waves > 0.5 and bottom > 0.3 and area > 0.02 * p.h * p.w and float(align[r].mean()) < 0.8
         # a large smooth water-coloured surface, lying at the foot of the frame (hazy blue hills do not)
         by_colour = (wcol > 0.5 and smooth and area > 0.05 * p.h * p.w
                      and (bottom > 0.3 or (r[:, 0].any() and r[:, -1].any())))
-        if DEBUG is not None:
-            DEBUG.append(dict(area=area / (p.h * p.w), at_edge=at_edge, dark=dark, lined=lined, waves=waves,
-                              wcol=wcol, scol=scol, level=level, smooth=smooth, region=r))
         level = level or (area > 0.1 * p.h * p.w and bottom > 0.25)   # a broad body of water at the foot of the frame
+        more_sky = _continues_the_sky(p, r, sky_w)
+        if more_sky:
+            if area > 0.03 * p.h * p.w:
+                notes.append("left the lower part of the sky frozen: not sure it is sky")
+            continue
         if at_edge and level and not dark and not lined and not _slanted_band(r) and (by_waves or by_colour):
-            water |= r
-            confs.append((0.55 + 0.45 * min(1.0, max(waves, wcol, scol)), area))
+            accepted.append((area, r, 0.55 + 0.45 * min(1.0, max(waves, wcol, scol))))
         elif area > 0.03 * p.h * p.w and float(score[r].mean()) > 0.5 and not dark and not lined:
             notes.append("left a possible water area frozen: not sure it is water; paint it if it should move")
+    for area, r, c in _one_level(accepted):
+        water |= r
+        confs.append((c, area))
     if water.any():
         water = _settle(p, water, score, ev, below)
+    if terrain is not None and water.any():
+        # a hill found under a hazy ridge is land, however sea-coloured its haze: the part of it
+        # that is not coloured like the water's lower, confident part goes
+        water &= ~(terrain & ~_like_water_below(p, water, terrain))
     conf = float(sum(c * a for c, a in confs) / sum(a for _, a in confs)) if confs else 0.0
     return water, conf, sorted(set(notes))
+
+
+def _like_water_below(p: Photo, water: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """(h, w) bool: pixels coloured more like the water just under `band` (the next tenth of
+    the height, same columns) than like everything else: a far sea under its horizon
+    continues the sea below it; a hazy headland does not."""
+    bottom = np.where(band.any(0), band.shape[0] - 1 - np.argmax(band[::-1], 0), -1)
+    under = water & (p.rows > bottom[None, :]) & (p.rows <= bottom[None, :] + max(3, p.h // 10)) & band.any(0)[None, :]
+    rest = ~water
+    if under.sum() < 30 or rest.sum() < 30:
+        return np.zeros((p.h, p.w), bool)
+    return posterior(ColourModel(p.lab[under]), ColourModel(p.lab[rest]), p.lab) > 0.5
 
 
 def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.ndarray) -> np.ndarray:
@@ -330,7 +409,8 @@ def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.
     if core.sum() < 30 or land_px.sum() < 30:
         return water & (ev["lit"] > 0.5)
     water_like = posterior(ColourModel(p.lab[core]), ColourModel(p.lab[land_px]), p.lab)
-    rough = p.texture > 1.7 * float(np.median(p.texture[core]))   # much rougher than the water: land
+    # much rougher than the water: land (waves near the camera are rougher, so allow more low in the frame)
+    rough = p.texture > 1.7 * float(np.median(p.texture[core])) * (1 + 2 * ramp(p.y, 0.6, 1.0))
     water = water & (ev["lit"] > 0.5) & ~((water_like < 0.5) & (ev["land"] > 0.25)) & ~rough
     water = cv2.morphologyEx(water.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     # grow only under the water already found in the column: a water surface is not above land
@@ -338,7 +418,8 @@ def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.
     top = np.where(water.any(0), np.argmax(water, 0), p.h)
     grow = below & (water_like > 0.7) & (ev["lit"] > 0.1) & (ev["land"] < 0.5) & (p.rows >= top[None, :] - 2)
     water = keep_touching(water | grow, water)
-    return fill_holes(water, int(0.1 * p.h * p.w), allowed=water_like > 0.5, allowed_share=0.7)
+    # enclosed patches coloured like the water or rippled (choppy water, cloud shadows) are water too
+    return fill_holes(water, int(0.1 * p.h * p.w), allowed=(water_like > 0.5) | (ev["waves"] > 0.3), allowed_share=0.7)
 
 
 def find_water(p: Photo) -> WaterResult:
@@ -365,7 +446,7 @@ def refine_water(p: Photo, water_w: np.ndarray, sky_f: np.ndarray) -> np.ndarray
         return np.zeros((p.hf, p.wf), bool)
     snapped = guided_filter(p.L_f / 100.0, p.to_fine(water_w.astype(np.float32)), max(2, round(4 * u)), 1e-3)
     water = (snapped > 0.5) & ~dilate(sky_f, max(1, round(u)))
-    _, dist = p.standout()
+    _, dist = p.standout(15)
     noise = float(np.median(dist[water])) if water.any() else 1.0
     upright = (dist > max(4.0, 4 * noise)) & (np.abs(p.gx_f) > 1.5 * np.abs(p.gy_f))
     length = max(3, round(9 * u))
