@@ -197,8 +197,8 @@ def main():
                   f"   {r['wall']:5.2f}  {r['cpu']:5.2f}")
         iou = [r["iou"] for r in srows]
         fm = [r["false_move"] for r in srows]
-        print(f"  IoU mean {np.mean(iou):.3f} worst {min(iou):.3f}; "
-              f"false-move mean {100 * np.mean(fm):.2f}% worst {100 * max(fm):.2f}%")
+        print(f"  IoU mean {np.mean(iou):.4f} worst {min(iou):.4f}; "
+              f"false-move mean {100 * np.mean(fm):.3f}% worst {100 * max(fm):.3f}%")
 
     arows = annotated(a.max_side, a.photos, a.debian_root, a.bw, only)
     if arows:

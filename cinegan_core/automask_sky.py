@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .automask_cues import (ColourModel, Photo, box, components, dilate, erode, gradient, guided_filter,
-                            keep_touching, posterior, ramp)
+from .automask_cues import (ColourModel, Photo, box, components, dilate, erode, fill_holes, gradient,
+                            guided_filter, keep_touching, posterior, ramp)
 
 JUMP_COST = 0.6        # DP cost per row of skyline change between neighbouring columns
 SMOOTH_TEXTURE = 0.45  # L units per fine px: texture of a surface that is clearly not smooth sky
@@ -226,6 +226,7 @@ def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     path = _ridge_path(gain, jump_cost=0.12, switch_cost=2.0)
     out = line.copy()
     hill = np.zeros(p.w, bool)
+    accepted = []
     x = 0
     while x < p.w:
         if path[x] < 0:
@@ -238,7 +239,14 @@ def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if _accept_ridge(p, r, line[x:x1], e, x):
             out[x:x1] = np.minimum(out[x:x1], r)
             hill[x:x1] = _jagged(r)
+            accepted.append((x, x1))
         x = x1
+    # a ridge fading for a short stretch between two accepted parts goes on behind the haze
+    for (a0, a1), (b0, b1) in zip(accepted, accepted[1:]):
+        if b0 - a1 < 0.15 * p.w:
+            bridge = np.linspace(out[a1 - 1], out[b0], b0 - a1 + 2)[1:-1].astype(out.dtype)
+            out[a1:b0] = np.minimum(out[a1:b0], bridge)
+            hill[a1:b0] = hill[a1 - 1] or hill[b0]
     return out, hill
 
 
@@ -315,14 +323,15 @@ def _rising(evidence: np.ndarray, ground: np.ndarray) -> np.ndarray:
 
 
 def _wide_at_the_top(sky: np.ndarray, w: int) -> np.ndarray:
-    """Keep sky components that open onto the top of the photo over a fair width: a narrow
-    bright strip reaching the top edge (a stream, a gap between trunks) is not a sky."""
-    n, lab, _ = components(sky)
+    """Keep sky components that open onto the top of the photo over a fifth of its width
+    or are large: a narrow bright strip reaching the top edge (a stream, a gap between
+    trunks) is not a sky."""
+    n, lab, stats = components(sky)
     if n <= 1:
         return sky
     top_rows = lab[: max(1, sky.shape[0] // 50)]
     width = np.array([np.any(top_rows == i, axis=0).sum() for i in range(n)])
-    keep = width >= 0.08 * w
+    keep = (width >= 0.2 * w) | (stats[:, cv2.CC_STAT_AREA] >= 0.1 * sky.size)
     keep[0] = False
     return keep[lab]
 
@@ -363,6 +372,10 @@ def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tu
         sky_colour = posterior(sky_m, ground_m, p.lab_f)
     else:
         sky_colour = np.ones((p.hf, p.wf), np.float32)
+    if sky_m is not None:
+        # a colour the sky never shows (a red kite) is unlike it, even when the ground lacks it too
+        like = sky_m.likelihood(p.lab_f)
+        sky_colour = np.where(like < 0.02 * float(np.median(like[cand])), 0.0, sky_colour)
     vetoes = {}
     lines = _straight_lines(thin, u)
     vetoes["lines"] = (lines | dilate(thin & dilate(lines, round(4 * u)), max(1, round(2 * u)))) & cand
@@ -378,7 +391,9 @@ def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tu
         blob = (stats[:, 4] <= 0.02 * p.hf * p.wf) & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15))
                                                       | (crisp > 0.4))
         blob[0] = False
-    vetoes["small things"] = dilate(blob[lab], round(2 * u)) & cand
+    # a thing wider than the median window stands out by its outline only: fill the outline
+    things = dilate(fill_holes(dilate(blob[lab], round(2 * u)), int(0.02 * p.hf * p.wf)), max(2, round(2 * u)))
+    vetoes["small things"] = things & cand
     evidence = thin | (p.texture_f > 2.5)
     below_line = p.to_fine((p.rows >= line[None, :]).astype(np.float32)) > 0.5
     vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, below_line), round(2 * u)) & cand
@@ -389,7 +404,7 @@ def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tu
     top[0] = True
     # connected to the top of the photo across thin things (sky below a cable is still sky)
     solid = vetoes["things rising from the ground"] | crowded
-    across = (cand | dilate(lines | blob[lab], round(3 * u))) & ~solid
+    across = (cand | dilate(lines | things, round(3 * u))) & ~solid
     sky = _wide_at_the_top(keep_touching(erode(across, max(1, round(u))), top), p.wf) & cand & ~any_veto & ~crowded
     # sky-like parts cut off by the vetoes (sky seen between cables, branches, towers) are left
     # frozen, and nothing else may claim them (they are not water)

@@ -395,7 +395,7 @@ def _like_water_below(p: Photo, water: np.ndarray, band: np.ndarray) -> np.ndarr
     rest = ~water
     if under.sum() < 30 or rest.sum() < 30:
         return np.zeros((p.h, p.w), bool)
-    return posterior(ColourModel(p.lab[under]), ColourModel(p.lab[rest]), p.lab) > 0.5
+    return posterior(ColourModel(p.lab[under]), ColourModel(p.lab[rest]), p.lab) > 0.7
 
 
 def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.ndarray) -> np.ndarray:
@@ -418,8 +418,13 @@ def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.
     top = np.where(water.any(0), np.argmax(water, 0), p.h)
     grow = below & (water_like > 0.7) & (ev["lit"] > 0.1) & (ev["land"] < 0.5) & (p.rows >= top[None, :] - 2)
     water = keep_touching(water | grow, water)
-    # enclosed patches coloured like the water or rippled (choppy water, cloud shadows) are water too
-    return fill_holes(water, int(0.1 * p.h * p.w), allowed=(water_like > 0.5) | (ev["waves"] > 0.3), allowed_share=0.7)
+    # patches enclosed by the water, or by the water and the frame's sides and bottom, coloured like
+    # the water or rippled (choppy water near the camera, cloud shadows), are water too
+    allowed = (water_like > 0.5) | (ev["waves"] > 0.3)
+    water = fill_holes(water, int(0.1 * p.h * p.w), allowed=allowed, allowed_share=0.7)
+    framed = np.pad(water, ((0, 1), (1, 1)), constant_values=True)
+    framed = fill_holes(framed, int(0.05 * p.h * p.w), allowed=np.pad(allowed, ((0, 1), (1, 1))), allowed_share=0.7)
+    return framed[:-1, 1:-1]
 
 
 def find_water(p: Photo) -> WaterResult:
