@@ -37,9 +37,11 @@ import cv2
 import numpy as np
 
 from .automask_cues import Photo, dilate
-from .automask_sky import find_sky, skyline  # noqa: F401  (skyline: part of the public surface)
+from .automask_sky import find_sky, skyline
 from .automask_water import find_water, refine_water, surface_water
 from .mask import FROZEN, SKY, WATER
+
+__all__ = ["AutoMask", "MaskPredictor", "auto_labels", "auto_mask", "skyline"]
 
 NAMES = {SKY: "sky", WATER: "water"}
 SURE = 0.6          # confidence below which a region is reported as unsure
@@ -121,8 +123,8 @@ def _notes(share: dict, confidence: dict, sky_dropped: dict, water_notes: list) 
         return ["found no sky or water: paint what should move"]
     if share["sky"] and confidence["sky"] < SURE:
         notes.append("the sky is uncertain: check that only sky is marked")
-    if sky_dropped.get("lower sky", 0) > 0.01:
-        notes.append("left the lower part of the sky frozen: not sure it is sky")
+    if sky_dropped.get("too small", 0) > 0:
+        notes.append("left a few specks of sky still: too small to animate")
     thin = sky_dropped.get("lines", 0) + sky_dropped.get("small things", 0)
     if thin > 0.001 or sky_dropped.get("crowded", 0) > 0.01:
         notes.append("kept things in the sky still (cables, poles, branches, birds...)")

@@ -165,7 +165,6 @@ def _ridge_path(gain: np.ndarray, jump_cost: float, switch_cost: float) -> np.nd
     cost = -gain.astype(np.float64)
     ramp_ = jump_cost * np.arange(n, dtype=np.float64)
     acc, none = cost[:, 0].copy(), 0.0
-    back_row = np.empty((n, w), np.int32)
     from_none = np.zeros((n, w), bool)
     none_from = np.full(w, -1, np.int32)
     accs = np.empty((n, w))

@@ -1,7 +1,5 @@
 """Finding water, precision first: only from positive evidence.
 
-Two kinds of evidence, each enough on its own when it is strong:
-
 1. A mirror. Calm water reflects what lies above the waterline: below a
    horizontal axis, the photo repeats the photo above it, upside down. The
    axis is searched over all rows by matching the gradient field below it with
@@ -10,18 +8,24 @@ Two kinds of evidence, each enough on its own when it is strong:
    flipped). Only two-dimensional structure counts: vertical lines (tree
    trunks, walls) are mirror-symmetric about every row and horizontal stripes
    (planks, lanes, furrows) match many rows, so both gradient components must
-   match, and the match must peak at one axis. The water is then grown from
-   the matched pixels through pixels whose colour is a (darker) copy of the
-   mirrored pixel's colour, which takes in the reflected sky too.
-2. A surface (seas, rivers, water seen from above, rippled lakes): below the
-   skyline, coloured like water or like the sky it reflects, smooth or
-   streaked horizontally (waves seen at a grazing angle), and without what
-   land has: vegetation, the warm colours of sand, soil and wood, dense crisp
-   texture (gravel, grass, rock), long straight lines (roads, decks, planks).
-   A region is accepted only when colour and texture agree.
+   match, the match must peak at one axis, and the field above must not repeat
+   itself (rows of windows do). The water is grown from the matched pixels
+   through pixels whose colour is a (darker) copy of their mirror image, which
+   takes in the reflected sky; no sky is allowed below the axis, and what is
+   mirrored on the waterline (islands, shores) is not sky either.
+2. A surface (seas, rivers, water seen from above, rippled lakes), below the
+   sky: a region is water when it shows waves (fine texture streaked
+   horizontally) in a water or sky colour, or is a large smooth water-coloured
+   surface at the foot of the frame; and when it lies at the frame's side or
+   bottom, meets the sky (if at all) along a straight level horizon, has a
+   roughly level far shore, is not a dark silhouette, has no long straight or
+   aligned lines (roads, planks, motion blur) nor upright edges (walls,
+   windows), is not a tilted band (a roof), does not merely continue the sky,
+   and does not lie wholly above a larger water region (one water level).
+   Its extent is then settled by colour (the water's confident core against
+   the land), with enclosed choppy patches and bays at the frame's edge taken in.
 
-Water is one or a few connected regions below the sky; where the evidence is
-not enough, the region stays frozen and a note says so.
+Where the evidence is not enough, the region stays frozen and a note says so.
 """
 from __future__ import annotations
 
