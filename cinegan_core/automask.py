@@ -125,9 +125,8 @@ def _notes(share: dict, confidence: dict, sky_dropped: dict, water_notes: list) 
         notes.append("the sky is uncertain: check that only sky is marked")
     if sky_dropped.get("too small", 0) > 0:
         notes.append("left a few specks of sky still: too small to animate")
-    thin = sky_dropped.get("lines", 0) + sky_dropped.get("small things", 0)
-    if thin > 0.001 or sky_dropped.get("crowded", 0) > 0.01:
-        notes.append("kept things in the sky still (cables, poles, branches, birds...)")
+    if sky_dropped.get("lines", 0) > 0.002 or sky_dropped.get("crowded", 0) > 0.02:
+        notes.append("kept things in the sky still (cables, poles, branches...)")
     notes.extend(water_notes)
     if share["water"] and confidence["water"] < SURE:
         notes.append("the water is uncertain: check that only water is marked")

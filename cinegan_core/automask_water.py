@@ -375,7 +375,7 @@ def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.n
             continue
         if at_edge and level and not dark and not lined and not _slanted_band(r) and (by_waves or by_colour):
             accepted.append((area, r, 0.55 + 0.45 * min(1.0, max(waves, wcol, scol))))
-        elif area > 0.03 * p.h * p.w and float(score[r].mean()) > 0.5 and not dark and not lined:
+        elif area > 0.05 * p.h * p.w and float(score[r].mean()) > 0.6 and not dark and not lined:
             notes.append("left a possible water area frozen: not sure it is water; paint it if it should move")
     for area, r, c in _one_level(accepted):
         water |= r
