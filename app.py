@@ -234,7 +234,8 @@ def on_photo(path, aspect, crop_x, crop_y):
         return (gr.update(value=None, visible=False), gr.update(visible=False), "", None, [], None, None, None,
                 None)
     photo = load(path)
-    labels = core.pipeline.auto_labels_cached(photo, cache)
+    found = core.pipeline.auto_mask_cached(photo, cache)
+    labels = found.labels
     size = preview_size(photo)
     small = np.asarray(Image.fromarray(photo.rgb).resize(size, Image.LANCZOS))
     small_labels = np.asarray(Image.fromarray(labels).resize(size, Image.NEAREST))
@@ -242,7 +243,7 @@ def on_photo(path, aspect, crop_x, crop_y):
     # editor's layer (pink adds, dark freezes, the eraser undoes strokes)
     value = {"background": tinted(small, small_labels), "layers": [], "composite": None}
     preview = {"image": small, "to_photo": photo.original_size[0] / size[0], "size": photo.original_size}
-    note = upload_note(small_labels)
+    note = upload_note(small_labels, [n for n in found.notes if not n.startswith("found no sky or water")])
     if (small_labels > 0).mean() < NOTHING_FOUND:
         gr.Warning("Nothing found that should move: paint what should move with the pink brush.", duration=8)
     return (gr.update(value=value, visible=True), gr.update(visible=True), note, small, [], None, small_labels,
@@ -317,15 +318,10 @@ def render_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tup
 
 
 def user_notes(info: dict) -> list[str]:
-    """What the visitor should know about a render: sizes and ignored arrows (the
-    core's other notes are for the command line's verbose report)."""
-    out = []
-    for note in info.get("notes", []):
-        if note.startswith("format: "):
-            out.append(note[len("format: "):])
-        elif "ignored" in note:
-            out.append(note)
-    return out
+    """What the visitor should know about a render: the core's warnings (a loop
+    smaller than the channel's size, ignored arrows, parts the automatic mask left
+    still); its other notes are for the command line's report."""
+    return [w[len("format: "):] if w.startswith("format: ") else w for w in info.get("warnings", [])]
 
 
 def status_line(info: dict) -> str:
@@ -434,7 +430,7 @@ def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_dire
 
 API_OUTPUTS = {"video": "the loop, in the chosen format, named after the photo",
                "info": "the render: engine, frames, fps, width, height, output (the file's own width, height, "
-                       "fps, frames, bytes), quality (seam_ratio, frozen_exact, moving_share), settings, notes, "
+                       "fps, frames, bytes), quality (seam_ratio, frozen_exact, moving_share), settings, notes, warnings, "
                        "file_name, key, cached (true when it came from the cache), seconds"}
 
 

@@ -102,7 +102,7 @@ def main():
             bare.append((n, r))
         if "arrow" not in skip:
             ph = load_photo(photo)
-            labels, _ = labels_for(ph, mask)
+            labels = labels_for(ph, mask)[0]
             rows = np.flatnonzero((labels == 1).mean(1) > 0.6)
             if len(rows) == 0:
                 continue

@@ -11,7 +11,7 @@ from . import weights
 from .errors import CineGANError
 from .loop import StepCounter
 from .mask import load_mask, save_mask
-from .automask import auto_labels
+from .automask import AutoMask, auto_labels, auto_mask
 from .motion import Arrow, load_motion, region_motion, resize_motion, uniform_motion
 from .photo import Photo, load_photo
 from .pipeline import Scene, default_device, frames, labels_for, prepare, render
@@ -21,7 +21,7 @@ from .batch import batch  # campaign batches (the name is the function; the modu
 
 __all__ = [
     "weights",
-    "CineGANError", "StepCounter", "load_mask", "save_mask", "auto_labels", "Arrow", "load_motion",
+    "CineGANError", "StepCounter", "load_mask", "save_mask", "AutoMask", "auto_labels", "auto_mask", "Arrow", "load_motion",
     "region_motion", "resize_motion", "uniform_motion", "labels_for", "Photo", "load_photo",
     "Scene", "default_device", "frames", "prepare", "render",
     "DEFAULT_FPS", "DEFAULT_FRAMES", "ENGINES", "FORMATS", "PRESETS", "RegionMotion", "RenderSettings",

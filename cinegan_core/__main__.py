@@ -157,7 +157,9 @@ def run(argv=None) -> int:
         finally:
             close()
         for note in info["notes"]:
-            print(f"{PROG}: {'warning: ' if 'ignored' in note else ''}{note}", file=sys.stderr)
+            print(f"{PROG}: {note}", file=sys.stderr)
+        for warning in info["warnings"]:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         where = " and ".join(x for x in (args.output, args.frames_dir and f"{args.frames_dir}/") if x)
         print(f"{PROG}: wrote {where}: {info['frames']} frames, {info['width']}x{info['height']}, "
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
@@ -170,7 +172,7 @@ def run(argv=None) -> int:
     elif args.command == "mask":
         import time
         from PIL import Image
-        from .automask import auto_labels
+        from .automask import auto_mask
         from .mask import save_mask
         from .photo import load_photo
         from .video import atomic_output
@@ -178,13 +180,16 @@ def run(argv=None) -> int:
             raise CineGANError(f"cannot write {args.output!r}: masks are written as .png")
         t0 = time.perf_counter()
         photo = load_photo(args.input, max_side=None)
-        labels = auto_labels(photo.rgb)
+        found = auto_mask(photo.rgb)
+        labels = found.labels
         save_mask(labels > 0, args.output)
         if args.regions:
             with atomic_output(args.regions) as tmp:
                 Image.fromarray(labels).save(tmp, format="PNG")
         print(f"{PROG}: wrote {args.output}: sky {(labels == 1).mean():.0%}, water {(labels == 2).mean():.0%} "
               f"of {photo.size[0]}x{photo.size[1]}, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        for note in found.notes:
+            print(f"{PROG}: warning: {note}", file=sys.stderr)
     return 0
 
 

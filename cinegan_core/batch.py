@@ -458,7 +458,7 @@ def render_job(task: dict) -> dict:
     return {"status": "done", "key": key, "seconds": time.perf_counter() - t0, "engine": info["engine"],
             "engine_message": message, "width": info["width"], "height": info["height"],
             "frames": info["frames"], "bytes": os.path.getsize(task["output"]), "notes": info["notes"],
-            "quality": info["quality"]}
+            "warnings": info["warnings"], "quality": info["quality"]}
 
 
 def _pool_init(threads: int | None) -> None:

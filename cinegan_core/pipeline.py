@@ -8,6 +8,7 @@ as CineGANError.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from dataclasses import dataclass, field as dc_field
@@ -19,7 +20,7 @@ import numpy as np
 from . import framing
 from .errors import CineGANError
 from .loop import StepCounter
-from .automask import auto_labels
+from .automask import AutoMask, auto_mask
 from .mask import SKY, WATER, load_mask
 from .motion import check_motion, check_speed, load_motion, region_motion, resize_motion, uniform_motion
 from .photo import Photo, load_photo
@@ -37,12 +38,16 @@ class Scene:
     labels: (H, W) uint8 regions, 0 frozen, 1 sky, 2 water.
     field:  (2, H, W) float32 motion, px per frame at render size, zero outside the mask.
     notes:  what was decided on the user's behalf, for messages.
+    warnings: what the user should know and may want to act on (parts of the photo the
+            automatic mask left frozen because it was unsure, ignored arrows, a loop
+            smaller than the channel's size).
     """
 
     photo: Photo
     labels: np.ndarray
     field: np.ndarray
     notes: list[str] = dc_field(default_factory=list)
+    warnings: list[str] = dc_field(default_factory=list)
 
     @property
     def mask(self) -> np.ndarray:
@@ -56,18 +61,30 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def auto_labels_cached(photo: Photo, cache=None) -> np.ndarray:
-    """The automatic labels (H, W) uint8 of a photo, kept in `cache` (a cache.Cache)
-    per photo hash so that changing only the motion or the loop does not redo them."""
+def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
+    """The automatic mask of a photo (labels (H, W) uint8, per-region confidence and
+    share, plain-words notes), kept in `cache` (a cache.Cache) per photo hash so that
+    changing only the motion or the loop does not redo it."""
     if cache is None:
-        return auto_labels(photo.rgb)
+        return auto_mask(photo.rgb)
     from .cache import make_key
-    key = make_key("labels", 1, photo.sha256)
-    path, _ = cache.get_or_create("labels", key, ".npy", lambda tmp: np.save(tmp, auto_labels(photo.rgb)))
-    labels = np.load(path, allow_pickle=False)
-    if labels.shape != photo.rgb.shape[:2]:  # a damaged entry: recompute
-        labels = auto_labels(photo.rgb)
-    return labels
+    key = make_key("labels", 2, photo.sha256)
+
+    def write(tmp):
+        am = auto_mask(photo.rgb)
+        meta = json.dumps({"confidence": am.confidence, "share": am.share, "notes": am.notes})
+        with open(tmp, "wb") as fh:
+            np.savez(fh, labels=am.labels, meta=np.array(meta))
+
+    path, _ = cache.get_or_create("labels", key, ".npz", write)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            labels, meta = z["labels"], json.loads(str(z["meta"]))
+        if labels.shape == photo.rgb.shape[:2]:
+            return AutoMask(labels=labels, confidence=meta["confidence"], share=meta["share"], notes=meta["notes"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return auto_mask(photo.rgb)  # an entry of another shape or damaged: compute it again
 
 
 def frame_mask(mask, photo: Photo) -> np.ndarray:
@@ -100,20 +117,21 @@ def frame_motion(field: np.ndarray, photo: Photo) -> np.ndarray:
     return resize_motion(field, photo.size)
 
 
-def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str]]:
-    """Region labels (H, W) uint8 for a photo: the automatic sky / water mask, or the
-    user's mask (whole photo frame, see ``frame_mask``) with each of its pixels
-    labelled water where the automatic mask sees water and sky elsewhere (the
-    user's mask always wins on what moves)."""
-    auto = auto_labels_cached(photo, cache)
+def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str], list[str]]:
+    """Region labels (H, W) uint8 for a photo, with notes and warnings for the user:
+    the automatic sky / water mask (its warnings say what it left frozen because it
+    was unsure), or the user's mask (whole photo frame, see ``frame_mask``) with
+    each of its pixels labelled water where the automatic mask sees water and sky
+    elsewhere (the user's mask always wins on what moves)."""
+    auto = auto_mask_cached(photo, cache)
     if mask is None:
-        if not auto.any():
+        if not auto.labels.any():
             raise CineGANError("found no sky or water to animate in this photo; paint the areas that "
                                "should move (a mask, white = moves)")
-        sky, water = (auto == SKY).mean(), (auto == WATER).mean()
-        return auto, [f"mask: automatic, sky {sky:.0%}, water {water:.0%} of the photo"]
+        notes = [f"mask: automatic, sky {auto.share['sky']:.0%}, water {auto.share['water']:.0%} of the photo"]
+        return auto.labels, notes, list(auto.notes)
     m = frame_mask(mask, photo)
-    return np.where(m, np.where(auto == WATER, WATER, SKY), 0).astype(np.uint8), []
+    return np.where(m, np.where(auto.labels == WATER, WATER, SKY), 0).astype(np.uint8), [], []
 
 
 def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
@@ -151,14 +169,14 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
     settings = resolve_settings(settings, options)
     ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
     unit = settings.speed_unit(max(ph.size))
-    notes = []
+    notes, warnings = [], []
     arrows = settings.arrows
     if ph.cropped:
         arrows, more = framing.arrows_in_frame(arrows, ph.frame_box)
-        notes += more
+        warnings += more
     size_note = framing.size_note(ph.size, settings.aspect, settings.max_side)
     if size_note:
-        notes.append(size_note)
+        warnings.append(size_note)
     if labels is None and mask is None and predictors is not None:
         labels = predictors.labels(ph.rgb)
         if labels is not None:
@@ -168,8 +186,9 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             notes.append(f"mask: learned (DatasetGAN), sky {(labels == SKY).mean():.0%}, "
                          f"water {(labels == WATER).mean():.0%}")
     if labels is None:
-        labels, more = labels_for(ph, mask, cache)
+        labels, more, unsure = labels_for(ph, mask, cache)
         notes += more
+        warnings += unsure
     m = labels > 0
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
@@ -182,7 +201,7 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             fld = uniform_motion(ph.size, settings.direction, float(np.hypot(fld[0], fld[1])[m].mean()))
         fld = fld * m
         if arrows:
-            notes.append("arrows are ignored when a motion file is given")
+            warnings.append("arrows are ignored when a motion file is given")
     else:
         drift = {}
         for name in ("sky", "water"):
@@ -193,11 +212,12 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
         fld, more = region_motion(labels, frames=settings.frames, drift=drift, arrows=arrows,
                                   arrow_scale=ph.scale, patterns=patterns)
-        notes += more
+        for note in more:  # region_motion's notes: the defaults it used, and arrows it ignored
+            (warnings if "ignored" in note else notes).append(note)
     if settings.motion_scale != 1.0:  # presets: every speed and arrow at once
         fld = fld * settings.motion_scale
     check_speed(fld)
-    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
+    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings)
 
 
 def load_settings_photo(photo, settings: RenderSettings) -> Photo:
@@ -205,7 +225,7 @@ def load_settings_photo(photo, settings: RenderSettings) -> Photo:
     return load_photo(photo, max_side=settings.max_side, aspect=settings.aspect, crop=settings.crop)
 
 
-RENDER_VERSION = 3  # bump whenever the same settings would render different frames (cache keys)
+RENDER_VERSION = 4  # bump whenever the same settings would render different frames (cache keys)
 
 def stylegan_engine(weights=None, device: str = "cpu", authors: bool = False):
     """The stylegan engine over the checkpoints found for `weights` (networks loaded
@@ -276,7 +296,7 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     renderer: an engine object already picked (``pick_engine``), overriding settings.engine.
 
     Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
-    "fps", "notes", "videos", "settings", "quality"} (quality: ``quality.LoopProbe``
+    "fps", "notes", "warnings", "videos", "settings", "quality"} (quality: ``quality.LoopProbe``
     figures: seam_ratio, frozen_exact, moving_share). Outputs appear only when complete (no
     half-written files on failure).
     """
@@ -310,5 +330,6 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     h, w = scene.photo.rgb.shape[:2]
     return {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
             "frames": settings.frames, "width": w, "height": h, "fps": settings.fps, "notes": scene.notes,
+            "warnings": scene.warnings,
             "videos": [s.info for s in sinks if isinstance(s, VideoWriter)], "settings": settings.to_dict(),
             "quality": probe.info}

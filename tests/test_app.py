@@ -266,7 +266,7 @@ def test_story_format_returns_a_9_16_video(client, photo):
     h, w = frames.shape[1:3]
     assert h * 9 == w * 16 and (w, h) == (info["width"], info["height"]) == (144, 256)  # the photo is 400x266
     assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
-    assert info["settings"]["aspect"] == "9:16" and any("not enlarged" in n for n in info["notes"])
+    assert info["settings"]["aspect"] == "9:16" and any("not enlarged" in n for n in info["warnings"])
     # crop_x=0 keeps the left of the photo: frame 0 (the photo itself) matches the photo's left strip
     src = np.asarray(Image.open(photo).convert("RGB").resize((round(400 * 256 / 266), 256), Image.LANCZOS))
     assert np.abs(frames[0][:, :140].astype(int) - src[:, :140]).mean() < 6

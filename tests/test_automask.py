@@ -10,7 +10,7 @@ from PIL import Image
 
 from cinegan_core import CineGANError, auto_labels, load_photo, prepare
 from cinegan_core.automask import AutoMask, auto_mask, skyline
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, run_cli, textured
 
 H, W = 320, 480
 
@@ -377,3 +377,25 @@ def test_render_without_mask_uses_the_automatic_one(tmp_path):
                   "--max-side", 320, "--quiet")
     assert res.returncode == 0, res.stderr
     assert "mask: automatic" in res.stderr
+
+
+def test_the_mask_command_says_when_nothing_was_found(tmp_path):
+    rng = np.random.default_rng(1)
+    foliage = np.clip(np.array([50, 100, 30]) + 90 * (rng.random((120, 160, 3)) - 0.5), 0, 255).astype(np.uint8)
+    Image.fromarray(foliage).save(tmp_path / "leaves.png")
+    res = run_cli("mask", tmp_path / "leaves.png", "-o", tmp_path / "m.png")
+    assert res.returncode == 0, res.stderr
+    assert "cinegan: warning: found no sky or water: paint what should move" in res.stderr.splitlines()
+
+
+def test_unsure_parts_reach_the_render_as_warnings(monkeypatch):
+    """The automatic mask's notes (what it left frozen) travel to render()'s info as warnings."""
+    from cinegan_core import pipeline
+    img = textured(64, 96)
+    labels = np.zeros((64, 96), np.uint8)
+    labels[:20] = 1
+    unsure = "left the lower part of the sky frozen: not sure it is sky"
+    monkeypatch.setattr(pipeline, "auto_mask", lambda rgb: AutoMask(labels, {"sky": 0.4, "water": 0.0},
+                                                                    {"sky": 0.3, "water": 0.0}, [unsure]))
+    scene = prepare(img, max_side=None)
+    assert scene.warnings == [unsure] and np.array_equal(scene.labels, labels)

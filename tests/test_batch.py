@@ -225,7 +225,7 @@ def test_process_pool_with_two_workers_shares_the_automatic_mask(tmp_path):
                           header="photo,presets,frames,fps,engine,max_side")
     report = batch(jobs, tmp_path / "out", workers=2, cache_dir=str(tmp_path / "shared"))
     assert [j["status"] for j in report.jobs] == ["done"] * 5, [j["error"] for j in report.jobs]
-    labels = [f for _, _, fs in os.walk(tmp_path / "shared" / "labels") for f in fs if f.endswith(".npy")]
+    labels = [f for _, _, fs in os.walk(tmp_path / "shared" / "labels") for f in fs if f.endswith(".npz")]
     assert len(labels) == 2
     single = batch(jobs, tmp_path / "one", workers=1, cache_dir=str(tmp_path / "shared"))
     assert [j["key"] for j in single.jobs] == [j["key"] for j in report.jobs]

@@ -80,8 +80,8 @@ def test_per_photo_labels_are_cached(tmp_path, monkeypatch):
     cache = Cache(tmp_path)
     photo = load_photo(np.vstack([np.full((40, 96, 3), (110, 160, 235), np.uint8), textured(56, 96)]))
     calls = []
-    real = pipeline.auto_labels
-    monkeypatch.setattr(pipeline, "auto_labels", lambda rgb: calls.append(1) or real(rgb))
+    real = pipeline.auto_mask
+    monkeypatch.setattr(pipeline, "auto_mask", lambda rgb: calls.append(1) or real(rgb))
     a = prepare(photo, speed=1.0, cache=cache)
     b = prepare(photo, speed=2.0, cache=cache)  # only the speed changed: the mask is not recomputed
     assert len(calls) == 1 and np.array_equal(a.labels, b.labels)

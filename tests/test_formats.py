@@ -89,7 +89,7 @@ def test_user_mask_and_arrows_are_in_the_whole_photos_frame():
     scene = prepare(img, s, mask=mask)
     assert scene.photo.frame_box == (100, 0, 300, 200)
     assert scene.mask[:, 50:].all() and not scene.mask[:, :50].any()   # x 150 of the photo is x 50 of the crop
-    assert any("arrow 2" in n and "crop" in n for n in scene.notes)
+    assert any("arrow 2" in n and "crop" in n for n in scene.warnings)
     assert np.isclose(scene.field[0][:, 120][80], 100 / 20, rtol=0.02)     # arrow 1 kept: 100 px over 20 frames
     half = mask.copy()
     half[:, 150:] = False
@@ -144,7 +144,7 @@ def test_story_mp4_is_what_platforms_accept(tmp_path):
                   mask=np.vstack([np.ones((300, 1200), bool), np.zeros((500, 1200), bool)]), device="cpu")
     facts = mp4_facts(out)
     assert (info["width"], info["height"]) == (450, 800)          # the photo's own pixels: not enlarged
-    assert any("not enlarged" in n for n in info["notes"])
+    assert any("not enlarged" in n for n in info["warnings"])
     assert facts == {"codec": "h264", "profile": "High", "pix_fmt": "yuv420p", "colour": "tv, bt709, progressive",
                      "size": (450, 800), "level": facts["level"], "faststart": True}
     assert facts["level"] is not None and facts["level"] <= 4.2
