@@ -3,16 +3,24 @@
 Thin on purpose: widgets call ``cinegan_core``; everything that can be tested
 without a browser lives there. Runs locally on CPU (``python app.py``) and on
 Hugging Face Spaces (ZeroGPU included) unchanged.
+
+The page is laid out for a first screen of 1280x800: the photo and the mask on
+the left; the format, Generate, the progress and the playing result on the
+right; motion, loop and A/B settings in closed accordions below them. What a
+visitor reads is in plain words: no checkpoints, flags, paths or engine names.
 """
 try:  # on ZeroGPU Spaces `spaces` must be imported before anything touches CUDA
     import spaces
 except ImportError:  # pragma: no cover - spaces is in requirements.txt, but the app runs without it
     spaces = None
 
+import argparse
+import contextlib
 import functools
+import inspect
 import json
 import os
-import time
+import sys
 import zipfile
 
 import gradio as gr
@@ -20,22 +28,32 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import cinegan_core as core
+from cinegan_core import framing
 from cinegan_core.cache import Cache, make_key
 from cinegan_core.mask import SKY, WATER
 from cinegan_core.motion import DEFAULT_DRIFT
+from cinegan_core.service import download_link, photo_stem, render_cached
+from cinegan_core.settings import DEFAULT_GIF_MAX_MB, MAX_GIF_MAX_MB, MIN_GIF_MAX_MB
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 EXAMPLES = [os.path.join(EXAMPLES_DIR, f) for f in ("sunset-skyline.jpg", "sea-overcast.jpg",
                                                       "mountain-clouds.jpg", "storm-clouds.jpg")]
-RENDER_SIDE = int(os.environ.get("CINEGAN_MAX_SIDE", 1024))      # px, longest side rendered by the app
-EDITOR_SIDE = 1024                                                # px, longest side shown in the mask editor
+RENDER_SIDE = int(os.environ.get("CINEGAN_MAX_SIDE", 1024))       # px, longest side of an "Original" render
+CHANNEL_SIDE = int(os.environ.get("CINEGAN_CHANNEL_SIDE", 1920))  # px, at most, for the channel formats
+EDITOR_SIDE = 1024                                                 # px, longest side shown in the mask editor
 MAX_UPLOAD = os.environ.get("CINEGAN_MAX_UPLOAD", "40mb")
-CONCURRENCY = int(os.environ.get("CINEGAN_CONCURRENCY", 1))      # renders at once (CPU: 1 uses every core)
-FORMATS = {"MP4": "mp4", "WebM": "webm", "GIF": "gif"}
-TINT = {SKY: (64, 156, 255, 120), WATER: (0, 220, 170, 120)}    # overlay colours of the automatic mask
-MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                # brush colours: paint motion / freeze
-LADDER = [("subtle", 0.5), ("medium", 1.0), ("strong", 2.0)]      # A/B variants: speed multipliers
-VERSION = 1  # bump when rendering changes, so old cached results are not served
+CONCURRENCY = int(os.environ.get("CINEGAN_CONCURRENCY", 1))       # renders at once (CPU: 1 uses every core)
+QUEUE_SIZE = int(os.environ.get("CINEGAN_QUEUE_SIZE", 32))        # requests waiting; more are told to retry
+ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))              # the render then runs in a worker process
+THUMB_SIDE = 256                                                   # px, the A/B gallery's animated previews
+
+ASPECTS = [("Original", "original"), ("Square 1:1", "1:1"), ("Portrait 4:5", "4:5"), ("Story 9:16", "9:16"),
+           ("Wide 16:9", "16:9")]
+FILES = [("MP4", "mp4"), ("GIF", "gif"), ("WebM", "webm")]
+TINT = {SKY: (64, 156, 255, 120), WATER: (0, 220, 170, 120)}     # overlay colours of the automatic mask
+MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                 # brush colours: paint motion / freeze
+NOTHING_FOUND, LITTLE_FOUND = 0.005, 0.05                          # moving share under which the upload warns
+RENDERER = {"pixel": "standard renderer", "stylegan": "StyleGAN renderer"}
 
 cache = Cache(os.environ.get("CINEGAN_CACHE"), max_bytes=int(float(os.environ.get("CINEGAN_CACHE_GB", 2)) * 1024 ** 3))
 
@@ -46,8 +64,26 @@ def gpu(fn):
 
 
 def device() -> str:
+    """"cuda" on a GPU (ZeroGPU included, where CUDA is attached per call), else "cpu"."""
     import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if ON_ZERO_GPU or torch.cuda.is_available() else "cpu"
+
+
+def preload_engine():
+    """Load the stylegan networks now, once per process, when their weights are present
+    (on Spaces: at import, outside the @spaces.GPU function, so no request pays for the
+    load); the pipeline keeps them (``pipeline.stylegan_engine``). None when absent or
+    unloadable: the page then offers only the standard renderer."""
+    if core.weights.missing():
+        return None
+    try:
+        return core.pipeline.stylegan_engine(None, device())
+    except core.CineGANError as e:  # the operator's problem, not the visitor's: say it in the log
+        print(f"cinegan: stylegan weights found but not loaded ({e}); using the standard renderer", file=sys.stderr)
+        return None
+
+
+STYLEGAN = preload_engine() is not None
 
 
 def user_error(fn):
@@ -61,16 +97,51 @@ def user_error(fn):
     return wrapper
 
 
-def load(path) -> core.Photo:
-    if not path:
-        raise core.CineGANError("upload a photo first")
+@contextlib.contextmanager
+def named_as_uploaded(path):
+    """Errors name an uploaded file as the user knows it, not by its upload path."""
     try:
-        return core.load_photo(path, max_side=RENDER_SIDE)
-    except core.CineGANError as e:  # name the file as the user knows it, not by its upload path
+        yield
+    except core.CineGANError as e:
         raise core.CineGANError(str(e).replace(repr(str(path)), repr(os.path.basename(str(path))))) from None
 
 
-# --- mask editor --------------------------------------------------------------------
+def load(path) -> core.Photo:
+    """The whole photo at the editor's size."""
+    if not path:
+        raise core.CineGANError("upload a photo first")
+    with named_as_uploaded(path):
+        return core.load_photo(path, max_side=RENDER_SIDE)
+
+
+# --- what was found, in plain words ---------------------------------------------------------
+
+def upload_note(labels: np.ndarray, notes: list[str] | None = None) -> str:
+    """The note shown right after an upload (markdown): how much will move, and what
+    to do when little or nothing was found.
+
+    labels: (h, w) uint8 regions (0 still, 1 sky, 2 water) of the automatic mask.
+    notes:  plain-words remarks of the automatic mask (e.g. low confidence), shown as they are.
+    """
+    sky, water = float((labels == SKY).mean()), float((labels == WATER).mean())
+    share = sky + water
+    found = ", ".join(f"{name} {v:.0%}" for name, v in (("sky", sky), ("water", water)) if v >= 0.005)
+    if share < NOTHING_FOUND:
+        text = ("⚠️ **Nothing found that should move (0% of the photo).** Paint what should move "
+                "(clouds, water) with the pink brush, then press Generate.")
+    elif share < LITTLE_FOUND:
+        text = (f"⚠️ **Only a little was found to move: {share:.0%} of the photo** ({found}). "
+                "Check the tint and paint more with the pink brush if something is missing.")
+    else:
+        text = f"Moving: **{share:.0%}** of the photo ({found}). Paint to change it."
+    return "\n\n".join([text] + [f"Note: {n}" for n in notes or []])
+
+
+def painted_note(mask: np.ndarray) -> str:
+    return f"Moving: **{mask.mean():.0%}** of the photo (with your painting)."
+
+
+# --- mask editor ----------------------------------------------------------------------------
 
 def tinted(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8: the photo with sky and water tinted (the automatic mask)."""
@@ -82,12 +153,12 @@ def tinted(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def editor_mask(value, base: np.ndarray | None) -> np.ndarray | None:
-    """The moving area: the automatic mask `base` (H, W) bool, plus what the user
-    painted in the editor's layers, read from their alpha (never from the
-    composite): an opaque pixel moves, unless painted with the freeze colour.
-    Returns (H, W) bool, or None when nothing was painted (the automatic mask
+    """The moving area over the whole photo: the automatic mask `base` ((h, w) labels
+    or bool), plus what the user painted in the editor's layers, read from their alpha
+    (never from the composite): an opaque pixel moves, unless painted with the freeze
+    colour. Returns (h, w) bool, or None when nothing was painted (the automatic mask
     is then used at full resolution)."""
-    mask = None if base is None else base.copy()
+    mask = None if base is None else np.asarray(base) > 0
     touched = False
     if not value:
         return None
@@ -131,32 +202,70 @@ def draw_arrows(rgb: np.ndarray, arrows: list, scale: float) -> np.ndarray:
     return np.asarray(img)
 
 
-def coverage_text(mask: np.ndarray | None) -> str:
-    if mask is None:
-        return "Moving area: none yet"
-    return f"Moving area: **{mask.mean():.0%}** of the photo"
+def crop_view(preview: dict | None, aspect: str, x: float, y: float) -> np.ndarray | None:
+    """The photo with what falls outside the crop box dimmed and the box outlined."""
+    if preview is None:
+        return None
+    small = preview["image"]
+    x0, y0, x1, y1 = (v / preview["to_photo"] for v in framing.crop_box(preview["size"], aspect, x, y))
+    out = (small.astype(np.float32) * 0.3).astype(np.uint8)
+    r0, r1, c0, c1 = round(y0), round(y1), round(x0), round(x1)
+    out[r0:r1, c0:c1] = small[r0:r1, c0:c1]
+    img = Image.fromarray(out)
+    ImageDraw.Draw(img).rectangle([c0, r0, c1 - 1, r1 - 1], outline=(255, 255, 255), width=max(2, img.width // 160))
+    return np.asarray(img)
+
+
+def crop_axes(preview: dict | None, aspect: str) -> tuple[bool, bool]:
+    """Which crop sliders mean something: (horizontal, vertical)."""
+    if aspect == "original":
+        return False, False
+    if preview is None:
+        return True, True
+    x0, y0, x1, y1 = framing.crop_box(preview["size"], aspect)
+    w, h = preview["size"]
+    return x1 - x0 < w, y1 - y0 < h
 
 
 @user_error
-def on_photo(path):
-    """A new photo: compute the automatic mask and show it in the editor."""
+def on_photo(path, aspect, crop_x, crop_y):
+    """A new photo: compute the automatic mask, show it in the editor, say what was found."""
     if not path:
-        return None, None, [], None, coverage_text(None), None, None
+        return (gr.update(value=None, visible=False), gr.update(visible=False), "", None, [], None, None, None,
+                None)
     photo = load(path)
-    labels = core.pipeline.auto_labels_cached(photo, cache)
+    found = core.pipeline.auto_mask_cached(photo, cache)
+    labels = found.labels
     size = preview_size(photo)
     small = np.asarray(Image.fromarray(photo.rgb).resize(size, Image.LANCZOS))
     small_labels = np.asarray(Image.fromarray(labels).resize(size, Image.NEAREST))
     # the automatic mask is shown tinted into the background; the user's strokes go to the
     # editor's layer (pink adds, dark freezes, the eraser undoes strokes)
     value = {"background": tinted(small, small_labels), "layers": [], "composite": None}
-    preview = {"image": small, "to_photo": photo.original_size[0] / size[0]}  # arrows need no new decode
-    return value, small, [], None, coverage_text(small_labels > 0), small_labels > 0, preview
+    preview = {"image": small, "to_photo": photo.original_size[0] / size[0], "size": photo.original_size}
+    note = upload_note(small_labels, [n for n in found.notes if not n.startswith("found no sky or water")])
+    if (small_labels > 0).mean() < NOTHING_FOUND:
+        gr.Warning("Nothing found that should move: paint what should move with the pink brush.", duration=8)
+    return (gr.update(value=value, visible=True), gr.update(visible=True), note, small, [], None, small_labels,
+            preview, crop_view(preview, aspect, crop_x, crop_y))
 
 
 def on_edit(value, base):
+    if base is None:
+        return ""
     painted = editor_mask(value, base)
-    return coverage_text(base if painted is None else painted)
+    return upload_note(base) if painted is None else painted_note(painted)
+
+
+def on_format(preview, aspect, crop_x, crop_y):
+    """A format chosen: show the crop box and the sliders that can move it."""
+    horizontal, vertical = crop_axes(preview, aspect)
+    return (gr.update(visible=aspect != "original"), crop_view(preview, aspect, crop_x, crop_y),
+            gr.update(visible=horizontal), gr.update(visible=vertical))
+
+
+def on_file_type(fmt):
+    return gr.update(visible=fmt == "gif")
 
 
 @user_error
@@ -180,248 +289,347 @@ def on_clear(preview):
     return None if preview is None else preview["image"], [], None, "No arrows."
 
 
-# --- rendering -----------------------------------------------------------------------
+# --- rendering ------------------------------------------------------------------------------
 
-def settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine):
-    """The loop settings as plain data (speeds in px per frame per 1024 px of the long side)."""
-    fps = float(fps)
-    return {"sky": [float(sky_direction), float(sky_speed)], "water": [float(water_direction), float(water_speed)],
-            "frames": max(core.pipeline.MIN_FRAMES, int(round(float(seconds) * fps))), "fps": fps,
-            "format": FORMATS.get(fmt, fmt), "engine": engine}
+def control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
+                     arrows=(), aspect="original", crop_x=0.5, crop_y=0.5,
+                     gif_max_mb=DEFAULT_GIF_MAX_MB) -> core.RenderSettings:
+    """The page's controls (or the API's arguments) as RenderSettings: the core's
+    ``settings.from_api``, rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE."""
+    return core.settings.from_api(
+        {"sky_direction": sky_direction, "sky_speed": sky_speed, "water_direction": water_direction,
+         "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
+         "arrows": list(arrows) if not isinstance(arrows, str) else arrows, "aspect": aspect, "crop_x": crop_x,
+         "crop_y": crop_y, "gif_max_mb": gif_max_mb}, max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
 
 
 @gpu
-def render_files(photo_path: str, mask: np.ndarray | None, arrows: list, settings: dict,
-                 progress_cb=None) -> tuple[str, str, dict]:
+def render_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tuple[str, str, dict]:
     """Render (or fetch from the cache) one loop. Returns (preview mp4/webm path,
-    download path in the chosen format, info). Only paths and plain data cross
-    this boundary (it may run in a ZeroGPU worker)."""
-    photo = load(photo_path)
-    unit = max(photo.size) / 1024.0
-    fmt = settings["format"]
-    if fmt not in FORMATS.values():
-        raise core.CineGANError(f"unknown format {fmt!r}; choose MP4, WebM or GIF")
-    mask_key = None if mask is None else core.photo.pixels_hash(np.packbits(mask))
-    stylegan_ready = settings["engine"] != "pixel" and not core.weights.missing()
-    key = make_key("render", VERSION, photo.sha256, mask_key, arrows, settings, stylegan_ready)
-    kw = dict(mask=mask, arrows=arrows or None, n_frames=settings["frames"], fps=settings["fps"],
-              sky=(settings["sky"][0], settings["sky"][1] * unit),
-              water=(settings["water"][0], settings["water"][1] * unit),
-              engine=settings["engine"], device=device(), max_side=RENDER_SIDE, cache=cache)
-    info = {}
-    preview_ext = ".webm" if fmt == "webm" else ".mp4"
-
-    def make(tmp_preview):
-        targets = [tmp_preview] + ([tmp_preview[: -len(preview_ext)] + "." + fmt] if fmt == "gif" else [])
-        res = core.render(photo, targets, progress=progress_cb, **kw)
-        info.update(res)
-        if fmt == "gif":
-            os.replace(targets[1], cache.path("render", key, ".gif"))
-
-    t0 = time.perf_counter()
-    preview, hit = cache.get_or_create("render", key, preview_ext, make)
-    download = cache.path("render", key, ".gif") if fmt == "gif" else preview
-    if fmt == "gif" and not os.path.exists(download):  # evicted on its own: render again
-        os.remove(preview)
-        preview, hit = cache.get_or_create("render", key, preview_ext, make)
-    info.setdefault("engine", "cache")
-    info.update(cached=hit, seconds=time.perf_counter() - t0, key=key)
-    return preview, friendly_name(download, photo_path, key), {k: v for k, v in info.items() if k != "videos"}
+    download path in the chosen format, named after the photo, info). Only paths and
+    plain data cross this boundary (it may run in a ZeroGPU worker).
+    mask: None, a mask file's path, or an (h, w) bool array over the whole photo."""
+    rs = core.RenderSettings.from_dict(settings)
+    with named_as_uploaded(photo_path):
+        out = render_cached(photo_path, rs, cache=cache, mask=mask, name=os.path.basename(photo_path),
+                            device=device(), progress=progress_cb)
+    download = download_link(cache, out)
+    return out.preview, download, out.info
 
 
-def friendly_name(path: str, photo_path: str, key: str) -> str:
-    """A link to a cached result named after the photo (cinegan-<photo>.<ext>), for downloads."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in os.path.splitext(os.path.basename(photo_path))[0])
-    target = os.path.join(cache.root, "named", key, f"cinegan-{stem[:40] or 'loop'}{os.path.splitext(path)[1]}")
-    if not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:
-            return path
-    return target
+def user_notes(info: dict) -> list[str]:
+    """What the visitor should know about a render: the core's warnings (a loop
+    smaller than the channel's size, ignored arrows, parts the automatic mask left
+    still); its other notes are for the command line's report."""
+    return [w[len("format: "):] if w.startswith("format: ") else w for w in info.get("warnings", [])]
 
 
-def status_line(info: dict, settings: dict) -> str:
-    if info.get("cached"):
-        return f"From the cache in {info['seconds']:.2f} s ({settings['frames']} frames at {settings['fps']:g} fps)."
-    notes = "; ".join(n for n in info.get("notes", []) if "ignored" in n)
-    return (f"Rendered with the **{info.get('engine_message', info.get('engine'))}** in {info['seconds']:.1f} s: "
-            f"{info['frames']} frames, {info['width']}x{info['height']}, {settings['fps']:g} fps."
-            + (f" Note: {notes}" if notes else ""))
-
-
-ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))  # the render then runs in a worker process
+def status_line(info: dict) -> str:
+    """What was made, in plain words: the file's real size, length and weight."""
+    out = info.get("output") or {}
+    w, h = out.get("width", info["width"]), out.get("height", info["height"])
+    fps = out.get("fps", info["fps"])
+    secs = out.get("frames", info["frames"]) / fps
+    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {info.get('format', '').upper()}"
+    if out.get("bytes"):
+        what += f", {out['bytes'] / 1e6:.1f} MB"
+    if info.get("format") == "gif":
+        what += f" (limit {info['settings']['gif_max_mb']:g} MB, {out.get('colors', 256)} colours)"
+    renderer = RENDERER.get(info.get("engine"), "renderer")
+    head = (f"Ready (made earlier, {info['seconds']:.1f} s)" if info.get("cached")
+            else f"Ready in {info['seconds']:.1f} s with the {renderer}")
+    notes = user_notes(info)
+    return f"**{head}:** {what}." + "".join(f"\n\nNote: {n}" for n in notes)
 
 
 def progress_bridge(progress: gr.Progress):
     if ON_ZERO_GPU:  # a callback into this process cannot cross into the GPU worker
         return None
+    words = {"prepare": "preparing", "render": "making the loop"}
 
     def cb(event: dict):
-        progress((event["step"], event["total"]), desc=f"{event['stage']}", unit="frames")
+        progress((event["step"], event["total"]), desc=words.get(event["stage"], event["stage"]), unit="frames")
     return cb
+
+
+def page_mask(editor, base):
+    """The mask to render with (None: automatic), or a plain error when nothing would move."""
+    mask = editor_mask(editor, base)
+    if mask is None and base is not None and not np.asarray(base).any():
+        raise core.CineGANError("Nothing was found that should move: paint what should move with the pink "
+                                "brush, then press Generate.")
+    if mask is not None and not mask.any():
+        raise core.CineGANError("Everything is painted still: paint what should move with the pink brush.")
+    return mask
 
 
 @user_error
 def on_generate(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
-                engine, progress=gr.Progress()):
-    settings = settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine)
-    preview, download, info = render_files(path, editor_mask(editor, base), arrows, settings,
-                                            progress_bridge(progress))
-    return preview, download, status_line(info, settings)
+                engine, aspect, crop_x, crop_y, gif_max_mb, progress=gr.Progress()):
+    if not path:
+        raise core.CineGANError("Upload a photo first (or click an example).")
+    settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
+                                arrows, aspect, crop_x, crop_y, gif_max_mb)
+    preview, download, info = render_files(path, page_mask(editor, base), settings.to_dict(),
+                                           progress_bridge(progress))
+    return preview, download, status_line(info)
+
+
+def thumbnail(preview: str, key: str) -> str:
+    """A small animated GIF of a loop (the gallery's thumbnail), kept in the cache."""
+    path, _ = cache.get_or_create("thumb", make_key("thumb", key, THUMB_SIDE), ".gif",
+                                  lambda tmp: core.video.thumbnail_gif(preview, tmp, side=THUMB_SIDE))
+    return path
+
+
+def variant_entry(letter: str, preset: str, download: str, info: dict) -> dict:
+    """One variant in the zip's manifest.json: file, settings, sizes, duration, quality."""
+    out = info["output"]
+    return {"variant": letter, "preset": preset, "file": os.path.basename(download), "format": info["format"],
+            "width": out["width"], "height": out["height"], "frames": out["frames"], "fps": out["fps"],
+            "seconds": round(out["frames"] / out["fps"], 3), "bytes": out["bytes"],
+            "motion_scale": info["settings"]["motion_scale"], "quality": info["quality"],
+            "settings": info["settings"], "cached": info["cached"]}
 
 
 @user_error
 def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
-                engine, progress=gr.Progress()):
-    """A small A/B ladder: subtle, medium and strong motion, plus a zip with a manifest."""
-    base = settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine)
-    mask = editor_mask(editor, base)
-    items, manifest = [], []
-    for i, (name, k) in enumerate(LADDER):
-        s = dict(base, sky=[base["sky"][0], base["sky"][1] * k], water=[base["water"][0], base["water"][1] * k])
-        progress(i / len(LADDER), desc=f"variant {name}")
-        preview, download, info = render_files(path, mask, [] if k != 1.0 else arrows, s)
-        items.append((preview, f"{chr(65 + i)}: {name}"))
-        manifest.append({"variant": chr(65 + i), "name": name, "file": f"{chr(65 + i)}-{name}.{s['format']}",
-                         "settings": s, "arrows": arrows if k == 1.0 else [], "cached": info["cached"]})
-        manifest[-1]["_path"] = download
-    zkey = make_key("variants", VERSION, [m["_path"] for m in manifest])
+                engine, aspect, crop_x, crop_y, gif_max_mb, progress=gr.Progress()):
+    """A/B variants: the fixed presets (calm / natural / lively scale every speed and
+    arrow), as animated thumbnails, plus a zip named after the photo with every
+    variant and a manifest (settings, sizes, durations, quality figures)."""
+    if not path:
+        raise core.CineGANError("Upload a photo first (or click an example).")
+    settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
+                                arrows, aspect, crop_x, crop_y, gif_max_mb)
+    mask = page_mask(editor, base)
+    items, entries, files = [], [], []
+    for i, name in enumerate(core.PRESETS):
+        progress(i / len(core.PRESETS), desc=f"variant {name}")
+        preview, download, info = render_files(path, mask, settings.with_preset(name).to_dict())
+        letter = chr(65 + i)
+        entry = variant_entry(letter, name, download, info)
+        items.append((thumbnail(preview, info["key"]),
+                      f"{letter}: {name}, {entry['seconds']:g} s, {entry['bytes'] / 1e6:.1f} MB"))
+        entries.append(entry)
+        files.append(download)
+    stem = photo_stem(path)
+    manifest = {"photo": os.path.basename(path), "variants": entries}
+    zkey = make_key("variants", files, [e["settings"] for e in entries])
 
     def write_zip(tmp):
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-            for m in manifest:
-                z.write(m["_path"], m["file"])
-            z.writestr("manifest.json", json.dumps([{k: v for k, v in m.items() if k != "_path"} for m in manifest],
-                                                   indent=2))
+            for entry, file in zip(entries, files):
+                z.write(file, entry["file"])
+            z.writestr("manifest.json", json.dumps(manifest, indent=2))
 
+    progress(1.0, desc="zip")
     zpath, _ = cache.get_or_create("variants", zkey, ".zip", write_zip)
-    return items, zpath
+    return items, cache.link("variants", zkey, ".zip", f"cinegan-{stem}-variants.zip")
+
+
+API_OUTPUTS = {"video": "the loop, in the chosen format, named after the photo",
+               "info": "the render: engine, frames, fps, width, height, output (the file's own width, height, "
+                       "fps, frames, bytes), quality (seam_ratio, frozen_exact, moving_share), settings, notes, warnings, "
+                       "file_name, key, cached (true when it came from the cache), seconds"}
 
 
 def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: str = "",
                  sky_direction: float = DEFAULT_DRIFT["sky"][0], sky_speed: float = DEFAULT_DRIFT["sky"][1],
                  water_direction: float = DEFAULT_DRIFT["water"][0], water_speed: float = DEFAULT_DRIFT["water"][1],
-                 seconds: float = 3.0, fps: float = 20.0, format: str = "mp4",
-                 engine: str = "auto") -> tuple[gr.FileData, dict]:
+                 seconds: float = 3.0, fps: float = 20.0, format: str = "mp4", engine: str = "auto",
+                 aspect: str = "original", crop_x: float = 0.5, crop_y: float = 0.5,
+                 gif_max_mb: float = DEFAULT_GIF_MAX_MB) -> tuple[gr.FileData, dict]:
     """Render a cinemagraph from a landscape photo.
 
-    photo: the photo (any size; sky and water are found automatically).
-    mask: optional mask image, white = moves.
-    arrows: optional 'x0,y0,x1,y1;x0,y0,x1,y1' in photo pixels: content at the start reaches the end in one loop.
-    sky_direction / water_direction: degrees, 0 = rightward, 90 = downward.
-    sky_speed / water_speed: px per frame per 1024 px of the photo's long side.
-    seconds, fps: length of the loop and playback rate.
-    format: mp4, webm or gif.
-    engine: auto, pixel or stylegan.
-    Returns the video file and a dict describing the render (engine, seconds, cached, frames, ...).
+    Parameters:
+        photo: the photo (any size; sky and water are found automatically).
+        mask: optional mask image over the whole photo, white = moves.
+        arrows: optional 'x0,y0,x1,y1;x0,y0,x1,y1' in px of the whole photo: content at the start reaches the end in one loop.
+        sky_direction: degrees, 0 = rightward, 90 = downward.
+        sky_speed: px per frame per 1024 px of the photo's long side.
+        water_direction: degrees, 0 = rightward, 90 = downward.
+        water_speed: px per frame per 1024 px of the photo's long side.
+        seconds: length of the loop.
+        fps: playback rate.
+        format: mp4, webm or gif.
+        engine: auto, pixel or stylegan.
+        aspect: original, 1:1, 4:5, 9:16 or 16:9 (also square, portrait, story, wide): crop to a channel's shape and size.
+        crop_x: where the crop box lies across, 0 = left edge, 0.5 = centred, 1 = right edge.
+        crop_y: where the crop box lies down, 0 = top edge, 0.5 = centred, 1 = bottom edge.
+        gif_max_mb: largest GIF in MB; size, frame rate and colours are chosen to fit.
+    Returns:
+        video and info (see the outputs).
     """
     try:
         path = photo["path"] if isinstance(photo, dict) else photo.path
-        user_mask = None
-        if mask is not None:
-            mpath = mask["path"] if isinstance(mask, dict) else mask.path
-            user_mask = core.load_mask(mpath, load(path).size)
-        arrow_list = [tuple(core.Arrow.parse(a).__dict__.values()) for a in arrows.split(";") if a.strip()]
-        settings = settings_dict(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
-                                 format.lower(), engine)
-        _, download, info = render_files(path, user_mask, arrow_list, settings)
+        mpath = None if mask is None else mask["path"] if isinstance(mask, dict) else mask.path
+        settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
+                                    format, engine, arrows, aspect, crop_x, crop_y, gif_max_mb)
+        _, download, info = render_files(path, mpath, settings.to_dict())
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None
     return gr.FileData(path=download), info
 
 
+def name_api_fields(demo: gr.Blocks, api_name: str, outputs: dict[str, str]) -> None:
+    """Give a gr.api endpoint's inputs their parameter names and its outputs names and
+    descriptions in the API page (gr.api itself labels them "1st", "2nd", ...)."""
+    fn = next(f for f in demo.fns.values() if f.api_name == api_name)
+    _, described, _ = gr.utils.get_function_description(fn.fn)  # the docstring's "Parameters:"
+    for comp, name in zip(fn.inputs, inspect.signature(fn.fn).parameters):
+        comp.label = name
+        comp._api_info = dict(comp._api_info, additional_description=described.get(name, ""))
+    for comp, (name, text) in zip(fn.outputs, outputs.items()):
+        comp.label = name
+        comp._api_info = dict(comp._api_info, description=text)
+
+
 @user_error
 def example_render(path):
-    """What an example shows before anyone touches a control (cached lazily)."""
-    settings = settings_dict(DEFAULT_DRIFT["sky"][0], DEFAULT_DRIFT["sky"][1], DEFAULT_DRIFT["water"][0],
-                             DEFAULT_DRIFT["water"][1], 3.0, 20, "MP4", "auto")
-    preview, _, _ = render_files(path, None, [], settings)
-    return preview
+    """What an example shows before anyone touches a control (cached lazily): the
+    playing loop, the file to download and the status line."""
+    settings = control_settings(DEFAULT_DRIFT["sky"][0], DEFAULT_DRIFT["sky"][1], DEFAULT_DRIFT["water"][0],
+                                DEFAULT_DRIFT["water"][1], 3.0, 20, "mp4", "auto")
+    preview, download, info = render_files(path, None, settings.to_dict())
+    return preview, download, status_line(info)
 
 
-def weights_note() -> str:
-    missing = core.weights.missing()
-    if not missing:
-        return "stylegan checkpoints found: **auto** uses the stylegan engine."
-    return (f"The **stylegan** engine is unavailable here: {', '.join(missing)} not found "
-            "(see weights/README.md). **auto** uses the weight-free pixel engine.")
+# --- page -----------------------------------------------------------------------------------
+
+CSS = """
+#title h1 {margin: 0 0 2px 0; font-size: 1.6rem}
+#title p {margin: 0}
+#editor-help p {margin: 0}
+#upload-note p {margin: 2px 0}
+#status p {margin: 2px 0}
+#status:empty {display: none}
+#crop-hint p {margin: 0 8px; font-size: 0.85rem}
+#generate {min-height: 48px; font-size: 1.1rem}
+footer {display: none !important}
+"""
 
 
-# --- page ----------------------------------------------------------------------------
-
-def build() -> gr.Blocks:
+def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     with gr.Blocks(title="CineGAN: photo to cinemagraph") as demo:
         gr.Markdown("# CineGAN\nDrop in a landscape photo: the sky and water move in a seamless loop, "
-                    "everything else stays still.")
+                    "everything else stays still.", elem_id="title")
         arrows = gr.State([])      # [(x0, y0, x1, y1)] in photo px
         pending = gr.State(None)   # the start point of an arrow being drawn
-        base = gr.State(None)      # the automatic mask at editor size, (h, w) bool
-        preview = gr.State(None)   # {"image": the photo at editor size, "to_photo": px scale back to the photo}
-        with gr.Row():
-            with gr.Column(scale=1):
-                photo = gr.Image(type="filepath", label="1. Photo", elem_id="photo", sources=["upload", "clipboard"],
-                                 height=320)
-                editor = gr.ImageEditor(label="2. What moves (tinted: blue sky, green water). Paint with the pink "
-                                              "brush to add, the dark brush to freeze; the eraser undoes strokes.",
-                                        elem_id="mask-editor", type="numpy", image_mode="RGBA", layers=False,
-                                        sources=[], transforms=[], height=420,
+        base = gr.State(None)      # the automatic mask at editor size, (h, w) uint8 regions
+        preview = gr.State(None)   # {"image": editor-size photo, "to_photo": px scale back, "size": photo's size}
+        # made here, placed in the right column below: the examples (left) fill them too
+        result = gr.Video(label="Result", elem_id="result", autoplay=True, loop=True, buttons=["download"],
+                          interactive=False, height=400, render=False)
+        status = gr.Markdown(elem_id="status", render=False)
+        download = gr.File(label="Download", elem_id="download", height=60, render=False)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=420):
+                photo = gr.Image(type="filepath", label="1. Your photo", elem_id="photo", height=150,
+                                 sources=["upload", "clipboard"], buttons=[],
+                                 placeholder="# Drop a landscape photo here\nor click to choose one, "
+                                             "or pick an example below")
+                editor_help = gr.Markdown(
+                    "**2. What moves:** tinted **blue** = sky, **green** = water. Paint with the **pink** brush "
+                    "to add, the **dark** brush to keep still; the eraser undoes strokes.",
+                    elem_id="editor-help", visible=False)
+                editor = gr.ImageEditor(label="What moves", show_label=False, elem_id="mask-editor", type="numpy",
+                                        image_mode="RGBA", layers=False, sources=[], transforms=[], height=420,
+                                        placeholder="Upload a photo first", visible=False,
                                         brush=gr.Brush(colors=[MOVE_COLOUR, FREEZE_COLOUR], default_size=24,
                                                        color_mode="fixed"),
                                         eraser=gr.Eraser(default_size=24))
-                coverage = gr.Markdown(coverage_text(None), elem_id="coverage")
-            with gr.Column(scale=1):
-                with gr.Accordion("3. Motion", open=True):
+                note = gr.Markdown("", elem_id="upload-note")
+                # clicking an example fills the photo (and so the mask) and shows its loop, file and status
+                gr.Examples(EXAMPLES, inputs=[photo], outputs=[result, download, status], fn=example_render,
+                            cache_examples=True, cache_mode="lazy", examples_per_page=4, elem_id="examples",
+                            label="Examples (photos: see examples/LICENSES.md)")
+            with gr.Column(scale=1, min_width=420):
+                with gr.Group():
+                    aspect = gr.Radio(ASPECTS, value="original", label="3. Format for", elem_id="aspect")
+                    with gr.Row(visible=False, elem_id="crop-row") as crop_row:
+                        crop_img = gr.Image(label="Crop", elem_id="crop-view", interactive=False, height=96,
+                                            show_label=False, buttons=[], scale=1, min_width=120)
+                        with gr.Column(scale=3):
+                            crop_x = gr.Slider(0, 1, value=0.5, step=0.01, label="Crop: left ↔ right",
+                                               elem_id="crop-x")
+                            crop_y = gr.Slider(0, 1, value=0.5, step=0.01, label="Crop: top ↕ bottom",
+                                               elem_id="crop-y")
+                            gr.Markdown("The bright box is what the post keeps.", elem_id="crop-hint")
                     with gr.Row():
-                        sky_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["sky"][0], step=1, label="Sky direction (deg)",
+                        fmt = gr.Radio(FILES, value="mp4", label="File", elem_id="file-type", scale=2)
+                        gif_mb = gr.Number(value=DEFAULT_GIF_MAX_MB, minimum=MIN_GIF_MAX_MB, maximum=MAX_GIF_MAX_MB,
+                                           step=0.5, label="GIF size limit (MB)", elem_id="gif-mb", visible=False,
+                                           scale=1)
+                generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                status.render()
+                result.render()
+                download.render()
+                with gr.Accordion("Motion: direction, speed, arrows", open=False):
+                    with gr.Row():
+                        sky_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["sky"][0], step=1, label="Sky direction (°)",
                                             info="0 = right, 90 = down, 180 = left, 270 = up")
                         sky_speed = gr.Slider(0, 4, value=DEFAULT_DRIFT["sky"][1], step=0.1, label="Sky speed",
-                                              info="px per frame per 1024 px of photo")
+                                              info="0 = still; 1 = gentle drift")
                     with gr.Row():
                         water_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["water"][0], step=1,
-                                              label="Water direction (deg)")
+                                              label="Water direction (°)")
                         water_speed = gr.Slider(0, 4, value=DEFAULT_DRIFT["water"][1], step=0.1, label="Water speed")
-                    arrow_view = gr.Image(label="Arrows: click a start point, then an end point (content travels "
-                                                "that far in one loop)", elem_id="arrows", interactive=False,
-                                          height=260)
+                    arrow_view = gr.Image(label="Arrows: click where something starts, then where it should go "
+                                                "in one loop", elem_id="arrows", interactive=False, height=260)
                     with gr.Row():
                         arrow_info = gr.Markdown("No arrows.")
                         clear = gr.Button("Clear arrows", size="sm")
-                with gr.Accordion("4. Loop", open=True):
+                with gr.Accordion("Loop: length and smoothness", open=False):
                     with gr.Row():
-                        seconds = gr.Slider(1, 10, value=3, step=0.5, label="Duration (s)")
+                        seconds = gr.Slider(1, 10, value=3, step=0.5, label="Length (s)")
                         fps = gr.Slider(10, 30, value=20, step=1, label="Frames per second")
-                    with gr.Row():
-                        fmt = gr.Radio(list(FORMATS), value="MP4", label="Format")
-                        engine = gr.Radio(["auto", "pixel", "stylegan"], value="auto", label="Engine",
-                                          info=weights_note() or None)
-                generate = gr.Button("Generate", variant="primary", elem_id="generate")
-                result = gr.Video(label="Result", elem_id="result", autoplay=True, loop=True, buttons=["download"],
-                                  interactive=False)
-                download = gr.File(label="Download", elem_id="download")
-                status = gr.Markdown(elem_id="status")
-                with gr.Accordion("A/B variants", open=False):
-                    variants_btn = gr.Button("Render subtle / medium / strong", elem_id="variants")
-                    gallery = gr.Gallery(label="Variants", columns=3, elem_id="gallery")
-                    bundle = gr.File(label="All variants (zip with manifest.json)")
-        gr.Examples(EXAMPLES, inputs=[photo], outputs=[result], fn=example_render, cache_examples=True,
-                    cache_mode="lazy", label="Examples (photos: see examples/LICENSES.md)")
+                    engine = gr.Radio([("Automatic", "auto"), ("Standard (fast)", "pixel"),
+                                       ("StyleGAN (best quality)", "stylegan")], value="auto", label="Renderer",
+                                      visible=STYLEGAN, elem_id="engine")
+                with gr.Accordion("A/B variants: calm, natural, lively", open=False):
+                    variants_btn = gr.Button("Make three variants", elem_id="variants")
+                    gallery = gr.Gallery(label="Variants (animated previews)", columns=3, height=220,
+                                         elem_id="gallery", object_fit="contain")
+                    bundle = gr.File(label="All variants (zip with manifest.json)", elem_id="bundle")
 
-        photo.change(on_photo, [photo], [editor, arrow_view, arrows, pending, coverage, base, preview], api_visibility="private")
-        editor.change(on_edit, [editor, base], [coverage], show_progress="hidden", api_visibility="private")
-        arrow_view.select(on_click, [preview, arrows, pending], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
+        crop_outputs = [crop_row, crop_img, crop_x, crop_y]
+        photo.change(on_photo, [photo, aspect, crop_x, crop_y],
+                     [editor, editor_help, note, arrow_view, arrows, pending, base, preview, crop_img],
+                     api_visibility="private").then(on_format, [preview, aspect, crop_x, crop_y], crop_outputs,
+                                                    show_progress="hidden", api_visibility="private")
+        # `input`, not `change`: Gradio 6.31's editor reports a first stroke to `change` only with the next one
+        editor.input(on_edit, [editor, base], [note], show_progress="hidden", api_visibility="private")
+        for control in (aspect, crop_x, crop_y):
+            control.change(on_format, [preview, aspect, crop_x, crop_y], crop_outputs, show_progress="hidden",
+                           api_visibility="private")
+        fmt.change(on_file_type, [fmt], [gif_mb], show_progress="hidden", api_visibility="private")
+        arrow_view.select(on_click, [preview, arrows, pending], [arrow_view, arrows, pending, arrow_info],
+                          api_visibility="private")
         clear.click(on_clear, [preview], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
-        inputs = [photo, editor, base, arrows, sky_dir, sky_speed, water_dir, water_speed, seconds, fps, fmt, engine]
+        inputs = [photo, editor, base, arrows, sky_dir, sky_speed, water_dir, water_speed, seconds, fps, fmt, engine,
+                  aspect, crop_x, crop_y, gif_mb]
         generate.click(on_generate, inputs, [result, download, status], api_visibility="private")
         variants_btn.click(on_variants, inputs, [gallery, bundle], api_visibility="private")
         gr.api(api_generate, api_name="generate")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=32)
+        name_api_fields(demo, "generate", API_OUTPUTS)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=queue_size)
     return demo
 
 
 demo = build()
 
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description="CineGAN web app")
+    p.add_argument("--port", type=int, default=None,
+                   help="port to serve on (default: $GRADIO_SERVER_PORT, else 7860)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (0.0.0.0: every network interface; default 127.0.0.1)")
+    args = p.parse_args(argv)
+    demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=[cache.root], server_name=args.host, server_port=args.port,
+                css=CSS)
+
+
 if __name__ == "__main__":
-    demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=[cache.root],
-                server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    main()

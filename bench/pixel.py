@@ -54,7 +54,7 @@ def child_render(photo, mask, frames, out) -> dict:
         "torch.set_num_threads(torch.get_num_threads())\n"
         "from cinegan_core import render\n"
         "t = time.perf_counter()\n"
-        f"render({photo!r}, {out!r}, mask={mask!r}, direction=20, speed=1.5, n_frames={frames}, "
+        f"render({photo!r}, {out!r}, mask={mask!r}, direction=20, speed=1.5, speed_units='px', frames={frames}, "
         "engine='pixel', device='cpu', max_side=None)\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, "
         "'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"

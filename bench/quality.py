@@ -88,7 +88,7 @@ def main():
             cli("render", photo, "--mask", mask, "--motion", motion, "--frames", a.frames, "--frames-dir", out + "_ref")
             ref.append((n, metrics("loop", "--image", photo, "--mask", mask, "--frames-dir", out + "_ref", "--motion", motion)))
         if "bare" not in skip:
-            scene = prepare(photo, n_frames=a.frames)
+            scene = prepare(photo, frames=a.frames)
             np.save(out + "_bare_motion.npy", scene.field[None])
             save_mask(scene.mask, out + "_bare_mask.png")
             cli("render", photo, "--frames", a.frames, "--frames-dir", out + "_bare")
@@ -109,7 +109,7 @@ def main():
             bare.append((n, r))
         if "arrow" not in skip:
             ph = load_photo(photo)
-            labels, _ = labels_for(ph, mask)
+            labels = labels_for(ph, mask)[0]
             rows = np.flatnonzero((labels == 1).mean(1) > 0.6)
             if len(rows) == 0:
                 continue

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cinegan_core render|mask ...`` (see --help).
+"""Command line: ``python -m cinegan_core render|mask|batch ...`` (see --help).
 
 Exit status 0 on success, 2 on a user error (one line on stderr, no traceback).
 """
@@ -8,9 +8,9 @@ import argparse
 import sys
 
 from .errors import CineGANError
-from .motion import Arrow
 from .photo import DEFAULT_MAX_SIDE
-from .pipeline import DEFAULT_FPS, DEFAULT_FRAMES, ENGINES
+from .framing import ASPECTS, CHANNEL_SIZES
+from .settings import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB, ENGINES
 
 PROG = "cinegan"
 
@@ -28,6 +28,14 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
+def _crop_position(text):
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not X,Y (two numbers from 0 to 1): {text!r}") from None
+    return x, y
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="CineGAN: turn a landscape photo into a seamless cinemagraph loop.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -37,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "seamless loop, everything else stays exactly still.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("input", help="the photo (PNG, JPEG, WebP, TIFF, ...; any size, EXIF orientation applied)")
-    r.add_argument("-o", "--output", help="output video: .mp4 (H.264), .webm (VP9) or .gif (looping, scaled to 512 px)")
+    r.add_argument("-o", "--output", help="output video: .mp4 (H.264 High, yuv420p, faststart), .webm (VP9) or "
+                                        ".gif (looping, at most 512 px, under --gif-max-mb)")
     r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs); "
                                   "default: sky and water are found automatically")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
@@ -59,11 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames in one loop (2 to 1000); the loop lasts frames / fps seconds")
     r.add_argument("--fps", type=float, default=DEFAULT_FPS, help="playback frames per second")
     r.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="renderer: pixel (no weights), stylegan (needs checkpoints), auto (stylegan if its weights are found)")
+                   help="renderer: pixel (no weights), stylegan (needs checkpoints), auto (stylegan if its weights are found), "
+                        "stylegan-authors (the authors' own choices, for comparisons; see weights/README.md)")
     r.add_argument("--weights", help="folder with the stylegan checkpoints (default: $CINEGAN_WEIGHTS, then weights/)")
     r.add_argument("--frames-dir", help="also (or instead) write the loop as lossless PNGs 0000.png, 0001.png, ... here")
     r.add_argument("--max-side", type=_positive_int, default=DEFAULT_MAX_SIDE,
                    help="longest side of the render in px; larger photos are scaled down")
+    sizes = ", ".join(f"{a} {w}x{h}" for a, (w, h) in CHANNEL_SIZES.items())
+    r.add_argument("--aspect", default="original", metavar="|".join(ASPECTS),
+                   help=f"crop to a channel's shape and size ({sizes}; also: square, portrait, story, wide), "
+                        "scaled down to --max-side and never enlarged; --mask, --motion and --arrow stay "
+                        "in the whole photo's coordinates")
+    r.add_argument("--crop", type=_crop_position, default=(0.5, 0.5), metavar="X,Y",
+                   help="where the crop box lies, 0..1 per axis: 0,0 = top left, 0.5,0.5 = centred, 1,1 = bottom right")
+    r.add_argument("--gif-max-mb", type=float, default=DEFAULT_GIF_MAX_MB, metavar="MB",
+                   help="largest GIF in MB (10^6 bytes): its size, frame rate and colours are chosen to fit")
     r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -73,7 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("input", help="the photo")
     m.add_argument("-o", "--output", required=True, help="mask PNG to write")
     m.add_argument("--regions", metavar="PNG", help="also write the regions: 0 frozen, 1 sky, 2 water (grey levels)")
+    _add_batch_parser(sub)
     return p
+
+
+def _add_batch_parser(sub) -> None:
+    b = sub.add_parser("batch", help="render a campaign: many photos x variants from a CSV or JSON jobs file",
+                       description="Render every job of a jobs file (one row per photo; columns: photo, mask, "
+                                   "motion, name and any render setting such as preset, format, frames or "
+                                   "seconds, fps, max_side, engine, sky_direction, water_speed; values such as "
+                                   "presets=calm|natural|lively or frames=24|48 expand a row into one job per "
+                                   "combination) "
+                                   "into OUT with a manifest.json. A second run skips the jobs already done "
+                                   "with the same settings. Exit 0 when all jobs succeed, 2 when some failed.")
+    b.add_argument("jobs", help="jobs file, .csv or .json; photo paths are relative to it")
+    b.add_argument("--out", required=True, help="output folder (created): the videos and manifest.json")
+    b.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="processes on this machine (default 1); with --ray local or auto: the CPUs of "
+                        "the local Ray it starts (default: all)")
+    b.add_argument("--ray", metavar="ADDRESS|auto|local",
+                   help="run the jobs as Ray tasks: local starts a local Ray, auto joins this machine's "
+                        "cluster or starts one, ADDRESS (host:port) joins that cluster (needs the Ray extra: "
+                        "pip install -r requirements-ray.txt)")
+    b.add_argument("--ray-gpus", type=float, default=0.0, metavar="G",
+                   help="GPUs (or a fraction of one) each Ray task asks for")
+    b.add_argument("--weights", help="folder with the stylegan checkpoints (default: $CINEGAN_WEIGHTS, then weights/)")
+    b.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _progress_bar(quiet: bool):
@@ -98,25 +143,36 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "render":
         from .pipeline import render
+        from .settings import RenderSettings
+        settings = RenderSettings(
+            frames=args.frames, fps=args.fps, engine=args.engine, max_side=args.max_side,
+            direction=args.direction, speed=args.speed, speed_units="px",
+            sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
+            arrows=tuple(args.arrow), aspect=args.aspect, crop_x=args.crop[0], crop_y=args.crop[1],
+            gif_max_mb=args.gif_max_mb)
         progress, close = _progress_bar(args.quiet)
         try:
-            info = render(args.input, args.output, frames_dir=args.frames_dir, mask=args.mask,
-                          motion=args.motion, direction=args.direction, speed=args.speed,
-                          sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
-                          arrows=[Arrow.parse(a) for a in args.arrow],
-                          n_frames=args.frames, fps=args.fps, engine=args.engine, device=args.device,
-                          weights=args.weights, max_side=args.max_side, progress=progress)
+            info = render(args.input, args.output, settings, frames_dir=args.frames_dir, mask=args.mask,
+                          motion=args.motion, device=args.device, weights=args.weights, progress=progress)
         finally:
             close()
         for note in info["notes"]:
-            print(f"{PROG}: {'warning: ' if 'ignored' in note else ''}{note}", file=sys.stderr)
+            print(f"{PROG}: {note}", file=sys.stderr)
+        for warning in info["warnings"]:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         where = " and ".join(x for x in (args.output, args.frames_dir and f"{args.frames_dir}/") if x)
         print(f"{PROG}: wrote {where}: {info['frames']} frames, {info['width']}x{info['height']}, "
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
+        for v in info["videos"]:
+            if v["format"] == "gif":
+                print(f"{PROG}: the GIF is {v['width']}x{v['height']} at {v['fps']:g} fps with {v['colors']} colours, "
+                      f"{v['bytes'] / 1e6:.2f} MB", file=sys.stderr)
+    elif args.command == "batch":
+        return _run_batch(args)
     elif args.command == "mask":
         import time
         from PIL import Image
-        from .automask import auto_labels
+        from .automask import auto_mask
         from .mask import save_mask
         from .photo import load_photo
         from .video import atomic_output
@@ -124,14 +180,42 @@ def run(argv=None) -> int:
             raise CineGANError(f"cannot write {args.output!r}: masks are written as .png")
         t0 = time.perf_counter()
         photo = load_photo(args.input, max_side=None)
-        labels = auto_labels(photo.rgb)
+        found = auto_mask(photo.rgb)
+        labels = found.labels
         save_mask(labels > 0, args.output)
         if args.regions:
             with atomic_output(args.regions) as tmp:
                 Image.fromarray(labels).save(tmp, format="PNG")
         print(f"{PROG}: wrote {args.output}: sky {(labels == 1).mean():.0%}, water {(labels == 2).mean():.0%} "
               f"of {photo.size[0]}x{photo.size[1]}, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        for note in found.notes:
+            print(f"{PROG}: warning: {note}", file=sys.stderr)
     return 0
+
+
+def _run_batch(args) -> int:
+    from .batch import batch
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        def progress(info: dict):
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=info["total"], desc=info["stage"], unit="job", file=sys.stderr,
+                           dynamic_ncols=True)
+            bar.update(info["step"] - bar.n)
+    try:
+        report = batch(args.jobs, args.out, workers=args.workers, ray=args.ray, device=args.device,
+                       weights=args.weights, progress=None if args.quiet else progress, ray_gpus=args.ray_gpus)
+    finally:
+        if bar is not None:
+            bar.close()
+    for job in report.failed:
+        what = job["row"] + (f" ({job['output']})" if job.get("output") else "")
+        print(f"{PROG}: failed: {what}: {job['error'] or job['status']}", file=sys.stderr)
+    print(f"{PROG}: batch: {report.summary()}", file=sys.stderr)
+    return report.exit_code
 
 
 def main(argv=None) -> int:

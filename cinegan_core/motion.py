@@ -6,6 +6,7 @@ may also hold the official ``(1, 2, h, w)``.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass, field as dc_field
@@ -21,22 +22,46 @@ MAX_SPEED_FRACTION = 0.25  # fastest allowed motion, as a fraction of the longes
 def load_motion(source) -> np.ndarray:
     """Read a ``.npy`` motion field (never unpickles). Returns (2, h, w) float32.
 
-    Raises CineGANError for a missing or unreadable file, a wrong shape, pickled
-    objects, or values that are not finite."""
+    source: a path or a binary file object, at most MAX_MOTION_BYTES long.
+    The header is read and checked (numeric dtype, a shape that matches the
+    file's length) before any data is, so a damaged or hostile file costs no
+    more memory than its own size. Raises CineGANError for a missing,
+    unreadable, damaged or oversized file, an archive, pickled objects, a wrong
+    shape, or values that are not finite."""
     name = os.fspath(source) if not hasattr(source, "read") else "motion"
     if isinstance(source, (str, os.PathLike)) and not os.path.isfile(name):
         raise CineGANError(f"motion file {name!r} does not exist")
+    limit = 256 * 1024 ** 2  # bytes; a (2, 4096, 4096) float64 field is 256 MiB
     try:
-        field = np.load(source, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise CineGANError(f"motion file {name!r} holds Python objects; it must be a plain float "
-                               "array of shape (1, 2, h, w) or (2, h, w)") from None
-        raise CineGANError(f"motion file {name!r} is not a NumPy .npy array: {e}") from None
-    except (OSError, EOFError) as e:
-        raise CineGANError(f"motion file {name!r} is not a NumPy .npy array: {e}") from None
-    if not isinstance(field, np.ndarray):  # .npz archives load as a mapping
+        if hasattr(source, "read"):
+            data = source.read(limit + 1)
+        else:
+            with open(name, "rb") as fh:
+                data = fh.read(limit + 1)
+    except OSError as e:
+        raise CineGANError(f"motion file {name!r} cannot be read: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise CineGANError(f"motion file {name!r} is over {limit >> 20} MiB; a motion field is a few MB")
+    if data[:4] == b"PK\x03\x04":
         raise CineGANError(f"motion file {name!r} must be a single .npy array, not an archive")
+    try:
+        fp = io.BytesIO(data)
+        version = np.lib.format.read_magic(fp)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fp)
+    except Exception as e:  # noqa: BLE001 - NumPy's header parser raises many types on bad input
+        raise CineGANError(f"motion file {name!r} is not a NumPy .npy array: {str(e).splitlines()[0][:120]}") from None
+    if dtype.hasobject:
+        raise CineGANError(f"motion file {name!r} holds Python objects; it must be a plain float "
+                           "array of shape (1, 2, h, w) or (2, h, w)")
+    if dtype.kind not in "fiu" or dtype.itemsize == 0:
+        raise CineGANError(f"motion file {name!r} has dtype {dtype}; it must hold numbers")
+    count = math.prod(shape)
+    if count * dtype.itemsize != len(data) - fp.tell():
+        raise CineGANError(f"motion file {name!r} is truncated or damaged: its header says {tuple(shape)} "
+                           f"{dtype}, which does not match its length")
+    field = np.frombuffer(data, dtype=dtype, count=count, offset=fp.tell())
+    field = field.reshape(shape, order="F" if fortran else "C")
     return check_motion(field, name)
 
 
@@ -217,8 +242,10 @@ def coerce_arrows(arrows) -> list[Arrow]:
             out.append(Arrow.parse(a))
         elif isinstance(a, dict):
             out.append(Arrow.parse(",".join(str(a.get(k)) for k in ("x0", "y0", "x1", "y1"))))
-        else:
+        elif isinstance(a, (list, tuple)) or (isinstance(a, np.ndarray) and a.ndim == 1):
             out.append(Arrow.parse(",".join(map(str, a))))
+        else:
+            raise CineGANError(f"arrow {a!r} must be X0,Y0,X1,Y1 (four numbers, pixels of the photo)")
     return out
 
 
@@ -413,7 +440,7 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
             n = n if n[1] >= 0 else -n
             if coherence >= 0.15 and n[1] >= 0.7:
                 d, how = n, f"toward the camera, across the wave crests ({math.degrees(normal) % 360:.0f} deg)"
-        if toward is not None and float(d @ _unit(toward)) < 0:
+        if toward is not None and float(d @ _unit(toward)) <= -0.5:  # the user's way, when it is along d
             d = -d
         out = np.broadcast_to(d[:, None, None], (2, H, W)).astype(np.float32)
         return out, how
@@ -540,7 +567,7 @@ def arrow_field(arrows: list[Arrow], size: tuple[int, int], frames: int, scale: 
 
 def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None = None, styles: dict | None = None,
                   drift: dict | None = None, arrows=None, arrow_scale: float = 1.0,
-                  patterns: dict | None = None) -> MotionPlan:
+                  patterns: dict | None = None, scale: float = 1.0) -> MotionPlan:
     """The motion plan of a labelled mask, without any motion file.
 
     labels: (H, W) uint8, 0 frozen, 1 sky, 2 water (``mask.REGIONS``).
@@ -558,6 +585,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             arrows follows them whatever its style.
     patterns: {"sky" | "water": (2, H, W)} learned motion patterns (any scale): a region with
             one, no direction and style "auto" follows it, at its speed.
+    scale:  multiplies every speed, arrow and ripple amplitude at once (presets).
     Returns a MotionPlan: the field (px per frame, eased to zero at region edges, zero
     outside and in rippling regions), the ripple, the style of each region, notes.
     """
@@ -582,10 +610,12 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         default_speed = speed is None
         if default_speed:
             speed = DEFAULT_DRIFT[name][1] * unit
+        speed *= scale
         style = styles[name]
         if k in per_region:
             chosen[name] = "arrows"
-            field[:, region] = arrow_field(per_region[k], (W, H), frames, arrow_scale)[:, region]
+            field[:, region] = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)[:, region]
+            notes.append(f"{name}: follows your arrows")
             continue
         pattern = patterns.get(name)
         if pattern is not None and direction is None and style == "auto":
@@ -593,6 +623,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             if mean > 0:
                 chosen[name] = "learned"
                 field[:, region] = (pattern * (speed / mean))[:, region]
+                notes.append(f"{name}: learned motion, {speed:.2f} px/frame")
                 continue
         how = "asked"
         if style == "auto":
@@ -612,8 +643,6 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             basis = ripple_basis(region, RIPPLE_AMPLITUDE * speed)
             ripple_basis_sum = basis if ripple_basis_sum is None else ripple_basis_sum + basis
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
-            if direction is not None:
-                what += " (a ripple has no direction; the direction was not used)"
         notes.append(f"{name}: {what}, {speed:.2f} px/frame{' (default speed)' if default_speed else ''}"
                      f"{'' if how == 'asked' else f' (automatic: {how})'}")
     ripple = None

@@ -1,33 +1,34 @@
 """The whole job: photo -> mask -> motion -> engine -> composite -> file.
 
 ``prepare`` does the per-photo work (load, mask, motion field at render size),
-``frames`` runs an engine over it, ``render`` writes the files. All user errors
-are raised as CineGANError.
+``frames`` runs an engine over it, ``render`` writes the files. What the user
+chose travels as one ``settings.RenderSettings``. All user errors are raised
+as CineGANError.
 """
 from __future__ import annotations
 
 import contextlib
-import math
+import json
 import os
 import time
 from dataclasses import dataclass, field as dc_field
 from typing import Callable, Iterator
 
+import cv2
 import numpy as np
 
+from . import framing
 from .errors import CineGANError
 from .loop import StepCounter
-from .automask import auto_labels
+from .automask import AutoMask, auto_mask
 from .mask import SKY, WATER, load_mask
 from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_motion, resize_motion,
                      uniform_motion)
-from .photo import DEFAULT_MAX_SIDE, Photo, load_photo
+from .photo import Photo, load_photo
+from .quality import LoopProbe
+from .settings import DEFAULT_FRAMES, ENGINES, RenderSettings
 
 Progress = Callable[[dict], None]
-ENGINES = ("auto", "pixel", "stylegan")
-MIN_FRAMES, MAX_FRAMES = 2, 1000
-DEFAULT_FRAMES = 60
-DEFAULT_FPS = 20.0
 
 
 @dataclass
@@ -38,20 +39,33 @@ class Scene:
     labels: (H, W) uint8 regions, 0 frozen, 1 sky, 2 water.
     field:  (2, H, W) float32 motion, px per frame at render size, zero outside the mask.
     notes:  what was decided on the user's behalf, for messages.
-    plan:   the motion plan (styles per region, ripple) when it was built from regions;
-            None with a motion file (the field is all there is).
+    warnings: what the user should know and may want to act on (parts of the photo the
+            automatic mask left frozen because it was unsure, ignored arrows, a loop
+            smaller than the channel's size).
+    plan:   the motion plan (the style of each region, the ripple of calm water) when the
+            motion was built from the regions; None with a motion file (the field is all).
     """
 
     photo: Photo
     labels: np.ndarray
     field: np.ndarray
     notes: list[str] = dc_field(default_factory=list)
+    warnings: list[str] = dc_field(default_factory=list)
     plan: MotionPlan | None = None
 
     @property
     def motion(self) -> MotionPlan:
         """What the engines render: the plan, or a plan of the field alone."""
         return self.plan if self.plan is not None else MotionPlan(self.field)
+
+    @property
+    def styles(self) -> dict:
+        """Region name -> the style it got ("drift" | "flow" | "ripple" | "arrows" | "learned"),
+        or "file" for every moving region when a motion file set the motion."""
+        if self.plan is not None:
+            return dict(self.plan.styles)
+        names = {SKY: "sky", WATER: "water"}
+        return {names[k]: "file" for k in np.unique(self.labels) if k in names}
 
     @property
     def mask(self) -> np.ndarray:
@@ -65,76 +79,125 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def check_frames(frames: int, fps: float) -> None:
-    if not isinstance(frames, (int, np.integer)) or not MIN_FRAMES <= frames <= MAX_FRAMES:
-        raise CineGANError(f"frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, got {frames}")
-    if not (0 < fps <= 120):
-        raise CineGANError(f"fps must be above 0 and at most 120, got {fps}")
-
-
-def auto_labels_cached(photo: Photo, cache=None) -> np.ndarray:
-    """The automatic labels (H, W) uint8 of a photo, kept in `cache` (a cache.Cache)
-    per photo hash so that changing only the motion or the loop does not redo them."""
+def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
+    """The automatic mask of a photo (labels (H, W) uint8, per-region confidence and
+    share, plain-words notes), kept in `cache` (a cache.Cache) per photo hash so that
+    changing only the motion or the loop does not redo it."""
     if cache is None:
-        return auto_labels(photo.rgb)
+        return auto_mask(photo.rgb)
     from .cache import make_key
-    key = make_key("labels", 1, photo.sha256)
-    path, _ = cache.get_or_create("labels", key, ".npy", lambda tmp: np.save(tmp, auto_labels(photo.rgb)))
-    labels = np.load(path, allow_pickle=False)
-    if labels.shape != photo.rgb.shape[:2]:  # a damaged entry: recompute
-        labels = auto_labels(photo.rgb)
-    return labels
+    key = make_key("labels", 2, photo.sha256)
+
+    def write(tmp):
+        am = auto_mask(photo.rgb)
+        meta = json.dumps({"confidence": am.confidence, "share": am.share, "notes": am.notes})
+        with open(tmp, "wb") as fh:
+            np.savez(fh, labels=am.labels, meta=np.array(meta))
+
+    path, _ = cache.get_or_create("labels", key, ".npz", write)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            labels, meta = z["labels"], json.loads(str(z["meta"]))
+        if labels.shape == photo.rgb.shape[:2]:
+            return AutoMask(labels=labels, confidence=meta["confidence"], share=meta["share"], notes=meta["notes"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return auto_mask(photo.rgb)  # an entry of another shape or damaged: compute it again
 
 
-def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str]]:
-    """Region labels (H, W) uint8 for a photo: the automatic sky / water mask, or the
-    user's mask with each of its pixels labelled water where the automatic mask
-    sees water and sky elsewhere (the user's mask always wins on what moves)."""
-    auto = auto_labels_cached(photo, cache)
+def frame_mask(mask, photo: Photo) -> np.ndarray:
+    """The user's mask in the render frame: (H, W) bool at photo.size.
+
+    mask: path, image or array covering the whole photo frame (any resolution,
+          white / True = moves); the photo's crop box is cut out of it
+          (``framing``), so painting stays on the content when the crop moves.
+    CineGANError when it is empty, or empty inside the crop."""
+    if not photo.cropped:
+        return load_mask(mask, photo.size)
+    x0, y0, x1, y1 = photo.frame_box
+    s = photo.scale
+    full = load_mask(mask, (max(1, round(photo.original_size[0] * s)), max(1, round(photo.original_size[1] * s))))
+    m = framing.crop_array(full, (x0, y0, x1, y1), photo.original_size)
+    if m.shape != photo.rgb.shape[:2]:
+        m = cv2.resize(m.astype(np.uint8), photo.size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not m.any():
+        raise CineGANError("the painted area lies outside the crop: move the crop, or paint inside it")
+    return np.ascontiguousarray(m)
+
+
+def frame_motion(field: np.ndarray, photo: Photo) -> np.ndarray:
+    """A (2, h, w) motion field covering the whole photo frame, brought to the render
+    frame: the crop box cut out, resampled to photo.size, vectors rescaled (px per
+    frame at render size)."""
+    if photo.cropped:
+        field = np.ascontiguousarray(np.moveaxis(framing.crop_array(np.moveaxis(field, 0, -1), photo.frame_box,
+                                                                    photo.original_size), -1, 0))
+    return resize_motion(field, photo.size)
+
+
+def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str], list[str]]:
+    """Region labels (H, W) uint8 for a photo, with notes and warnings for the user:
+    the automatic sky / water mask (its warnings say what it left frozen because it
+    was unsure), or the user's mask (whole photo frame, see ``frame_mask``) with
+    each of its pixels labelled water where the automatic mask sees water and sky
+    elsewhere (the user's mask always wins on what moves)."""
+    auto = auto_mask_cached(photo, cache)
     if mask is None:
-        if not auto.any():
+        if not auto.labels.any():
             raise CineGANError("found no sky or water to animate in this photo; paint the areas that "
                                "should move (a mask, white = moves)")
-        sky, water = (auto == SKY).mean(), (auto == WATER).mean()
-        return auto, [f"mask: automatic, sky {sky:.0%}, water {water:.0%} of the photo"]
-    m = load_mask(mask, photo.size)
-    return np.where(m, np.where(auto == WATER, WATER, SKY), 0).astype(np.uint8), []
+        notes = [f"mask: automatic, sky {auto.share['sky']:.0%}, water {auto.share['water']:.0%} of the photo"]
+        return auto.labels, notes, list(auto.notes)
+    m = frame_mask(mask, photo)
+    return np.where(m, np.where(auto.labels == WATER, WATER, SKY), 0).astype(np.uint8), [], []
 
 
-def prepare(photo, *, mask=None, motion=None, direction: float | None = None, speed: float | None = None,
-            sky: tuple | None = None, water: tuple | None = None, arrows=None, styles: dict | None = None,
-            n_frames: int = DEFAULT_FRAMES, max_side: int | None = DEFAULT_MAX_SIDE,
-            labels: np.ndarray | None = None, cache=None, engine=None) -> Scene:
+def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
+    """The settings of a call: a RenderSettings, or keyword options naming its fields
+    (``render(p, o, frames=48)``), not both. CineGANError for unknown names."""
+    options = options or {}
+    if settings is not None and options:
+        raise CineGANError(f"give either settings or options ({', '.join(sorted(options))}), not both")
+    if settings is None:
+        return RenderSettings.from_dict(options)
+    if not isinstance(settings, RenderSettings):
+        raise TypeError(f"settings must be a RenderSettings, got {type(settings).__name__}")
+    return settings
+
+
+def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=None,
+            labels: np.ndarray | None = None, cache=None, predictors=None, **options) -> Scene:
     """Load the photo and build its regions and motion field.
 
-    photo:     path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
-    mask:      path / image / (H, W) bool array, white = moves; resized to the photo.
-               None: sky and water are found automatically.
-    motion:    .npy path or array (1, 2, h, w) | (2, h, w), px per frame at its own size;
-               rescaled to the render size. None: per-region drifts and arrows.
-    direction: degrees, 0 = rightward, 90 = downward, for every moving region.
-    speed:     px per frame at render size, for every moving region (with a motion
-               file: the speed of its fastest vector).
-    sky, water: (direction, speed) for one region, overriding the two above;
-               either may be None.
-    arrows:    [Arrow | "X0,Y0,X1,Y1" | (x0, y0, x1, y1)] in px of the input photo:
-               content at the start reaches the end over one loop of n_frames.
-    styles:    {"sky" | "water": "auto" | "drift" | "flow" | "ripple"} (``motion.region_motion``);
-               missing = "auto". Not used with a motion file.
-    labels:    precomputed (H, W) uint8 regions at render size (skips the mask step).
-    cache:     a cache.Cache for the per-photo work (the automatic mask).
-    engine:    an engine with learned predictors (``predict_labels``, ``predict_motion``):
-               used for the mask and motion the user did not give.
+    photo:    path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
+    settings: a RenderSettings (or its fields as keyword options): loop length,
+              render size, directions, speeds, arrows, motion scale.
+    mask:     path / image / (h, w) bool array over the whole photo, white = moves; cropped
+              like the photo and resized to it. None: sky and water are found automatically.
+    motion:   .npy path or array (1, 2, h, w) | (2, h, w) over the whole photo, px per frame
+              at its own size; cropped and rescaled to the render. None: per-region drifts
+              and arrows (arrows: px of the whole photo; those leaving a crop are ignored).
+              With a motion file, ``speed`` is the speed of its fastest vector and
+              ``direction`` replaces its directions by one uniform drift; the regions'
+              styles (drift / flow / ripple, ``motion.region_motion``) apply only without one.
+    labels:   precomputed (H, W) uint8 regions at render size (skips the mask step).
+    cache:    a cache.Cache for the per-photo work (the automatic mask).
+    predictors: learned mask and motion (``predictors.Predictors``): used for the
+              mask and motion the user did not give.
     """
-    ph = photo if isinstance(photo, Photo) else load_photo(photo, max_side=max_side)
-    check_frames(n_frames, 1.0)
-    for name, value in (("speed", speed), ("sky speed", (sky or (None, None))[1]),
-                        ("water speed", (water or (None, None))[1])):
-        if value is not None and not (value >= 0 and math.isfinite(value)):
-            raise CineGANError(f"{name} must be 0 or more px per frame, got {value}")
-    notes = []
-    if labels is None and mask is None and hasattr(engine, "predict_labels"):
-        labels = engine.predict_labels(ph.rgb)
+    settings = resolve_settings(settings, options)
+    ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
+    unit = settings.speed_unit(max(ph.size))
+    notes, warnings = [], []
+    arrows = settings.arrows
+    if ph.cropped:
+        arrows, more = framing.arrows_in_frame(arrows, ph.frame_box)
+        warnings += more
+    size_note = framing.size_note(ph.size, settings.aspect, settings.max_side)
+    if size_note:
+        warnings.append(size_note)
+    if labels is None and mask is None and predictors is not None:
+        labels = predictors.labels(ph.rgb)
         if labels is not None:
             if not labels.any():
                 raise CineGANError("the learned mask found no sky or water in this photo; paint the areas "
@@ -142,57 +205,64 @@ def prepare(photo, *, mask=None, motion=None, direction: float | None = None, sp
             notes.append(f"mask: learned (DatasetGAN), sky {(labels == SKY).mean():.0%}, "
                          f"water {(labels == WATER).mean():.0%}")
     if labels is None:
-        labels, notes = labels_for(ph, mask, cache)
+        labels, more, unsure = labels_for(ph, mask, cache)
+        notes += more
+        warnings += unsure
     m = labels > 0
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
-        fld = resize_motion(raw, ph.size)
-        if speed is not None:
+        fld = frame_motion(raw, ph)
+        if settings.speed is not None:
             fastest = float(np.hypot(fld[0], fld[1])[m].max())
             if fastest > 0:
-                fld *= speed / fastest
-        if direction is not None:
-            fld = uniform_motion(ph.size, direction, float(np.hypot(fld[0], fld[1])[m].mean()))
-        fld = fld * m
+                fld *= settings.speed * unit / fastest
+        if settings.direction is not None:
+            fld = uniform_motion(ph.size, settings.direction, float(np.hypot(fld[0], fld[1])[m].mean()))
+        fld = fld * m * settings.motion_scale  # presets: every speed at once
         if arrows:
-            notes.append("arrows are ignored when a motion file is given")
+            warnings.append("arrows are ignored when a motion file is given")
+        asked = [n for n in ("sky", "water") if settings.region(n).style != "auto"]
+        if asked:
+            warnings.append(f"the {' and '.join(asked)} style{'s are' if len(asked) > 1 else ' is'} ignored "
+                            "when a motion file is given")
+        plan = None
     else:
         drift = {}
-        for name, override in (("sky", sky), ("water", water)):
-            d, s = override if override is not None else (None, None)
-            drift[name] = (direction if d is None else d, speed if s is None else s)
-        patterns = engine.predict_motion(ph.rgb) if hasattr(engine, "predict_motion") else {}
+        for name in ("sky", "water"):
+            r = settings.region(name)
+            drift[name] = (r.direction, None if r.speed is None else r.speed * unit)
+        patterns = predictors.motion(ph.rgb) if predictors is not None else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
-        plan = region_motion(labels, frames=n_frames, photo=ph.rgb, styles=styles, drift=drift, arrows=arrows,
-                             arrow_scale=ph.scale, patterns=patterns)
+        styles = {name: settings.region(name).style for name in ("sky", "water")}
+        plan = region_motion(labels, frames=settings.frames, photo=ph.rgb, styles=styles, drift=drift,
+                             arrows=arrows, arrow_scale=ph.scale, patterns=patterns, scale=settings.motion_scale)
         fld = plan.field
-        notes += plan.notes
+        for note in plan.notes:  # region_motion's notes: the style of each region, arrows it ignored
+            (warnings if "ignored" in note else notes).append(note)
     check_speed(fld)
-    scene = Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes)
-    if motion is None:
-        scene.plan = MotionPlan(scene.field, plan.ripple, plan.styles, plan.notes)
-    return scene
+    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings, plan=plan)
 
 
-_LOADED: dict = {}  # (weights folder, device) -> StyleGANEngine: load the networks once per process
+def load_settings_photo(photo, settings: RenderSettings) -> Photo:
+    """The photo loaded as the settings ask: render size, aspect and crop position."""
+    return load_photo(photo, max_side=settings.max_side, aspect=settings.aspect, crop=settings.crop)
 
 
-def stylegan_engine(weights=None, device: str = "cpu"):
-    """The stylegan engine over the checkpoints found for `weights` (cached)."""
+RENDER_VERSION = 5  # bump whenever the same settings would render different frames (cache keys)
+
+def stylegan_engine(weights=None, device: str = "cpu", authors: bool = False):
+    """The stylegan engine over the checkpoints found for `weights` (networks loaded
+    once per process, see ``predictors.backbone.loaded``); authors=True renders the
+    way the authors' released code does (for comparisons; weights/README.md)."""
     from .engines.stylegan import StyleGANEngine
-    from .weights import load_networks
-    key = (os.path.abspath(weights) if weights else None, os.environ.get("CINEGAN_WEIGHTS"),
-           os.environ.get("CINEGAN_HUB_REPO"), device)
-    if key not in _LOADED:
-        _LOADED.clear()  # one set of networks in memory at a time
-        _LOADED[key] = StyleGANEngine(load_networks(weights), device=device)
-    return _LOADED[key]
+    from .predictors import loaded
+    return StyleGANEngine(loaded(weights, device), authors=authors)
 
 
 def pick_engine(engine: str, device: str | None = None, weights=None):
     """The engine object for a name; returns (engine, message). `auto` is the
-    stylegan engine when its checkpoints are found, else the pixel engine."""
+    stylegan engine when its checkpoints load, else the pixel engine."""
     if engine not in ENGINES:
         raise CineGANError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     from .engines.pixel import PixelEngine
@@ -202,6 +272,8 @@ def pick_engine(engine: str, device: str | None = None, weights=None):
         raise CineGANError(f"weights folder {weights!r} does not exist (see {weights_mod.README})")
     if engine == "stylegan":
         return stylegan_engine(weights, device), "stylegan engine (MSDFW)"
+    if engine == "stylegan-authors":
+        return stylegan_engine(weights, device, authors=True), "stylegan engine, the authors' variant"
     if engine == "auto":
         absent = weights_mod.missing(weights)
         if not absent:
@@ -213,47 +285,76 @@ def pick_engine(engine: str, device: str | None = None, weights=None):
     return PixelEngine(device=device), "pixel engine (no weights needed)"
 
 
+def engine_identity(eng) -> dict:
+    """What identifies the renderer actually used, for cache keys: its name, the
+    rendering version and, for an engine with weights, the fingerprint of the
+    checkpoint files it loaded (``weights.Networks.fingerprint``: their sha256s)."""
+    ident = {"engine": eng.name, "version": RENDER_VERSION}
+    nets = getattr(eng, "nets", None)
+    if nets is not None:
+        ident["weights"] = nets.fingerprint
+    return ident
+
+
 def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: str = "auto", device: str | None = None,
            weights=None, progress: Progress | None = None,
            counter: StepCounter | None = None) -> Iterator[np.ndarray]:
     """Yield the n frames (H, W, 3) uint8 of the loop. progress(dict(stage, step, total))."""
-    check_frames(n, 1.0)
+    RenderSettings(frames=n)  # validates n
     eng, _ = pick_engine(engine, device, weights)
     return eng.frames(scene.photo.rgb, scene.mask, scene.motion, n, progress=progress, counter=counter)
 
 
-def render(photo, output=None, *, frames_dir=None, mask=None, motion=None, direction=None, speed=None,
-           sky=None, water=None, arrows=None, styles: dict | None = None, n_frames: int = DEFAULT_FRAMES,
-           fps: float = DEFAULT_FPS, engine: str = "auto",
-           device: str | None = None, weights=None, max_side: int | None = DEFAULT_MAX_SIDE,
-           progress: Progress | None = None, cache=None) -> dict:
+def render(photo, output=None, settings: RenderSettings | None = None, *, frames_dir=None, mask=None,
+           motion=None, device: str | None = None, weights=None, progress: Progress | None = None,
+           cache=None, renderer=None, **options) -> dict:
     """Render a cinemagraph to `output` (.mp4 | .webm | .gif, or a list of such paths,
     all encoded from one render) and/or PNG frames in `frames_dir`.
 
+    settings: a RenderSettings, or its fields as keyword options
+              (``render(p, "loop.gif", frames=48, arrows=["100,80,300,90"])``).
+    mask, motion: the user's mask and motion file (see ``prepare``).
+    device:   torch device (default: cuda if available, else cpu); weights: folder.
+    progress: progress({"stage", "step", "total"}) during the render.
+    cache:    a cache.Cache for per-photo work (the automatic mask).
+    renderer: an engine object already picked (``pick_engine``), overriding settings.engine.
+
     Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
-    "fps", "notes", "videos"}. Outputs appear only when complete (no
+    "fps", "notes", "warnings", "styles", "videos", "settings", "quality"} (styles: region name ->
+    the motion style it got, ``Scene.styles``; quality: ``quality.LoopProbe``
+    figures: seam_ratio, frozen_exact, moving_share). Outputs appear only when complete (no
     half-written files on failure).
     """
     from .video import PngFrames, VideoWriter, output_format
+    settings = resolve_settings(settings, options)
     outputs = [] if output is None else [output] if isinstance(output, (str, os.PathLike)) else list(output)
     if not outputs and frames_dir is None:
         raise CineGANError("nothing to write: give an output file (-o OUT.mp4) or --frames-dir")
-    check_frames(n_frames, fps)
     for out in outputs:
         output_format(out)
     t0 = time.perf_counter()
-    eng, message = pick_engine(engine, device, weights)
-    scene = prepare(photo, mask=mask, motion=motion, direction=direction, speed=speed, sky=sky, water=water,
-                    arrows=arrows, styles=styles, n_frames=n_frames, max_side=max_side, cache=cache, engine=eng)
-    sinks = [VideoWriter(out, fps) for out in outputs]
+    if renderer is None:
+        eng, message = pick_engine(settings.engine, device, weights)
+    else:
+        eng, message = renderer, f"{renderer.name} engine"
+    predictors = None
+    if hasattr(eng, "backbone"):  # the stylegan engines: learned mask and motion over its backbone
+        from .predictors import Predictors
+        predictors = Predictors(eng.backbone)
+    scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, predictors=predictors)
+    sinks = [VideoWriter(out, settings.fps, gif_max_bytes=round(settings.gif_max_mb * 1e6)) for out in outputs]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
+    probe = LoopProbe(scene.photo.rgb, scene.mask)
+    sinks.append(probe)
     with contextlib.ExitStack() as stack:
         opened = [stack.enter_context(s) for s in sinks]
-        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.motion, n_frames, progress=progress):
+        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.motion, settings.frames, progress=progress):
             for s in opened:
                 s.add(frame)
     h, w = scene.photo.rgb.shape[:2]
     return {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
-            "frames": n_frames, "width": w, "height": h, "fps": fps, "notes": scene.notes,
-            "videos": [s.info for s in sinks if isinstance(s, VideoWriter)]}
+            "frames": settings.frames, "width": w, "height": h, "fps": settings.fps, "notes": scene.notes,
+            "warnings": scene.warnings, "styles": scene.styles,
+            "videos": [s.info for s in sinks if isinstance(s, VideoWriter)], "settings": settings.to_dict(),
+            "quality": probe.info}

@@ -3,6 +3,7 @@ import json
 import os
 import socket
 import threading
+import time
 import zipfile
 
 import numpy as np
@@ -24,6 +25,7 @@ def server(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     os.environ["CINEGAN_CACHE"] = str(cache)
     os.environ["CINEGAN_MAX_SIDE"] = "384"   # small renders keep the suite fast
+    os.environ["CINEGAN_CHANNEL_SIDE"] = "384"
     import importlib
     import app
     app = importlib.reload(app)  # pick up the environment above
@@ -65,6 +67,9 @@ def test_repeated_request_is_served_from_the_cache(client, photo):
     first = client.predict(handle_file(photo), seconds=1.0, fps=12, api_name="/generate")[1]
     again = client.predict(handle_file(photo), seconds=1.0, fps=12, api_name="/generate")[1]
     assert again["cached"] is True and again["key"] == first["key"]
+    assert set(again) == set(first) and again["engine"] == first["engine"] == "pixel"
+    assert {k: again[k] for k in ("frames", "width", "height", "notes", "output")} == \
+        {k: first[k] for k in ("frames", "width", "height", "notes", "output")}
     changed = client.predict(handle_file(photo), seconds=1.0, fps=12, sky_speed=2.0, api_name="/generate")[1]
     assert changed["cached"] is False and changed["key"] != first["key"]
 
@@ -137,17 +142,73 @@ def test_large_uploads_are_refused(client, tmp_path):
         client.predict(handle_file(str(big)), api_name="/generate")
 
 
-def test_variants_ladder_and_manifest(server, photo):
+# the page's controls after the arrows: sky dir, sky speed, water dir, water speed, seconds, fps, file, renderer,
+# aspect, crop x, crop y, GIF limit
+CONTROLS = (0, 1.0, 180, 0.8, 1.0, 10, "mp4", "auto", "original", 0.5, 0.5, 8.0)
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+def gif_frames(path):
+    with Image.open(path) as g:
+        out = []
+        for i in range(g.n_frames):
+            g.seek(i)
+            out.append(np.asarray(g.convert("RGB")))
+    return out
+
+
+def test_variants_presets_and_manifest(server, photo, tmp_path):
     app, _ = server
-    settings = (0, 1.0, 180, 0.8, 1.0, 10, "MP4", "auto")
-    items, zpath = app.on_variants.__wrapped__(photo, None, None, [], *settings, progress=lambda *a, **k: None)
-    assert [label for _, label in items] == ["A: subtle", "B: medium", "C: strong"]
+    items, zpath = app.on_variants.__wrapped__(photo, None, None, [], *CONTROLS, progress=quiet)
+    assert [label.split(",")[0] for _, label in items] == ["A: calm", "B: natural", "C: lively"]
+    assert os.path.basename(zpath) == "cinegan-sea-variants.zip"
     with zipfile.ZipFile(zpath) as z:
         manifest = json.loads(z.read("manifest.json"))
-        assert sorted(z.namelist()) == ["A-subtle.mp4", "B-medium.mp4", "C-strong.mp4", "manifest.json"]
-    speeds = [m["settings"]["sky"][1] for m in manifest]
-    assert speeds == [0.5, 1.0, 2.0]
-    assert app.cache.contains(zpath)
+        assert sorted(z.namelist()) == ["cinegan-sea-calm.mp4", "cinegan-sea-lively.mp4", "cinegan-sea-natural.mp4",
+                                        "manifest.json"]
+        for m in manifest["variants"]:   # sizes and durations are those of the files in the zip
+            with open(tmp_path / "probe.mp4", "wb") as fh:
+                fh.write(z.read(m["file"]))
+            frames, meta = read_video(fh.name)
+            assert len(frames) == m["frames"] == 10 and m["seconds"] == 1.0 and m["bytes"] == len(z.read(m["file"]))
+            assert (m["width"], m["height"]) == (frames.shape[2], frames.shape[1])
+    assert manifest["photo"] == "sea.jpg"
+    assert [m["motion_scale"] for m in manifest["variants"]] == [0.5, 1.0, 1.8]
+    for m in manifest["variants"]:
+        q = m["quality"]
+        assert q["frozen_exact"] is True and 0.8 < q["seam_ratio"] < 1.25 and 0.3 < q["moving_share"] < 1
+    assert app.cache.contains(os.path.realpath(zpath)) or app.cache.contains(zpath)
+    # the gallery shows animated thumbnails, and they differ (frame 0 of every loop is the photo itself)
+    thumbs = [gif_frames(path) for path, _ in items]
+    assert all(path.endswith(".gif") for path, _ in items) and all(len(t) >= 5 for t in thumbs)
+    assert all(np.abs(t[len(t) // 2].astype(int) - t[0]).mean() > 0.5 for t in thumbs)       # they move
+    calm, lively = thumbs[0], thumbs[2]
+    assert np.abs(calm[len(calm) // 2].astype(int) - lively[len(lively) // 2]).mean() > 0.5  # and not alike
+
+
+def test_variants_after_painting_keep_the_strokes_and_arrows(server, photo):
+    """Painting, then A/B: three loops (this crashed with AttributeError), each from the painted mask,
+    the arrows scaled by the preset rather than dropped."""
+    app, _ = server
+    editor, _help, _note, small, _arrows, _pending, base, preview, _crop = app.on_photo.__wrapped__(
+        photo, "original", 0.5, 0.5)
+    value = editor["value"]
+    h, w = base.shape
+    layer = np.zeros((h, w, 4), np.uint8)
+    layer[h - 20:, :, :3] = (255, 79, 216)   # paint the bottom strip to move
+    layer[h - 20:, :, 3] = 255
+    editor = dict(value, layers=[layer])
+    arrows = [(10.0, 10.0, 60.0, 10.0)]
+    items, zpath = app.on_variants.__wrapped__(photo, editor, base, arrows, *CONTROLS, progress=quiet)
+    assert len(items) == 3 and os.path.basename(zpath) == "cinegan-sea-variants.zip"
+    with zipfile.ZipFile(zpath) as z:
+        manifest = json.loads(z.read("manifest.json"))["variants"]
+        assert len([n for n in z.namelist() if n.endswith(".mp4")]) == 3
+    assert all(m["settings"]["arrows"] == [list(arrows[0])] for m in manifest)
+    assert manifest[0]["quality"]["moving_share"] > ((base > 0).mean() + 0.5 * 20 / h) * 0.9
 
 
 def test_editor_strokes_change_the_mask(server):
@@ -167,7 +228,8 @@ def test_editor_strokes_change_the_mask(server):
 def test_arrows_are_drawn_from_two_clicks_without_reloading_the_photo(server, photo, monkeypatch):
     import gradio as gr
     app, _ = server
-    editor, shown, arrows, pending, _, base, preview = app.on_photo.__wrapped__(photo)
+    editor, _help, _note, shown, arrows, pending, base, preview, _crop = app.on_photo.__wrapped__(
+        photo, "original", 0.5, 0.5)
     assert base.shape == preview["image"].shape[:2] and shown.shape == preview["image"].shape
     monkeypatch.setattr(app, "load", lambda path: pytest.fail("a click must not decode the photo again"))
 
@@ -181,3 +243,186 @@ def test_arrows_are_drawn_from_two_clicks_without_reloading_the_photo(server, ph
     assert not np.array_equal(img, preview["image"])  # the arrow is drawn
     cleared = app.on_clear(preview)
     assert np.array_equal(cleared[0], preview["image"]) and cleared[1] == []
+
+
+# --- formats for each channel, through the API ---------------------------------------------------
+
+def test_api_page_names_the_outputs_and_the_new_parameters(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/generate"]
+    assert [r["label"] for r in api["returns"]] == ["video", "info"]
+    assert all(r["python_type"]["description"] for r in api["returns"])
+    params = {p["parameter_name"]: p for p in api["parameters"]}
+    assert {"aspect", "crop_x", "crop_y", "gif_max_mb"} <= set(params)
+    assert params["aspect"]["parameter_default"] == "original" and params["gif_max_mb"]["parameter_default"] == 8.0
+    assert all(p["label"] == name for name, p in params.items())
+    assert "9:16" in params["aspect"]["python_type"]["description"]
+
+
+def test_story_format_returns_a_9_16_video(client, photo):
+    from gradio_client import handle_file
+    video, info = client.predict(handle_file(photo), seconds=1.0, fps=10, aspect="9:16", crop_x=0.0,
+                                 api_name="/generate")
+    frames, meta = read_video(video)
+    h, w = frames.shape[1:3]
+    assert h * 9 == w * 16 and (w, h) == (info["width"], info["height"]) == (144, 256)  # the photo is 400x266
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    assert info["settings"]["aspect"] == "9:16" and any("not enlarged" in n for n in info["warnings"])
+    # crop_x=0 keeps the left of the photo: frame 0 (the photo itself) matches the photo's left strip
+    src = np.asarray(Image.open(photo).convert("RGB").resize((round(400 * 256 / 266), 256), Image.LANCZOS))
+    assert np.abs(frames[0][:, :140].astype(int) - src[:, :140]).mean() < 6
+    right = client.predict(handle_file(photo), seconds=1.0, fps=10, aspect="story", crop_x=1.0,
+                           api_name="/generate")[1]
+    assert right["key"] != info["key"] and right["settings"]["crop_x"] == 1.0
+
+
+def test_gif_within_its_budget_with_its_real_size_reported(server, client, photo):
+    from gradio_client import handle_file
+    app, _ = server
+    gif, info = client.predict(handle_file(photo), seconds=2.0, fps=20, format="gif", gif_max_mb=0.4,
+                               api_name="/generate")
+    size = os.path.getsize(gif)
+    out = info["output"]
+    assert size <= 400_000 and out["bytes"] == size
+    with Image.open(gif) as g:
+        assert (out["width"], out["height"]) == g.size and out["frames"] == g.n_frames and g.info["loop"] == 0
+    status = app.status_line(info)
+    assert f"{g.size[0]}x{g.size[1]}" in status and f"{size / 1e6:.1f} MB" in status and "limit 0.4 MB" in status
+    again = client.predict(handle_file(photo), seconds=2.0, fps=20, format="gif", gif_max_mb=0.4,
+                           api_name="/generate")[1]
+    assert again["cached"] is True and set(again) == set(info) and again["output"] == out
+    assert app.status_line(again).startswith("**Ready (made earlier")
+    with pytest.raises(Exception, match="gif_max_mb"):
+        client.predict(handle_file(photo), format="gif", gif_max_mb=0, api_name="/generate")
+
+
+def test_bad_aspect_is_an_error(client, photo):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    with pytest.raises(AppError, match="unknown aspect"):
+        client.predict(handle_file(photo), aspect="3:2", api_name="/generate")
+
+
+# --- the page: plain words, warnings, examples ---------------------------------------------------
+
+def visible_texts(demo):
+    """Every string of the page a visitor can read: labels, infos, markdown, placeholders, choices."""
+    out = []
+    for comp in demo.config["components"]:
+        props = comp.get("props", {})
+        if comp.get("type") == "api":
+            continue
+        for key in ("label", "info", "placeholder"):
+            if isinstance(props.get(key), str):
+                out.append(props[key])
+        if comp.get("type") in ("markdown", "button") and isinstance(props.get("value"), str):
+            out.append(props["value"])
+        out += [c[0] for c in props.get("choices") or [] if isinstance(c, (list, tuple))]
+    return out
+
+
+def test_the_page_speaks_plain_words(server):
+    app, _ = server
+    texts = " ".join(visible_texts(app.demo))
+    assert "Generate" in texts and "Story 9:16" in texts
+    for word in ("checkpoint", "--", "weights/", ".pt", "pixel engine", "px per frame", "MSDFW", "select the draw"):
+        assert word not in texts, word
+    engine = next(c for c in app.demo.config["components"] if c.get("props", {}).get("elem_id") == "engine")
+    assert engine["props"]["visible"] is False        # no stylegan weights here: no renderer choice
+
+
+def test_upload_note_warns_when_little_or_nothing_is_found(server, tmp_path):
+    app, _ = server
+    labels = np.zeros((100, 100), np.uint8)
+    assert "Nothing found" in app.upload_note(labels) and "paint what should move" in app.upload_note(labels).lower()
+    labels[:3] = 1                                          # 3% sky
+    assert "Only a little" in app.upload_note(labels) and "3%" in app.upload_note(labels)
+    labels[:40] = 1
+    labels[80:] = 2
+    plain = app.upload_note(labels)
+    assert "60%" in plain and "sky 40%" in plain and "water 20%" in plain and "⚠" not in plain
+    assert "Note: the horizon is unsure" in app.upload_note(labels, ["the horizon is unsure"])
+    # a photo with nothing to move: the warning comes right after the upload, before Generate
+    forest = tmp_path / "forest.png"
+    Image.fromarray((textured(200, 300) * 0.35 + np.array([10, 40, 5])).clip(0, 255).astype(np.uint8)).save(forest)
+    _, _, note, *_rest, base, _preview, _crop = app.on_photo.__wrapped__(str(forest), "original", 0.5, 0.5)
+    assert "Nothing found" in note and not base.any()
+    from gradio.exceptions import Error
+    with pytest.raises(Error, match="paint what should move"):
+        app.on_generate(str(forest), None, base, [], *CONTROLS, progress=quiet)
+
+
+def test_an_example_fills_the_video_the_download_and_the_status(server):
+    app, _ = server
+    video, download, status = app.example_render.__wrapped__(app.EXAMPLES[1])
+    assert os.path.basename(download) == "cinegan-sea-overcast.mp4" and os.path.exists(video)
+    assert status.startswith("**Ready") and "MP4" in status
+
+
+def test_crop_view_and_sliders_follow_the_format(server, photo):
+    app, _ = server
+    *_rest, preview, crop = app.on_photo.__wrapped__(photo, "9:16", 0.0, 0.5)
+    row, view, x, y = app.on_format(preview, "9:16", 0.0, 0.5)
+    assert row["visible"] and x["visible"] and not y["visible"]    # a landscape photo: the box moves across
+    h, w = view.shape[:2]
+    box_w = round(w * (266 * 9 / 16) / 400)
+    assert view[h // 2, box_w // 2].mean() > 1.5 * view[h // 2, w - 5].mean()  # outside the box is dimmed
+    assert np.array_equal(crop, view)
+    assert not app.on_format(preview, "original", 0.5, 0.5)[0]["visible"]
+
+
+# --- serving: busy queue, networks loaded once ---------------------------------------------------
+
+def test_a_full_queue_answers_try_again(server, photo, monkeypatch):
+    """With one render running and one waiting (max_size=1), a third request is told the queue
+    is full, and the others still finish."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+    app, _ = server
+    started, release = threading.Event(), threading.Event()
+    real = app.render_files
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app, "render_files", slow)
+    demo = app.build(queue_size=1)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
+                            allowed_paths=[app.cache.root])
+    try:
+        client = Client(url, verbose=False)
+        first = client.submit(handle_file(photo), seconds=1.0, fps=10, api_name="/generate")
+        assert started.wait(60)
+        second = client.submit(handle_file(photo), seconds=1.0, fps=10, api_name="/generate")
+        deadline = time.time() + 30
+        while second.status().code.name != "IN_QUEUE" and time.time() < deadline:
+            time.sleep(0.1)
+        third = client.submit(handle_file(photo), seconds=1.0, fps=10, api_name="/generate")
+        with pytest.raises((AppError, Exception), match="(?i)queue is full.*try again"):
+            third.result(timeout=30)
+        release.set()
+        assert first.result(timeout=120)[1]["frames"] == 10 and second.result(timeout=120)[1]["cached"] is True
+    finally:
+        release.set()
+        demo.close()
+
+
+def test_networks_are_loaded_once_at_import_when_the_weights_are_present():
+    """On a machine with the stylegan weights (here: pretended), importing the app loads the
+    networks once, outside the render function, and the page offers the renderer choice."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = (
+        "import cinegan_core.weights as w, cinegan_core.pipeline as p\n"
+        "calls = []\n"
+        "w.missing = lambda *a, **k: []\n"
+        "p.stylegan_engine = lambda *a, **k: calls.append(a) or object()\n"
+        "import app\n"
+        "engine = [c for c in app.demo.config['components'] if c.get('props', {}).get('elem_id') == 'engine'][0]\n"
+        "print(len(calls), calls[0][1], app.STYLEGAN, engine['props']['visible'])\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, CINEGAN_CACHE=os.environ["CINEGAN_CACHE"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-4:] == ["1", "cpu", "True", "True"]

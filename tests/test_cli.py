@@ -33,7 +33,7 @@ def test_render_mp4_and_frames(tmp_path, photo_files):
     video, meta = read_video(out)
     assert video.shape == (12, 96, 128, 3) and meta["fps"] == 12
     pngs = sorted(os.listdir(frames_dir))
-    assert pngs == [f"{i:04d}.png" for i in range(12)]
+    assert pngs == [".cinegan-frames.json"] + [f"{i:04d}.png" for i in range(12)]
     first = np.asarray(Image.open(frames_dir / "0000.png"))
     assert np.array_equal(first, np.asarray(Image.open(photo).convert("RGB")))
 

@@ -18,12 +18,18 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 class FakeHub(http.server.ThreadingHTTPServer):
-    """Serves files[name] at /<org>/<repo>/resolve/<revision>/<name>, like the Hub."""
+    """Serves files[name] at /<org>/<repo>/resolve/<revision>/<name>, like the Hub.
+    revisions: {revision: files} to serve other files at other revisions (then only those)."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], revisions: dict[str, dict[str, bytes]] | None = None):
         self.files = files
+        self.revisions = revisions
         self.requests: list[str] = []
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def lookup(self, revision: str, name: str) -> bytes | None:
+        files = self.files if self.revisions is None else self.revisions.get(revision, {})
+        return files.get(name)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -33,7 +39,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _reply(self, body: bool):
         self.server.requests.append(f"{self.command} {self.path}")
         parts = self.path.split("?")[0].split("/")
-        data = self.server.files.get("/".join(parts[5:])) if len(parts) > 5 and parts[3] == "resolve" else None
+        data = self.server.lookup(parts[4], "/".join(parts[5:])) if len(parts) > 5 and parts[3] == "resolve" else None
         if data is None:
             self.send_response(404)
             self.send_header("X-Error-Code", "EntryNotFound")
@@ -42,7 +48,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-        self.send_header("X-Repo-Commit", "0" * 40)
+        self.send_header("X-Repo-Commit", self.path.split("/")[4] if self.server.revisions else "0" * 40)
         self.end_headers()
         if body:
             self.wfile.write(data)
@@ -75,6 +81,7 @@ def load_in_subprocess(env_extra: dict, tmp_path) -> subprocess.CompletedProcess
             "from cinegan_core import CineGANError\n"
             "try:\n"
             "    nets = standins.tiny_networks(None)\n"
+            "    print(json.dumps(nets.digests))\n"
             "    print(json.dumps(sorted(nets.sources)))\n"
             "except CineGANError as e:\n"
             "    print('ERROR', e); sys.exit(2)\n") % TESTS
@@ -84,8 +91,8 @@ def load_in_subprocess(env_extra: dict, tmp_path) -> subprocess.CompletedProcess
                           cwd=tmp_path)
 
 
-def serve(files):
-    hub = FakeHub(files)
+def serve(files, revisions=None):
+    hub = FakeHub(files, revisions)
     threading.Thread(target=hub.serve_forever, daemon=True).start()
     return hub
 
@@ -143,3 +150,32 @@ def test_lookup_order_prefers_the_named_folder(tmp_path, monkeypatch):
     assert W.missing(str(a)) == []
     monkeypatch.delenv("CINEGAN_WEIGHTS")
     assert W.missing(str(tmp_path / "nothing")) == [W.GENERATOR.original, W.ENCODER.original]
+
+
+def test_downloads_are_pinned_to_the_revision_the_user_sets(converted, tmp_path):
+    pinned, later = "1" * 40, "2" * 40
+    changed = dict(converted)
+    changed.pop("SHA256SUMS")   # the repository moved on: other files, no digests
+    hub = serve(converted, revisions={pinned: converted, later: changed, "main": changed})
+    try:
+        env = {"CINEGAN_HUB_REPO": "cinegan/weights", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}",
+               "CINEGAN_HUB_REVISION": pinned}
+        res = load_in_subprocess(env, tmp_path)
+        assert res.returncode == 0, res.stdout + res.stderr
+        digests = json.loads(res.stdout.splitlines()[-2])
+        assert digests["encoder"] == hashlib.sha256(converted["encoder.safetensors"]).hexdigest()
+        resolved = [r for r in hub.requests if "/resolve/" in r]
+        assert resolved and all(f"/resolve/{pinned}/" in r for r in resolved), resolved
+    finally:
+        hub.shutdown()
+
+
+def test_the_default_revision_is_main(converted, tmp_path):
+    hub = serve(converted)
+    try:
+        env = {"CINEGAN_HUB_REPO": "cinegan/weights", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}"}
+        res = load_in_subprocess(env, tmp_path)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert all("/resolve/main/" in r for r in hub.requests if "/resolve/" in r)
+    finally:
+        hub.shutdown()

@@ -105,7 +105,7 @@ def test_arrow_sets_direction_and_speed_end_to_end(tmp_path):
     Image.fromarray(img).save(tmp_path / "p.png")
     Image.fromarray(np.full((h, w), 255, np.uint8)).save(tmp_path / "m.png")
     render(tmp_path / "p.png", tmp_path / "loop.mp4", mask=tmp_path / "m.png", arrows=["30,60,90,40"],
-           n_frames=n, engine="pixel", device="cpu")
+           frames=n, engine="pixel", device="cpu")
     frames, _ = read_video(tmp_path / "loop.mp4")
     core = np.zeros((h, w), bool)
     core[24:-24, 24:-24] = True

@@ -82,3 +82,25 @@ def test_missing_file_and_folder(tmp_path):
         load_photo(tmp_path / "nope.png")
     with pytest.raises(CineGANError, match="folder"):
         load_photo(tmp_path)
+
+
+@pytest.mark.parametrize("bad", [-5, 0, 8, 63, 8193, 10 ** 9, 1.5, float("nan"), float("inf"), "512", True])
+def test_max_side_out_of_range_is_refused(bad):
+    with pytest.raises(CineGANError, match=r"max side .* 64 to 8192"):
+        load_photo(Image.new("RGB", (300, 100)), max_side=bad)
+
+
+@pytest.mark.parametrize("ok,size", [(64, (64, 21)), (8192, (300, 100)), (np.int64(150), (150, 50)),
+                                     (150.0, (150, 50)), (None, (300, 100))])
+def test_max_side_in_range(ok, size):
+    assert load_photo(Image.new("RGB", (300, 100)), max_side=ok).size == size
+
+
+def test_a_render_too_thin_at_max_side_is_refused():
+    with pytest.raises(CineGANError, match="only 64x6 px"):
+        load_photo(Image.new("RGB", (2000, 200)), max_side=64)
+
+
+def test_a_pillow_image_of_an_unconvertible_mode_is_a_clean_error():
+    with pytest.raises(CineGANError, match="'La'"):
+        load_photo(Image.new("La", (32, 24)))
