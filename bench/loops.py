@@ -2,7 +2,7 @@
 objects, how water moves).
 
     python bench/loops.py [PHOTO|FOLDER ...] [--frames 60] [--speed PX] [--engine pixel]
-                          [--out bench/out/loops]
+                          [--sky-style S] [--water-style S] [--out bench/out/loops]
 
 Default photos: ../shared/data/photos, automatic mask and motion. For each photo it
 writes <out>/<name>.png: one row of frames 0, N/4 and N/2 scaled down, then two
@@ -108,6 +108,8 @@ def main():
     ap.add_argument("photos", nargs="*")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--speed", type=float, help="px per frame per 1024 px, both regions")
+    ap.add_argument("--sky-style", default="auto", help="auto | drift | flow | ripple")
+    ap.add_argument("--water-style", default="auto", help="auto | drift | flow | ripple")
     ap.add_argument("--engine", default="pixel")
     ap.add_argument("--max-side", type=int, default=None, help="render size (default: the app's default)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "loops"))
@@ -127,9 +129,8 @@ def main():
         t0 = time.perf_counter()
         side = a.max_side or DEFAULT_MAX_SIDE
         try:
-            probe = prepare(p, n_frames=n, max_side=side)
-            speed = None if a.speed is None else a.speed * max(probe.photo.size) / 1024
-            scene = probe if speed is None else prepare(p, n_frames=n, speed=speed, max_side=side)
+            scene = prepare(p, frames=n, speed=a.speed, max_side=side, sky={"style": a.sky_style},
+                            water={"style": a.water_style})
         except CineGANError as e:  # a photo without sky or water: say so and go on
             print(f"{name}: skipped ({e})")
             continue
@@ -140,7 +141,7 @@ def main():
             if t >= n // 2:
                 break
         w, h = scene.photo.size
-        summary = region_motion_summary([got[0], got[n // 4]], scene.labels, scene.plan.styles if scene.plan else {})
+        summary = region_motion_summary([got[0], got[n // 4]], scene.labels, scene.styles)
         caption = f"{w}x{h}, {n} frames" + (f", speed {a.speed:g}/1024 px" if a.speed else "") + f"; {summary}"
         img = sheet(name, [got[t] for t in sorted(got)], [wanted[t] for t in sorted(got)], scene.mask, caption)
         path = os.path.join(a.out, f"{name}.png")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -30,6 +31,9 @@ METRICS = os.path.join(SHARED, "tools", "cinemetrics.py")
 
 
 def cli(*args):
+    """Run the command line; a --frames-dir is this bench's own output, emptied first."""
+    if "--frames-dir" in args:
+        shutil.rmtree(str(args[list(args).index("--frames-dir") + 1]), ignore_errors=True)
     res = subprocess.run([sys.executable, "-m", "cinegan_core", *map(str, args), *([] if args[0] == "mask" else ["--quiet"])],
                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
     if res.returncode:

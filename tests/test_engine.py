@@ -209,3 +209,30 @@ def test_stylegan_engine_loops_through_the_shared_policy(tmp_path):
     sky_edge = np.zeros_like(mask)
     sky_edge[2:10, :3] = True  # sky at the left border, where drifting content enters
     assert not np.array_equal(out[4][sky_edge], out[0][sky_edge])
+
+
+@pytest.mark.parametrize("speed", [0.3, 0.7])
+def test_slow_drift_changes_evenly_through_the_wrap(speed):
+    """The grain steps to the next whole pixel a little at every frame (dithered rounding),
+    not everywhere at once every few frames: every step of the loop, across the wrap too,
+    changes about as much as the others (without the dither, at 0.3 px/frame the first
+    step changed almost nothing and the wrap showed as a hitch)."""
+    h, w = 96, 128
+    img, mask = textured(h, w, seed=5), np.ones((h, w), bool)
+    n = 30
+    out = render(img, mask, uniform_motion((w, h), 0.0, speed), n).astype(np.float32)
+    steps = np.array([np.abs(out[(t + 1) % n] - out[t]).mean() for t in range(n)])
+    assert np.array_equal(out[0], img)
+    assert steps.min() > 0.6 * np.median(steps), np.round(steps / np.median(steps), 2)
+    seam = steps[-1] / np.mean([steps[0], steps[-2]])
+    assert 0.8 < seam < 1.25, seam
+
+
+def test_grain_dither_keeps_on_grid_pixels():
+    from cinegan_core.engines.pixel import grain_dither
+    d = grain_dither((64, 80))
+    assert d.shape == (2, 64, 80) and d.dtype == np.float32
+    assert np.abs(d).max() < 0.5                      # the nearest pixel of an on-grid source is itself
+    hist = np.histogram(d[0], bins=5, range=(-0.5, 0.5))[0] / d[0].size
+    assert hist.min() > 0.12                          # spread evenly over the pixel
+    assert np.abs(np.diff(d[0], axis=1)).mean() < 0.1  # and smooth: neighbours step together

@@ -12,7 +12,11 @@ softer than the still photo around it. The photo is split into a smooth part
 (Gaussian, ``grain_sigma`` px), gathered bilinearly in the same pass as the
 policy's validity, and the grain (photo minus smooth part), gathered from the
 nearest pixel: the grain moves in whole pixels, which the eye does not see in
-noise-like detail, and keeps its contrast.
+noise-like detail, and keeps its contrast. Which whole pixel is taken is decided
+with a smooth per-pixel dither of the rounding threshold (``grain_dither``), so
+that the grain of a slow drift does not jump everywhere at once every few frames
+(a stutter, worst at the wrap where every pixel starts on the grid) but a little
+of it at every frame, as the smooth part does.
 
 The blend keeps the grain too: blending two unrelated textures halves their
 fine-detail variance (the washed-out "double exposure"), so the smooth parts are
@@ -37,6 +41,29 @@ from ..mask import feather, fill_outside, inside_distance
 from ..motion import as_plan
 
 Progress = Callable[[dict], None]
+
+
+GRAIN_DITHER_SIGMA = 4.0   # px: size of the patches whose grain steps to the next pixel together
+
+
+def grain_dither(shape: tuple[int, int], sigma: float = GRAIN_DITHER_SIGMA, seed: int = 0) -> np.ndarray:
+    """Offsets of the grain's rounding threshold: (2, H, W) float32 in (-0.49, 0.49) px,
+    (dx, dy), each uniformly distributed and smooth over ~sigma px.
+
+    The grain is taken from the pixel nearest to source + offset. With |offset| < 0.5 the
+    pixel nearest to an on-grid source is unchanged (frame 0 stays the photo), while a
+    source moving at s px per frame reaches its next pixel after a uniformly spread
+    number of frames: about s of the region's grain steps at each frame, at the wrap too.
+    Smooth offsets keep neighbouring grain together (no per-pixel scrambling)."""
+    H, W = shape
+    rng = np.random.default_rng(seed)
+    out = np.empty((2, H, W), np.float32)
+    for i in range(2):
+        g = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigma,
+                             borderType=cv2.BORDER_REFLECT)
+        g /= max(float(g.std()), 1e-12)
+        out[i] = np.clip(torch.special.ndtr(torch.from_numpy(g)).numpy() - 0.5, -0.49, 0.49)  # uniform
+    return out
 
 
 class PixelEngine:
@@ -112,11 +139,14 @@ class PixelEngine:
         still = still_smooth + still_grain                                     # (3, K): the photo
         still_part = (1.0 - a_map) * still                                     # what the feather keeps
         nudge = 2e-3 / max(H, W)  # in grid units: no ties between two nearest pixels
+        if self.grain_sigma > 0:
+            dither = torch.from_numpy(grain_dither((H, W)).reshape(2, -1)[:, flat].T.copy()).to(dev)
+            offset = to_grid(dither, (H, W)) + 1.0 + nudge     # (1, 1, K, 2): the dither in grid units
 
         def grain(pos):
             if self.grain_sigma <= 0:
                 return 0.0
-            return sample(grain_t, pos, "nearest", PADDING, to_grid(pos, (H, W)) + nudge)
+            return sample(grain_t, pos, "nearest", PADDING, to_grid(pos, (H, W)) + offset)
 
         # the smooth part travels with the validity (one bilinear pass per source)
         loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, guide=smooth_t,
