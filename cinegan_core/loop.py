@@ -218,6 +218,29 @@ def validity_map(mask: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return np.clip((inside_distance(mask) * scale - 0.5) / VALID_RAMP, 0.0, 1.0).astype(np.float32)
 
 
+def soften(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of (1, C, h, w) maps, sigma in their px (mirrored at the borders).
+
+    The timing maps switch a point between two unrelated sources; computed per coarse
+    cell and only interpolated bilinearly, a switch that differs from one cell to the
+    next shows as a blocky patch of the other source. Blurred over a few cells, the
+    switch becomes a soft transition."""
+    if sigma <= 0:
+        return maps
+    r = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-r, r + 1, dtype=maps.dtype, device=maps.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    c = maps.shape[1]
+    out = maps
+    for kernel, pad in ((k.view(1, 1, 1, -1), (r, r, 0, 0)), (k.view(1, 1, -1, 1), (0, 0, r, r))):
+        if out.shape[-1 if pad[0] else -2] <= r:  # too small to mirror: replicate
+            out = F.conv2d(F.pad(out, pad, mode="replicate"), kernel.expand(c, 1, *kernel.shape[2:]), groups=c)
+        else:
+            out = F.conv2d(F.pad(out, pad, mode="reflect"), kernel.expand(c, 1, *kernel.shape[2:]), groups=c)
+    return out
+
+
 def smoothstep(x: torch.Tensor) -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
@@ -260,18 +283,20 @@ class LoopPolicy:
     distortion:   scale each source's weight by how little it is deformed.
     coarse_side:  px of the long side of the coarse grid on which the phase and the
                   deformation are computed (both are smooth).
+    soften_cells: Gaussian sigma, in coarse px, of the blur of the per-frame timing maps
+                  (``soften``): no blocky patches where a cell switches source.
     seed:         of the phase noise (same inputs, same loop).
     """
 
     def __init__(self, n: int, *, fade: float = 0.15, still_weight: float = 0.01, stagger: bool = True,
-                 distortion: bool = True, coarse_side: int = 128, seed: int = 0):
+                 distortion: bool = True, coarse_side: int = 128, soften_cells: float = 2.0, seed: int = 0):
         if n < 1:
             raise ValueError("a loop needs at least one frame")
         # at least MIN_FADE_FRAMES frames per cross-over, so that short loops dissolve, not pop
         fade = max(fade, MIN_FADE_FRAMES / n)
         self.n, self.fade, self.still_weight = n, float(min(max(fade, 1e-3), 1.0)), still_weight
         self.stagger, self.distortion = stagger, distortion
-        self.coarse_side, self.seed = coarse_side, seed
+        self.coarse_side, self.seed, self.soften_cells = coarse_side, seed, soften_cells
         self.coarse_counter = StepCounter()  # Euler steps on the coarse grid (phase and deformation)
 
     # -- setup ----------------------------------------------------------------------------
@@ -370,7 +395,8 @@ class LoopPolicy:
         q_f, q_b = distortion_weight(c_f), distortion_weight(c_b)
         r_f, r_b = (1.0 - alpha) * q_f, alpha * q_b
         a_b = r_b / (r_f + r_b).clamp_min(1e-20)
-        return tuple(sample(torch.stack([a_b, usable(q_f), usable(q_b)]).view(1, 3, *hw), None, grid=cgrid))
+        maps = soften(torch.stack([a_b, usable(q_f), usable(q_b)]).view(1, 3, *hw), self.soften_cells)
+        return tuple(sample(maps, None, grid=cgrid))
 
     def _blend(self, t, p_f, p_b, valid, timing, offset) -> LoopFrame:
         """Weights of one frame at K points (see the module docstring). valid: (1, 1 + C, H, W),

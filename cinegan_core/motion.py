@@ -179,8 +179,12 @@ class MotionPlan:
     """How every moving region moves: what the engines render through ``loop.LoopPolicy``.
 
     field:  (2, H, W) float32, px per frame: the stationary motion of drifting and flowing
-            regions (zero outside the mask and in rippling regions).
+            regions (zero outside the mask and in rippling regions; it continues through
+            ``holes``).
     ripple: the periodic displacement of rippling regions, or None.
+    holes:  (H, W) bool, small frozen islands inside a moving region (``enclosed_holes``):
+            still in the output, but what moves passes behind them (an engine samples
+            them inpainted and does not treat them as occluders), or None.
     styles: region name -> the style it got: "drift" | "flow" | "ripple", or "arrows",
             "learned", "file" when the user's arrows, a learned predictor or a motion file set it.
     notes:  what was decided on the user's behalf, for messages.
@@ -190,6 +194,7 @@ class MotionPlan:
     ripple: Ripple | None = None
     styles: dict = dc_field(default_factory=dict)
     notes: list = dc_field(default_factory=list)
+    holes: np.ndarray | None = None
 
 
 def as_plan(motion) -> MotionPlan:
@@ -250,18 +255,47 @@ def coerce_arrows(arrows) -> list[Arrow]:
     return out
 
 
+HOLE_FRACTION = 0.02  # frozen islands inside a region up to this fraction of the photo: things in front of it
+
+
+def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float = HOLE_FRACTION) -> np.ndarray:
+    """(H, W) bool: frozen islands inside `region` (a bird, a kite, a lamp, a speck the
+    mask left still), i.e. components of frozen pixels (label 0) that do not touch the
+    image border, are at most max_fraction of the photo and are surrounded by the region
+    (at least 90 % of the ring around them). Things in front of the sky or the water:
+    what lies behind them keeps moving."""
+    H, W = labels.shape
+    frozen = (labels == 0).astype(np.uint8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(frozen, connectivity=8)
+    out = np.zeros((H, W), bool)
+    ring_kernel = np.ones((3, 3), np.uint8)
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        if x == 0 or y == 0 or x + w == W or y + h == H or area > max_fraction * H * W:
+            continue
+        y0, y1, x0, x1 = y - 1, y + h + 1, x - 1, x + w + 1
+        part = comp[y0:y1, x0:x1] == k
+        ring = cv2.dilate(part.astype(np.uint8), ring_kernel).astype(bool) & ~part
+        if region[y0:y1, x0:x1][ring].mean() >= 0.9:
+            out[y0:y1, x0:x1] |= part
+    return out
+
+
 def region_easing(labels: np.ndarray, ease_px: float) -> np.ndarray:
     """(H, W) float32 in [0, 1]: 0 outside the moving regions and at every region's
-    edge (also where sky meets water), rising smoothly to 1 ease_px inside."""
+    edge (also where sky meets water), rising smoothly to 1 ease_px inside. Small frozen
+    islands inside a region (``enclosed_holes``) are not edges: the clouds or the water
+    pass behind them at full speed instead of slowing down and piling up around them."""
     out = np.zeros(labels.shape, np.float32)
     for k in np.unique(labels):
         if k == 0:
             continue
         region = labels == k
-        d = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5) if not region.all() \
+        through = region | enclosed_holes(labels, region)
+        d = cv2.distanceTransform(through.astype(np.uint8), cv2.DIST_L2, 5) if not through.all() \
             else np.full(region.shape, 1e6, np.float32)
         u = np.clip((d - 0.5) / max(ease_px, 3.0), 0, 1)  # the region's outermost pixels barely move
-        out[region] = (u * u * (3 - 2 * u))[region]  # smoothstep
+        out[through] = (u * u * (3 - 2 * u))[through]  # smoothstep
     return out
 
 
@@ -603,10 +637,14 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, chosen = None, {}
     unit = max(H, W) / 1024.0
+    all_holes = np.zeros((H, W), bool)
     for name, k in REGIONS.items():
         region = labels == k
         if not region.any():
             continue
+        holes = enclosed_holes(labels, region)
+        all_holes |= holes
+        through = region | holes  # the motion continues behind small frozen islands
         direction, speed = drift.get(name, (None, None))
         default_speed = speed is None
         if default_speed:
@@ -633,12 +671,12 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         if style == "drift":
             if direction is None:
                 direction = DEFAULT_DRIFT[name][0]
-            f = uniform_motion((W, H), direction, speed) * _perspective(region, name)
-            field[:, region] = f[:, region]
+            f = uniform_motion((W, H), direction, speed) * _perspective(through, name)
+            field[:, through] = f[:, through]
             what = f"drift at {direction:g} deg"
         elif style == "flow":
             d, along = flow_directions(region, photo, direction)
-            field[:, region] = (d * (speed * _perspective(region, name)))[:, region]
+            field[:, through] = (d * (speed * _perspective(through, name)))[:, through]
             what = f"flow {along}"
         else:
             basis = ripple_basis(region, RIPPLE_AMPLITUDE * speed)
@@ -651,7 +689,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         ripple = Ripple(np.ascontiguousarray(ripple_basis_sum * ease[None, None], dtype=np.float32),
                         np.array([wave[4] for wave in RIPPLE_WAVES], np.float32), ripple_cycles(frames))
         ripple.direction /= np.linalg.norm(ripple.direction, axis=1, keepdims=True)
-    return MotionPlan(field * ease, ripple, chosen, notes)
+    return MotionPlan(field * ease, ripple, chosen, notes, all_holes if all_holes.any() else None)
 
 
 def _arrows_by_region(labels: np.ndarray, arrows: list[Arrow], scale: float, notes: list[str]) -> dict:

@@ -115,7 +115,11 @@ class PixelEngine:
         dev = self.device
         # frozen pixels are replaced by the nearest moving ones in what is sampled, so
         # neither the footprint of a sample nor a blur drags them into moving content
-        photo_f = fill_outside(photo, mask).astype(np.float32)
+        # small frozen islands (plan.holes) are passed behind: sampled inpainted, not occluders
+        passable = mask if plan.holes is None else mask | plan.holes
+        source = photo if plan.holes is None else cv2.inpaint(photo, plan.holes.astype(np.uint8), 3,
+                                                                   cv2.INPAINT_TELEA)
+        photo_f = fill_outside(source, passable).astype(np.float32)
         dist = inside_distance(mask)
         feather_px = self.feather_px if self.feather_px is not None else max(1.5, min(H, W) / 400)
         alpha_map = feather(mask, feather_px, dist)
@@ -127,7 +131,7 @@ class PixelEngine:
             return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].contiguous().to(dev)
 
         smooth_t, grain_t = tensor(smooth), tensor(photo_f - smooth)
-        valid = torch.from_numpy(validity_map(mask))[None, None].to(dev)
+        valid = torch.from_numpy(validity_map(passable))[None, None].to(dev)
         field = torch.from_numpy(plan.field)[None].to(dev)
 
         flat = np.flatnonzero(mask)
