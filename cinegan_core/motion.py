@@ -451,9 +451,14 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     A channel (stream, river: not spanning the photo) flows along its own local axis,
     from the structure tensor of the smoothed region (the banks), downhill, i.e. with a
     downward component in the image, or leftward where the channel is level. Open water
-    (sea, lake spanning the photo) flows toward the camera, perpendicular to the wave
-    crests seen in its texture. `toward` (degrees): the user's direction, used only to
-    pick which way along the estimated axis."""
+    (sea, lake spanning the photo) slides along its wave crests (from the structure
+    tensor of its texture), leftward unless the user asks otherwise. Not toward the
+    camera, although swell comes that way: a flat warp cannot make content grow as it
+    approaches nor appear at the far edge, so such a flow melts the texture and piles
+    it against every still thing in the water (foam, rocks, the shore), whose edges lie
+    along the crests; sliding along the crests keeps the texture's scale and runs along
+    those edges. `toward` (degrees): the user's direction, used only to pick which way
+    along the estimated axis."""
     H, W = region.shape
     g, r, s = _small(rgb, region, 256)
     h, w = r.shape
@@ -461,8 +466,8 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     wide = (cols[-1] - cols[0] + 1) >= 0.8 * w
     elong, axis = _shape_axis(r)
     if wide:
-        d = np.array([0.0, 1.0], np.float32)
-        how = "toward the camera"
+        d = np.array([1.0, 0.0], np.float32)
+        how = "along the horizon"
         if g is not None:
             inner = cv2.erode(r.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             dt = _detail(g)
@@ -471,12 +476,13 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
                              for a, b in ((gx, gx), (gx, gy), (gy, gy)))
             coherence = math.hypot(jxx - jyy, 2 * jxy) / max(jxx + jyy, 1e-12)
             normal = 0.5 * math.atan2(2 * jxy, jxx - jyy)  # across the wave crests
-            n = np.array([math.cos(normal), math.sin(normal)], np.float32)
-            n = n if n[1] >= 0 else -n
-            if coherence >= 0.15 and n[1] >= 0.7:
-                d, how = n, f"toward the camera, across the wave crests ({math.degrees(normal) % 360:.0f} deg)"
-        if toward is not None and float(d @ _unit(toward)) <= -0.5:  # the user's way, when it is along d
+            crest = np.array([-math.sin(normal), math.cos(normal)], np.float32)
+            if coherence >= 0.15 and abs(crest[0]) >= 0.7:
+                d, how = crest, "along the wave crests"
+        ref = _unit(DEFAULT_DRIFT["water"][0] if toward is None else toward)
+        if float(d @ ref) < 0 or (toward is None and float(d @ ref) == 0):
             d = -d
+        how += f" ({math.degrees(math.atan2(d[1], d[0])) % 360:.0f} deg)"
         out = np.broadcast_to(d[:, None, None], (2, H, W)).astype(np.float32)
         return out, how
     # a channel: the local axis, from the tensor of the smoothed region's gradient (across the banks)

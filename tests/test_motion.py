@@ -145,7 +145,7 @@ def test_mirror_like_water_ripples_and_the_ripple_loops_in_place():
     assert len(set(plan.ripple.cycles.tolist())) == len(plan.ripple.cycles)
 
 
-def test_textured_open_water_flows_toward_the_camera():
+def test_textured_open_water_slides_along_its_crests():
     h, w = 160, 240
     rng = np.random.default_rng(3)
     crests = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=8, sigmaY=1.2)
@@ -158,9 +158,16 @@ def test_textured_open_water_flows_toward_the_camera():
     assert style == "flow", why
     field = region_motion(labels, frames=60, photo=img).field
     v = field[:, labels == 2].mean(1)
-    assert v[1] > 0 and abs(v[0]) < 0.3 * v[1]                        # toward the camera (down the image)
-    col = field[1][h // 2 + 10:h - 10, w // 2]
+    assert v[0] < 0 and abs(v[1]) < 0.2 * abs(v[0])                   # along the crests, leftward by default
+    col = -field[0][h // 2 + 10:h - 10, w // 2]
     assert col[-1] > col[0]                                           # faster near the camera
+    right = region_motion(labels, frames=60, photo=img, drift={"water": (0, None)}).field
+    assert right[0][labels == 2].mean() > 0                           # the user picks the way
+    tilted = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h * 3 / 4), 15, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REFLECT)
+    d, how = flow_directions(labels == 2, tilted)
+    angle = np.degrees(np.arctan2(d[1, 0, 0], d[0, 0, 0])) % 360
+    assert "crests" in how and 155 < angle < 175, (angle, how)        # crests tilted by 15 deg (165)
 
 
 def test_a_stream_flows_along_its_own_axis_downhill():
