@@ -54,6 +54,8 @@ TINT = {SKY: (64, 156, 255, 120), WATER: (0, 220, 170, 120)}     # overlay colou
 MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                 # brush colours: paint motion / freeze
 NOTHING_FOUND, LITTLE_FOUND = 0.005, 0.05                          # moving share under which the upload warns
 RENDERER = {"pixel": "standard renderer", "stylegan": "StyleGAN renderer"}
+STYLE_CHOICES = [("Automatic", "auto"), ("Drift: one slow sheet (clouds)", "drift"),
+                 ("Flow: along the water's course", "flow"), ("Ripple: shimmer in place (calm water)", "ripple")]
 
 cache = Cache(os.environ.get("CINEGAN_CACHE"), max_bytes=int(float(os.environ.get("CINEGAN_CACHE_GB", 2)) * 1024 ** 3))
 
@@ -293,14 +295,15 @@ def on_clear(preview):
 
 def control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
                      arrows=(), aspect="original", crop_x=0.5, crop_y=0.5,
-                     gif_max_mb=DEFAULT_GIF_MAX_MB) -> core.RenderSettings:
+                     gif_max_mb=DEFAULT_GIF_MAX_MB, sky_style="auto", water_style="auto") -> core.RenderSettings:
     """The page's controls (or the API's arguments) as RenderSettings: the core's
     ``settings.from_api``, rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE."""
     return core.settings.from_api(
         {"sky_direction": sky_direction, "sky_speed": sky_speed, "water_direction": water_direction,
          "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
          "arrows": list(arrows) if not isinstance(arrows, str) else arrows, "aspect": aspect, "crop_x": crop_x,
-         "crop_y": crop_y, "gif_max_mb": gif_max_mb}, max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
+         "crop_y": crop_y, "gif_max_mb": gif_max_mb, "sky_style": sky_style, "water_style": water_style},
+        max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
 
 
 @gpu
@@ -365,11 +368,12 @@ def page_mask(editor, base):
 
 @user_error
 def on_generate(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
-                engine, aspect, crop_x, crop_y, gif_max_mb, progress=gr.Progress()):
+                engine, aspect, crop_x, crop_y, gif_max_mb, sky_style="auto", water_style="auto",
+                progress=gr.Progress()):
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
     settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                                arrows, aspect, crop_x, crop_y, gif_max_mb)
+                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style)
     preview, download, info = render_files(path, page_mask(editor, base), settings.to_dict(),
                                            progress_bridge(progress))
     return preview, download, status_line(info)
@@ -394,14 +398,15 @@ def variant_entry(letter: str, preset: str, download: str, info: dict) -> dict:
 
 @user_error
 def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
-                engine, aspect, crop_x, crop_y, gif_max_mb, progress=gr.Progress()):
+                engine, aspect, crop_x, crop_y, gif_max_mb, sky_style="auto", water_style="auto",
+                progress=gr.Progress()):
     """A/B variants: the fixed presets (calm / natural / lively scale every speed and
     arrow), as animated thumbnails, plus a zip named after the photo with every
     variant and a manifest (settings, sizes, durations, quality figures)."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
     settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                                arrows, aspect, crop_x, crop_y, gif_max_mb)
+                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style)
     mask = page_mask(editor, base)
     items, entries, files = [], [], []
     for i, name in enumerate(core.PRESETS):
@@ -439,7 +444,8 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
                  water_direction: float = DEFAULT_DRIFT["water"][0], water_speed: float = DEFAULT_DRIFT["water"][1],
                  seconds: float = 3.0, fps: float = 20.0, format: str = "mp4", engine: str = "auto",
                  aspect: str = "original", crop_x: float = 0.5, crop_y: float = 0.5,
-                 gif_max_mb: float = DEFAULT_GIF_MAX_MB) -> tuple[gr.FileData, dict]:
+                 gif_max_mb: float = DEFAULT_GIF_MAX_MB, sky_style: str = "auto",
+                 water_style: str = "auto") -> tuple[gr.FileData, dict]:
     """Render a cinemagraph from a landscape photo.
 
     Parameters:
@@ -458,6 +464,8 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         crop_x: where the crop box lies across, 0 = left edge, 0.5 = centred, 1 = right edge.
         crop_y: where the crop box lies down, 0 = top edge, 0.5 = centred, 1 = bottom edge.
         gif_max_mb: largest GIF in MB; size, frame rate and colours are chosen to fit.
+        sky_style: how the sky moves: auto, drift (one coherent sheet, slower near the horizon), flow or ripple.
+        water_style: how the water moves: auto (chosen from the photo), flow (along the water's own course), ripple (calm water shimmers in place) or drift.
     Returns:
         video and info (see the outputs).
     """
@@ -465,7 +473,8 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         path = photo["path"] if isinstance(photo, dict) else photo.path
         mpath = None if mask is None else mask["path"] if isinstance(mask, dict) else mask.path
         settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
-                                    format, engine, arrows, aspect, crop_x, crop_y, gif_max_mb)
+                                    format, engine, arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style,
+                                    water_style)
         _, download, info = render_files(path, mpath, settings.to_dict())
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None
@@ -575,6 +584,10 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                         water_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["water"][0], step=1,
                                               label="Water direction (°)")
                         water_speed = gr.Slider(0, 4, value=DEFAULT_DRIFT["water"][1], step=0.1, label="Water speed")
+                    with gr.Row():
+                        sky_style = gr.Dropdown(STYLE_CHOICES, value="auto", label="Sky motion", elem_id="sky-style")
+                        water_style = gr.Dropdown(STYLE_CHOICES, value="auto", label="Water motion",
+                                                  elem_id="water-style")
                     arrow_view = gr.Image(label="Arrows: click where something starts, then where it should go "
                                                 "in one loop", elem_id="arrows", interactive=False, height=260)
                     with gr.Row():
@@ -608,7 +621,7 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                           api_visibility="private")
         clear.click(on_clear, [preview], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
         inputs = [photo, editor, base, arrows, sky_dir, sky_speed, water_dir, water_speed, seconds, fps, fmt, engine,
-                  aspect, crop_x, crop_y, gif_mb]
+                  aspect, crop_x, crop_y, gif_mb, sky_style, water_style]
         generate.click(on_generate, inputs, [result, download, status], api_visibility="private")
         variants_btn.click(on_variants, inputs, [gallery, bundle], api_visibility="private")
         gr.api(api_generate, api_name="generate")

@@ -1,9 +1,10 @@
 """Quality table on the reference samples (../shared/data/samples), via cinemetrics.
 
-    python bench/quality.py [--frames 60] [--only NAME,...] [--out bench/out]
+    python bench/quality.py [--frames 60] [--motion-scale 2.5] [--only NAME,...] [--out bench/out]
 
 For each sample it renders, to lossless PNG frames, with the command line:
-  ref    its own mask and motion file         -> cinemetrics loop (vs the reference motion)
+  ref    its own mask and motion file (its vectors multiplied by --motion-scale, 1 by default)
+                                               -> cinemetrics loop (vs that motion)
   bare   the photo alone (automatic mask, default motion; our field saved as .npy)
                                                -> cinemetrics loop (vs our field, our mask)
   arrow  its own mask and one arrow across the upper sky
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -29,6 +31,9 @@ METRICS = os.path.join(SHARED, "tools", "cinemetrics.py")
 
 
 def cli(*args):
+    """Run the command line; a --frames-dir is this bench's own output, emptied first."""
+    if "--frames-dir" in args:
+        shutil.rmtree(str(args[list(args).index("--frames-dir") + 1]), ignore_errors=True)
     res = subprocess.run([sys.executable, "-m", "cinegan_core", *map(str, args), *([] if args[0] == "mask" else ["--quiet"])],
                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
     if res.returncode:
@@ -56,6 +61,8 @@ def table(title, rows, keys):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--motion-scale", type=float, default=1.0,
+                    help="multiply each sample's own motion by this for the ref experiment (faster motion)")
     ap.add_argument("--only")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "quality"))
     ap.add_argument("--skip", default="", help="comma list of experiments to skip: ref,bare,arrow,mask")
@@ -78,6 +85,10 @@ def main():
             cli("mask", photo, "-o", pred)
             ious.append((n, metrics("mask-iou", "--pred", pred, "--truth", mask)))
         if "ref" not in skip:
+            if a.motion_scale != 1.0:
+                scaled = out + f"_motion_x{a.motion_scale:g}.npy"
+                np.save(scaled, np.load(motion, allow_pickle=False) * np.float32(a.motion_scale))
+                motion = scaled
             cli("render", photo, "--mask", mask, "--motion", motion, "--frames", a.frames, "--frames-dir", out + "_ref")
             ref.append((n, metrics("loop", "--image", photo, "--mask", mask, "--frames-dir", out + "_ref", "--motion", motion)))
         if "bare" not in skip:
@@ -121,7 +132,7 @@ def main():
     if ious:
         table("automatic mask vs reference (cinemetrics mask-iou)", ious, ["iou"])
     if ref:
-        table(f"own mask + own motion, {a.frames} frames", ref, keys)
+        table(f"own mask + own motion x {a.motion_scale:g}, {a.frames} frames", ref, keys)
     if bare:
         table(f"bare photo (automatic mask, default motion), {a.frames} frames", bare,
               ["static_psnr", "seam_ratio", "sharpness_mean", "sharpness_min"])

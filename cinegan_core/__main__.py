@@ -10,6 +10,7 @@ import sys
 from .errors import CineGANError
 from .photo import DEFAULT_MAX_SIDE
 from .framing import ASPECTS, CHANNEL_SIZES
+from .motion import STYLES
 from .settings import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB, ENGINES
 
 PROG = "cinegan"
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"drift direction of the {region} only, degrees (overrides --direction)")
         r.add_argument(f"--{region}-speed", type=float, metavar="PX",
                        help=f"drift speed of the {region} only, px per frame at the render size (overrides --speed)")
+        r.add_argument(f"--{region}-style", choices=STYLES, default="auto",
+                       help=f"how the {region} moves: drift (one coherent sheet), flow (along the water's own "
+                            "course), ripple (shimmers in place, no direction); auto chooses from the photo")
     r.add_argument("--arrow", action="append", metavar="X0,Y0,X1,Y1", default=[],
                    help="repeatable: content at X0,Y0 travels to X1,Y1 over one loop (px of the input photo), "
                         "so the arrow's length sets the speed (length / frames px per frame); several arrows "
@@ -147,7 +151,8 @@ def run(argv=None) -> int:
         settings = RenderSettings(
             frames=args.frames, fps=args.fps, engine=args.engine, max_side=args.max_side,
             direction=args.direction, speed=args.speed, speed_units="px",
-            sky=(args.sky_direction, args.sky_speed), water=(args.water_direction, args.water_speed),
+            sky=(args.sky_direction, args.sky_speed, args.sky_style),
+            water=(args.water_direction, args.water_speed, args.water_style),
             arrows=tuple(args.arrow), aspect=args.aspect, crop_x=args.crop[0], crop_y=args.crop[1],
             gif_max_mb=args.gif_max_mb)
         progress, close = _progress_bar(args.quiet)

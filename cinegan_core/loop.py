@@ -1,20 +1,57 @@
-"""Looping: Euler integration of a motion field, loop weights, resampling.
+"""Looping: Euler integration of a motion field and the loop policy both engines share.
 
-Positions are float tensors ``(K, 2)`` of (x, y) pixel coordinates (pixel
-centres at integers) of the K moving pixels. A motion field is a tensor
-``(1, 2, H, W)`` in px per frame (channel 0 = rightward, 1 = downward).
+Positions are float tensors ``(K, 2)`` of (x, y) pixel coordinates (pixel centres
+at integers) of K points on some grid (the moving pixels of the photo, or the
+stylegan engine's integration grid). A motion field is a tensor ``(1, 2, H, W)``
+on that grid in px per frame (channel 0 = rightward, 1 = downward).
 
-For output frame t of an N-frame loop, the pixel at y shows
+For output frame t of an N-frame loop, the point at y shows
 
 * content carried forward t steps: the photo at ``trace(y, -field, t)``
   (where that content was t frames ago), and
 * content carried backward N - t steps: the photo at ``trace(y, +field, N - t)``
   (where it will be when the loop closes on the photo at frame N),
 
-blended with weight ``loop_alpha(t, N)`` on the backward part. Frame 0 is the
-photo, and frame N would be the photo again, so the wrap-around is seamless by
-construction and no frame repeats (unlike the t/(N-1) scheme of the authors'
-code, which stalls for one frame at every wrap).
+blended so that frame 0 is the photo and frame N would be the photo again: the
+wrap-around is seamless by construction and no frame repeats (unlike the
+t/(N-1) scheme of the authors' code, which stalls for one frame at every wrap).
+How the two are blended is the loop policy (``LoopPolicy``), kept here so that
+both engines loop the same way:
+
+* Open image borders. Beyond the image lies the image mirrored (``PADDING``) and
+  the motion continues (the field is clamped at the border), so content that
+  enters the frame is the mirrored continuation of what is at the border: no
+  fallback band, no seam line, and the outermost pixels move like their
+  neighbours. Only true mask edges (frozen pixels) are occluders: a source that
+  lands on frozen pixels is worth nothing there (``validity_map``), so content
+  emerges from behind a mountain instead of dragging the mountain along, and where
+  neither source is valid the pixel falls back to the still photo.
+* Staggered cross-over. Every point crosses from the forward to the backward
+  source at its own time, phase(y) in [fade/2, 1 - fade/2] of the loop, within
+  a window of fade * N frames; at any frame only the points whose phase is near
+  t/N are mid-fade, instead of the whole region showing a double exposure at
+  N/2. The phase is constant along the flow's streamlines over the loop's reach
+  (line integral convolution), so a piece of content keeps about one phase along
+  its path and its forward and backward copies, which lie on the same
+  streamline, never show at once; neighbouring streams cross over at different
+  times, side by side. Given the photo (``guide``), each stream crosses over at
+  the time its two sources look most alike (as video textures choose their
+  transitions, Schoedl et al. 2000; Liao et al. 2013 choose per-pixel timing the
+  same way), lightly pulled towards a smooth noise phase so that streams still
+  spread out in time.
+* Distortion-aware timing. Where the field stretches the content, the source
+  that is less magnified is preferred: each source's weight is scaled by
+  exp(-4 log(1 / s_min) - log(s_max)) of the singular values s of its Jacobian
+  d source / d y (integrated along with it on a coarse grid), so a cloud never
+  shows up smeared when the other source has it crisp (after Neyret, "Advected
+  textures", 2003, who regenerates texture where its deformation grows).
+* Fallback to the other source. A source that is occluded or smeared beyond use
+  (``usable``) hands its share to the other source, whatever the time, except
+  at t = 0 and towards t = N where the loop must close; only where neither is
+  usable does the still photo show.
+* Ripple. A rippling region does not drift (its field is zero) and is sampled at
+  y + r(y, t), a displacement that is exactly periodic over the loop and zero at
+  t = 0 (``motion.Ripple``): no cross-fade at all.
 
 Displacements are integrated once for all frames: the forward trace advances
 one step per frame, the backward one is run once with checkpoints every
@@ -24,10 +61,17 @@ number of Euler steps is at most 3N and memory stays O(sqrt(N)) position sets.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterator
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+PADDING = "reflection"   # what a source sees beyond the image border: the image mirrored (open borders)
+VALID_RAMP = 2.0         # px over which a source's validity rises from 0 at a mask edge to 1
+MIN_FADE_FRAMES = 6      # the shortest cross-over of a point, in frames
 
 
 class StepCounter:
@@ -37,25 +81,46 @@ class StepCounter:
         self.steps = 0
 
 
+def to_grid(pos: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Positions (K, 2) in px of an image of size (H, W) -> (1, 1, K, 2) grid_sample coordinates."""
+    H, W = size
+    scale = torch.tensor([2.0 / max(W - 1, 1), 2.0 / max(H - 1, 1)], dtype=pos.dtype, device=pos.device)
+    minus_one = torch.tensor([-1.0, -1.0], dtype=pos.dtype, device=pos.device)
+    return torch.addcmul(minus_one, pos, scale).view(1, 1, -1, 2)  # one pass over the positions
+
+
 def sample(image: torch.Tensor, pos: torch.Tensor, mode: str = "bilinear",
-           padding: str = "border") -> torch.Tensor:
+           padding: str = "border", grid: torch.Tensor | None = None) -> torch.Tensor:
     """Sample image (1, C, H, W) at positions pos (K, 2) in px. Returns (C, K).
 
     mode:    "bilinear" | "bicubic" | "nearest" (torch.grid_sample modes).
-    padding: what lies outside the image ("border" | "reflection" | "zeros").
+    padding: what lies outside the image ("border" | "reflection" | "zeros"); images
+             are sampled with PADDING, motion fields with "border" (motion continues).
+    grid:    ``to_grid(pos, (H, W))`` when the caller already has it (pos is then unused).
     """
-    _, _, H, W = image.shape
-    scale = torch.tensor([2.0 / max(W - 1, 1), 2.0 / max(H - 1, 1)], dtype=pos.dtype, device=pos.device)
-    grid = (pos * scale - 1.0).view(1, 1, -1, 2).to(image.dtype)
-    out = F.grid_sample(image, grid, mode=mode, padding_mode=padding, align_corners=True)
+    if grid is None:
+        grid = to_grid(pos, image.shape[-2:])
+    out = F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode=padding, align_corners=True)
     return out[0, :, 0, :]
 
 
 def euler_step(pos: torch.Tensor, field: torch.Tensor, sign: float, counter: StepCounter | None = None) -> torch.Tensor:
-    """One Euler step along sign * field: pos + sign * field(pos). pos (K, 2) px."""
+    """One Euler step along sign * field.
+
+    pos:   (K, 2) positions in px, or (K, 6): positions and their Jacobian with respect
+           to the start positions (J11, J12, J21, J22, row-major), which is carried along.
+    field: (1, 2, H, W) velocity, or (1, 6, H, W) velocity and its derivatives
+           (``field_derivatives``) for a (K, 6) state.
+    """
     if counter is not None:
         counter.steps += 1
-    return pos + sign * sample(field, pos).t()
+    s = sample(field, pos[:, :2]).t()
+    if pos.shape[1] == 2:
+        return torch.add(pos, s, alpha=sign)
+    jac = pos[:, 2:].reshape(-1, 2, 2)
+    grad = s[:, 2:].reshape(-1, 2, 2)
+    jac = jac + sign * torch.bmm(grad, jac)
+    return torch.cat([pos[:, :2] + sign * s[:, :2], jac.reshape(-1, 4)], 1)
 
 
 def trace(pos: torch.Tensor, field: torch.Tensor, sign: float, steps: int,
@@ -108,14 +173,317 @@ def backward_sources(start: torch.Tensor, field: torch.Tensor, n: int,
         del segment
 
 
-def loop_alpha(t: int, n: int, sharpness: float = 1.0) -> float:
-    """Weight of the backward part at frame t of n, from 0 (t = 0) towards 1 (t = n).
+def field_derivatives(field: torch.Tensor) -> torch.Tensor:
+    """(1, 2, H, W) velocity -> (1, 6, H, W): vx, vy, dvx/dx, dvx/dy, dvy/dx, dvy/dy
+    (central differences, per px)."""
+    p = F.pad(field, (1, 1, 1, 1), mode="replicate")
+    ddx = (p[:, :, 1:-1, 2:] - p[:, :, 1:-1, :-2]) / 2
+    ddy = (p[:, :, 2:, 1:-1] - p[:, :, :-2, 1:-1]) / 2
+    return torch.cat([field, ddx[:, :1], ddy[:, :1], ddx[:, 1:], ddy[:, 1:]], 1)
 
-    sharpness 1 is the linear t/n of the paper; larger values keep each part
-    alone for longer near the ends and cross over faster in the middle,
-    u^p / (u^p + (1 - u)^p), which shortens the double-exposed stretch."""
-    u = t / n
-    if sharpness == 1.0 or u in (0.0, 1.0):
-        return u
-    a, b = u ** sharpness, (1.0 - u) ** sharpness
-    return a / (a + b)
+
+def distortion_weight(state: torch.Tensor) -> torch.Tensor:
+    """How much to trust a source by how its content is deformed: (K, 6) state -> (K,).
+
+    With s_min <= s_max the singular values of the Jacobian d source / d y:
+    exp(-(4 max(0, -log s_min) + max(0, log s_max))). 1 for an undistorted source;
+    magnification (s < 1: the source's content is stretched over more pixels, so it
+    is blurred) costs much more than minification."""
+    a, b, c, d = state[:, 2], state[:, 3], state[:, 4], state[:, 5]
+    sq = a * a + b * b + c * c + d * d
+    det = (a * d - b * c).abs()
+    root = (sq * sq - 4 * det * det).clamp_min(0).sqrt()
+    s_max = ((sq + root) / 2).clamp_min(1e-12).sqrt()
+    s_min = ((sq - root) / 2).clamp_min(1e-12).sqrt()
+    return torch.exp(-(4.0 * torch.log(s_min).neg().clamp_min(0) + torch.log(s_max).clamp_min(0)))
+
+
+def usable(q) -> torch.Tensor | float:
+    """Whether a source is usable at all given its ``distortion_weight`` q: 1 down to
+    q = 0.3 (mild deformation only sways the timing), 0 from q = 0.05 (content smeared
+    over several times its size, e.g. piled up against a still edge)."""
+    if not torch.is_tensor(q):
+        return 1.0
+    return smoothstep((q - 0.05) / 0.25)
+
+
+def validity_map(mask: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """How much a source landing at each pixel is worth: (H, W) float32 in [0, 1].
+
+    0 on frozen pixels, rising from half a pixel inside a mask edge to 1 VALID_RAMP
+    px further in. The image border is not an edge (borders are open, see PADDING).
+    mask: (H, W) bool, True = moves. scale: grid px per px of `mask` (the ramp is in
+    grid px)."""
+    from .mask import inside_distance
+    return np.clip((inside_distance(mask) * scale - 0.5) / VALID_RAMP, 0.0, 1.0).astype(np.float32)
+
+
+def soften(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of (1, C, h, w) maps, sigma in their px (mirrored at the borders).
+
+    The timing maps switch a point between two unrelated sources; computed per coarse
+    cell and only interpolated bilinearly, a switch that differs from one cell to the
+    next shows as a blocky patch of the other source. Blurred over a few cells, the
+    switch becomes a soft transition."""
+    if sigma <= 0:
+        return maps
+    r = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-r, r + 1, dtype=maps.dtype, device=maps.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    c = maps.shape[1]
+    out = maps
+    for kernel, pad in ((k.view(1, 1, 1, -1), (r, r, 0, 0)), (k.view(1, 1, -1, 1), (0, 0, r, r))):
+        if out.shape[-1 if pad[0] else -2] <= r:  # too small to mirror: replicate
+            out = F.conv2d(F.pad(out, pad, mode="replicate"), kernel.expand(c, 1, *kernel.shape[2:]), groups=c)
+        else:
+            out = F.conv2d(F.pad(out, pad, mode="reflect"), kernel.expand(c, 1, *kernel.shape[2:]), groups=c)
+    return out
+
+
+def smoothstep(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@dataclass
+class LoopFrame:
+    """One frame of a loop for K points: what to sample and how to blend it.
+
+    t:        frame index, 0 .. N-1.
+    fwd, bwd: (K, 2) px: where to sample the forward and the backward source (the
+              ripple offset, if any, is already added).
+    w_fwd, w_bwd, w_still: (K,) weights of the two sources and of the still photo at
+              the point itself (the fallback where neither source is valid); they sum to 1.
+    ripple:   (K, 2) px, the ripple displacement of this frame, or None.
+    extra_fwd, extra_bwd: (C, K) the `extra` maps given to ``LoopPolicy.frames``, sampled
+              at the two sources along with the validity (bilinear), or None.
+    """
+
+    t: int
+    fwd: torch.Tensor
+    bwd: torch.Tensor
+    w_fwd: torch.Tensor
+    w_bwd: torch.Tensor
+    w_still: torch.Tensor
+    ripple: torch.Tensor | None = None
+    extra_fwd: torch.Tensor | None = None
+    extra_bwd: torch.Tensor | None = None
+
+
+class LoopPolicy:
+    """How a loop is assembled from its two sources (see the module docstring).
+
+    n:            frames in the loop.
+    fade:         length of each point's cross-over, as a fraction of the loop (at least
+                  MIN_FADE_FRAMES frames).
+    still_weight: weight of the still photo, the fallback where neither source is valid.
+    stagger:      per-point cross-over times (False: every point crosses at once,
+                  the paper's global cross-fade, with the same smoothstep curve).
+    distortion:   scale each source's weight by how little it is deformed.
+    coarse_side:  px of the long side of the coarse grid on which the phase and the
+                  deformation are computed (both are smooth).
+    soften_cells: Gaussian sigma, in coarse px, of the blur of the per-frame timing maps
+                  (``soften``): no blocky patches where a cell switches source.
+    seed:         of the phase noise (same inputs, same loop).
+    """
+
+    def __init__(self, n: int, *, fade: float = 0.15, still_weight: float = 0.01, stagger: bool = True,
+                 distortion: bool = True, coarse_side: int = 128, soften_cells: float = 2.0, seed: int = 0):
+        if n < 1:
+            raise ValueError("a loop needs at least one frame")
+        # at least MIN_FADE_FRAMES frames per cross-over, so that short loops dissolve, not pop
+        fade = max(fade, MIN_FADE_FRAMES / n)
+        self.n, self.fade, self.still_weight = n, float(min(max(fade, 1e-3), 1.0)), still_weight
+        self.stagger, self.distortion = stagger, distortion
+        self.coarse_side, self.seed, self.soften_cells = coarse_side, seed, soften_cells
+        self.coarse_counter = StepCounter()  # Euler steps on the coarse grid (phase and deformation)
+
+    # -- setup ----------------------------------------------------------------------------
+    def _coarse(self, field: torch.Tensor):
+        """The field on the coarse grid, (1, 6, h, w) with its derivatives, and the
+        (sx, sy) coarse px per grid px."""
+        _, _, H, W = field.shape
+        c = max(1, math.ceil(max(H, W) / self.coarse_side))
+        h, w = max(2, math.ceil(H / c)), max(2, math.ceil(W / c))
+        sx, sy = w / W, h / H
+        small = F.interpolate(field, size=(h, w), mode="area") * torch.tensor(
+            [sx, sy], dtype=field.dtype, device=field.device).view(1, 2, 1, 1)
+        return field_derivatives(small), (sx, sy)
+
+    @staticmethod
+    def _to_coarse(pos: torch.Tensor, scale) -> torch.Tensor:
+        sx, sy = scale
+        s = torch.tensor([sx, sy], dtype=pos.dtype, device=pos.device)
+        return (pos + 0.5) * s - 0.5
+
+    def _walk(self, vel: torch.Tensor, start: torch.Tensor):
+        """Yield (k, upstream, downstream) for k = 0 .. n: the points `start` (P, 2) traced
+        k steps against and along the coarse velocity (1, 2, h, w)."""
+        up = down = start
+        yield 0, up, down
+        for k in range(1, self.n + 1):
+            up = euler_step(up, vel, -1.0, self.coarse_counter)
+            down = euler_step(down, vel, 1.0, self.coarse_counter)
+            yield k, up, down
+
+    def _along(self, maps: torch.Tensor, vel: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """maps (1, C, h, w) averaged along each point's streamline over one loop each way
+        (line integral convolution): (C, P)."""
+        total = 0.0
+        for k, up, down in self._walk(vel, start):
+            total = total + sample(maps, up, padding=PADDING) + (sample(maps, down, padding=PADDING) if k else 0.0)
+        return total / (2 * self.n + 1)
+
+    def phase_map(self, coarse: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-over time of every coarse point, (1, 1, h, w) in [fade/2, 1 - fade/2]
+        (fractions of the loop).
+
+        Without a guide: smooth noise averaged along the streamlines over the loop's reach,
+        spread evenly over the range by rank. With a guide image (1, C, H, W) on the
+        field's grid (e.g. the low-pass photo): at every point the time, among those, at
+        which its two sources look most alike over the cross-over window, the mismatch
+        being averaged along the streamline the same way and, lightly, pulled towards the
+        noise phase so that neighbouring streams still cross at different times."""
+        _, _, h, w = coarse.shape
+        lo, hi = self.fade / 2, 1.0 - self.fade / 2
+        dev, dt = coarse.device, coarse.dtype
+        if not self.stagger or hi <= lo:
+            return torch.full((1, 1, h, w), 0.5, dtype=dt, device=dev)
+        rng = np.random.default_rng(self.seed)
+        noise = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0),
+                                 0.05 * max(h, w), borderType=cv2.BORDER_REFLECT)
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=dt, device=dev), torch.arange(w, dtype=dt, device=dev),
+                                indexing="ij")
+        start = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)
+        vel = coarse[:, :2]
+        smooth = self._along(torch.from_numpy(noise)[None, None].to(dev, dt), vel, start)[0]
+        rank = torch.empty_like(smooth)
+        rank[torch.argsort(smooth)] = torch.arange(smooth.numel(), dtype=dt, device=dev)
+        phase = lo + (hi - lo) * rank / max(smooth.numel() - 1, 1)
+        if guide is None:
+            return phase.view(1, 1, h, w)
+        # how unlike its two sources are at frame t: the content t steps upstream of a point
+        # against the content n - t steps downstream, for every few t
+        small = F.interpolate(guide, size=(h, w), mode="area")
+        stride = max(1, math.ceil(self.n / 48))
+        up_look, down_look = {}, {}
+        for k, up, down in self._walk(vel, start):
+            if k % stride == 0 or k == self.n:
+                up_look[k], down_look[k] = sample(small, up, padding=PADDING), sample(small, down, padding=PADDING)
+        times = [t for t in range(self.n) if t in up_look and self.n - t in down_look]
+        mismatch = torch.stack([(up_look[t] - down_look[self.n - t]).abs().mean(0) for t in times])  # (T, P)
+        cand = torch.linspace(lo, hi, min(24, self.n), dtype=dt, device=dev)
+        u = torch.tensor(times, dtype=dt, device=dev) / self.n
+        a = smoothstep((u[None, :] - cand[:, None]) / self.fade + 0.5)
+        mix = a * (1.0 - a)                   # how double-exposed frame t is, per candidate phase
+        cost = (mix @ mismatch) / mix.sum(1, keepdim=True).clamp_min(1e-9)  # (J, P)
+        cost = self._along(cost.view(1, -1, h, w), vel, start)
+        cost = cost + 0.5 * cost.mean() * ((cand[:, None] - phase[None, :]) / (hi - lo)) ** 2
+        best = cand[cost.argmin(0)].view(h, w).cpu().numpy()
+        best = cv2.GaussianBlur(best, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
+        return torch.from_numpy(best)[None, None].to(dev, dt)
+
+    def _timing(self, t: int, phase: torch.Tensor, c_f, c_b, cgrid: torch.Tensor, hw) -> tuple:
+        """(a_b, usable_f, usable_b), (K,) each: the backward source's share by time, refined
+        by the deformation of both sources (``distortion_weight``), and whether each source
+        is usable at all (``usable``). Computed on the coarse grid, where all of it is
+        smooth, from the coarse states c_f, c_b (P, 6); one bilinear pass to the points."""
+        alpha = smoothstep((t / self.n - phase) / self.fade + 0.5)
+        if not self.distortion:
+            return sample(alpha.view(1, 1, *hw), None, grid=cgrid)[0], 1.0, 1.0
+        q_f, q_b = distortion_weight(c_f), distortion_weight(c_b)
+        r_f, r_b = (1.0 - alpha) * q_f, alpha * q_b
+        a_b = r_b / (r_f + r_b).clamp_min(1e-20)
+        maps = soften(torch.stack([a_b, usable(q_f), usable(q_b)]).view(1, 3, *hw), self.soften_cells)
+        return tuple(sample(maps, None, grid=cgrid))
+
+    def _blend(self, t, p_f, p_b, valid, timing, offset) -> LoopFrame:
+        """Weights of one frame at K points (see the module docstring). valid: (1, 1 + C, H, W),
+        the validity map and C extra maps sampled along with it; timing: ``_timing``."""
+        a_b, d_f, d_b = timing
+        if t == 0:
+            a_b = torch.zeros_like(a_b)                            # exactly: frame 0 is the photo
+        u = t / self.n
+        if offset is not None:
+            p_f, p_b = p_f + offset, p_b + offset
+        x_f, x_b = sample(valid, p_f, padding=PADDING), sample(valid, p_b, padding=PADDING)
+        g_f, g_b = x_f[0] * d_f, x_b[0] * d_b                      # 0: occluded or badly deformed
+        # a source that cannot be used hands its share to the other one (not to the still
+        # photo), except at t = 0 (only the photo) and towards t = n (the loop closes)
+        w_f = g_f * ((1.0 - a_b) + a_b * (1.0 - u) * (1.0 - g_b))
+        w_b = g_b * (a_b + (1.0 - a_b) * u * (1.0 - g_f))
+        norm = 1.0 / (w_f + w_b + self.still_weight)
+        extra = (x_f[1:], x_b[1:]) if valid.shape[1] > 1 else (None, None)
+        return LoopFrame(t, p_f, p_b, w_f * norm, w_b * norm, self.still_weight * norm, offset, *extra)
+
+    def _ripple_parts(self, ripple, start: torch.Tensor):
+        """(cos part (K, k), sin part (K, k), direction (k, 2), cycles (k,)) of a Ripple at the
+        start points, or None."""
+        if ripple is None:
+            return None
+        basis = torch.from_numpy(np.ascontiguousarray(ripple.basis)).to(start.device, start.dtype)
+        k, _, h, w = basis.shape
+        at = sample(basis.view(1, 2 * k, h, w), start).view(k, 2, -1)
+        direction = torch.from_numpy(np.asarray(ripple.direction, np.float32)).to(start.device, start.dtype)
+        return at[:, 0].t().contiguous(), at[:, 1].t().contiguous(), direction, np.asarray(ripple.cycles)
+
+    def ripple_offset(self, parts, t: int) -> torch.Tensor | None:
+        """(K, 2) px: r(y, t) = sum_k direction_k (C_k (cos w_k t - 1) + S_k sin w_k t),
+        w_k = 2 pi cycles_k / n. Zero at t = 0 and periodic with period n."""
+        if parts is None:
+            return None
+        cos_part, sin_part, direction, cycles = parts
+        w = 2 * math.pi * cycles * t / self.n
+        cw = torch.tensor(np.cos(w) - 1.0, dtype=cos_part.dtype, device=cos_part.device)
+        sw = torch.tensor(np.sin(w), dtype=cos_part.dtype, device=cos_part.device)
+        return (cos_part * cw + sin_part * sw) @ direction
+
+    def _setup(self, start, field, ripple, guide):
+        """Coarse field, the points' coarse grid, phase map, coarse start states, coarse size,
+        ripple parts."""
+        coarse, scale = self._coarse(field)
+        _, _, h, w = coarse.shape
+        cgrid = to_grid(self._to_coarse(start, scale), (h, w))
+        phase = self.phase_map(coarse, guide).view(-1)
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=start.dtype, device=start.device),
+                                torch.arange(w, dtype=start.dtype, device=start.device), indexing="ij")
+        eye = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=start.dtype, device=start.device).expand(h * w, 4)
+        cpoints = torch.cat([torch.stack([xs.reshape(-1), ys.reshape(-1)], 1), eye], 1)
+        return coarse, cgrid, phase, cpoints, (h, w), self._ripple_parts(ripple, start)
+
+    # -- the loop -------------------------------------------------------------------------
+    def frames(self, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *, ripple=None,
+               extra: torch.Tensor | None = None, guide: torch.Tensor | None = None,
+               counter: StepCounter | None = None) -> Iterator[LoopFrame]:
+        """The n frames of the loop at the points `start`, incrementally (O(n) steps in all).
+
+        start:  (K, 2) px on the grid of `field`.
+        field:  (1, 2, H, W) px per frame (zero in rippling regions).
+        valid:  (1, 1, H, W) ``validity_map`` of the mask on the same grid.
+        ripple: a ``motion.Ripple`` at this grid's size (``Ripple.resized``), or None.
+        extra:  (1, C, H, W) maps an engine needs at both sources (e.g. a low-pass photo),
+                sampled in the same pass as the validity: LoopFrame.extra_fwd / extra_bwd.
+        guide:  (1, C, H, W) the photo (low-pass) on this grid: each point then crosses over
+                when its two sources look most alike (``phase_map``); None: noise phases.
+        counter: counts the Euler steps of the two sources at `start` (at most 3n).
+        """
+        valid = valid if extra is None else torch.cat([valid, extra], 1)
+        coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple, guide)
+        fwd, bwd = forward_sources(start, field, self.n, counter), backward_sources(start, field, self.n, counter)
+        c_fwd = forward_sources(cpoints, coarse, self.n, self.coarse_counter)
+        c_bwd = backward_sources(cpoints, coarse, self.n, self.coarse_counter)
+        for t in range(self.n):
+            timing = self._timing(t, phase, next(c_fwd), next(c_bwd), cgrid, hw)
+            yield self._blend(t, next(fwd), next(bwd), valid, timing, self.ripple_offset(parts, t))
+
+    def frame(self, t: int, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *,
+              ripple=None, extra: torch.Tensor | None = None, guide: torch.Tensor | None = None) -> LoopFrame:
+        """Frame t computed the straightforward way (every trace integrated from frame 0):
+        the reference that ``frames`` must match, for tests."""
+        valid = valid if extra is None else torch.cat([valid, extra], 1)
+        coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple, guide)
+        timing = self._timing(t, phase, trace(cpoints, coarse, -1.0, t), trace(cpoints, coarse, 1.0, self.n - t),
+                              cgrid, hw)
+        return self._blend(t, trace(start, field, -1.0, t), trace(start, field, 1.0, self.n - t), valid,
+                           timing, self.ripple_offset(parts, t))

@@ -22,7 +22,8 @@ from .errors import CineGANError
 from .loop import StepCounter
 from .automask import AutoMask, auto_mask
 from .mask import SKY, WATER, load_mask
-from .motion import check_motion, check_speed, load_motion, region_motion, resize_motion, uniform_motion
+from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_motion, resize_motion,
+                     uniform_motion)
 from .photo import Photo, load_photo
 from .quality import LoopProbe
 from .settings import DEFAULT_FRAMES, ENGINES, RenderSettings
@@ -41,6 +42,8 @@ class Scene:
     warnings: what the user should know and may want to act on (parts of the photo the
             automatic mask left frozen because it was unsure, ignored arrows, a loop
             smaller than the channel's size).
+    plan:   the motion plan (the style of each region, the ripple of calm water) when the
+            motion was built from the regions; None with a motion file (the field is all).
     """
 
     photo: Photo
@@ -48,6 +51,21 @@ class Scene:
     field: np.ndarray
     notes: list[str] = dc_field(default_factory=list)
     warnings: list[str] = dc_field(default_factory=list)
+    plan: MotionPlan | None = None
+
+    @property
+    def motion(self) -> MotionPlan:
+        """What the engines render: the plan, or a plan of the field alone."""
+        return self.plan if self.plan is not None else MotionPlan(self.field)
+
+    @property
+    def styles(self) -> dict:
+        """Region name -> the style it got ("drift" | "flow" | "ripple" | "arrows" | "learned"),
+        or "file" for every moving region when a motion file set the motion."""
+        if self.plan is not None:
+            return dict(self.plan.styles)
+        names = {SKY: "sky", WATER: "water"}
+        return {names[k]: "file" for k in np.unique(self.labels) if k in names}
 
     @property
     def mask(self) -> np.ndarray:
@@ -160,7 +178,8 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
               at its own size; cropped and rescaled to the render. None: per-region drifts
               and arrows (arrows: px of the whole photo; those leaving a crop are ignored).
               With a motion file, ``speed`` is the speed of its fastest vector and
-              ``direction`` replaces its directions by one uniform drift.
+              ``direction`` replaces its directions by one uniform drift; the regions'
+              styles (drift / flow / ripple, ``motion.region_motion``) apply only without one.
     labels:   precomputed (H, W) uint8 regions at render size (skips the mask step).
     cache:    a cache.Cache for the per-photo work (the automatic mask).
     predictors: learned mask and motion (``predictors.Predictors``): used for the
@@ -199,9 +218,14 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
                 fld *= settings.speed * unit / fastest
         if settings.direction is not None:
             fld = uniform_motion(ph.size, settings.direction, float(np.hypot(fld[0], fld[1])[m].mean()))
-        fld = fld * m
+        fld = fld * m * settings.motion_scale  # presets: every speed at once
         if arrows:
             warnings.append("arrows are ignored when a motion file is given")
+        asked = [n for n in ("sky", "water") if settings.region(n).style != "auto"]
+        if asked:
+            warnings.append(f"the {' and '.join(asked)} style{'s are' if len(asked) > 1 else ' is'} ignored "
+                            "when a motion file is given")
+        plan = None
     else:
         drift = {}
         for name in ("sky", "water"):
@@ -210,14 +234,14 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
         patterns = predictors.motion(ph.rgb) if predictors is not None else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
-        fld, more = region_motion(labels, frames=settings.frames, drift=drift, arrows=arrows,
-                                  arrow_scale=ph.scale, patterns=patterns)
-        for note in more:  # region_motion's notes: the defaults it used, and arrows it ignored
+        styles = {name: settings.region(name).style for name in ("sky", "water")}
+        plan = region_motion(labels, frames=settings.frames, photo=ph.rgb, styles=styles, drift=drift,
+                             arrows=arrows, arrow_scale=ph.scale, patterns=patterns, scale=settings.motion_scale)
+        fld = plan.field
+        for note in plan.notes:  # region_motion's notes: the style of each region, arrows it ignored
             (warnings if "ignored" in note else notes).append(note)
-    if settings.motion_scale != 1.0:  # presets: every speed and arrow at once
-        fld = fld * settings.motion_scale
     check_speed(fld)
-    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings)
+    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings, plan=plan)
 
 
 def load_settings_photo(photo, settings: RenderSettings) -> Photo:
@@ -225,7 +249,7 @@ def load_settings_photo(photo, settings: RenderSettings) -> Photo:
     return load_photo(photo, max_side=settings.max_side, aspect=settings.aspect, crop=settings.crop)
 
 
-RENDER_VERSION = 4  # bump whenever the same settings would render different frames (cache keys)
+RENDER_VERSION = 5  # bump whenever the same settings would render different frames (cache keys)
 
 def stylegan_engine(weights=None, device: str = "cpu", authors: bool = False):
     """The stylegan engine over the checkpoints found for `weights` (networks loaded
@@ -278,7 +302,7 @@ def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: str = "auto", devic
     """Yield the n frames (H, W, 3) uint8 of the loop. progress(dict(stage, step, total))."""
     RenderSettings(frames=n)  # validates n
     eng, _ = pick_engine(engine, device, weights)
-    return eng.frames(scene.photo.rgb, scene.mask, scene.field, n, progress=progress, counter=counter)
+    return eng.frames(scene.photo.rgb, scene.mask, scene.motion, n, progress=progress, counter=counter)
 
 
 def render(photo, output=None, settings: RenderSettings | None = None, *, frames_dir=None, mask=None,
@@ -296,7 +320,8 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     renderer: an engine object already picked (``pick_engine``), overriding settings.engine.
 
     Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
-    "fps", "notes", "warnings", "videos", "settings", "quality"} (quality: ``quality.LoopProbe``
+    "fps", "notes", "warnings", "styles", "videos", "settings", "quality"} (styles: region name ->
+    the motion style it got, ``Scene.styles``; quality: ``quality.LoopProbe``
     figures: seam_ratio, frozen_exact, moving_share). Outputs appear only when complete (no
     half-written files on failure).
     """
@@ -324,12 +349,12 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     sinks.append(probe)
     with contextlib.ExitStack() as stack:
         opened = [stack.enter_context(s) for s in sinks]
-        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.field, settings.frames, progress=progress):
+        for frame in eng.frames(scene.photo.rgb, scene.mask, scene.motion, settings.frames, progress=progress):
             for s in opened:
                 s.add(frame)
     h, w = scene.photo.rgb.shape[:2]
     return {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
             "frames": settings.frames, "width": w, "height": h, "fps": settings.fps, "notes": scene.notes,
-            "warnings": scene.warnings,
+            "warnings": scene.warnings, "styles": scene.styles,
             "videos": [s.info for s in sinks if isinstance(s, VideoWriter)], "settings": settings.to_dict(),
             "quality": probe.info}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from .errors import CineGANError
 from .framing import aspect_name
-from .motion import Arrow, coerce_arrows
+from .motion import STYLES, Arrow, coerce_arrows
 from .photo import DEFAULT_MAX_SIDE, check_max_side
 
 ENGINES = ("auto", "pixel", "stylegan", "stylegan-authors")
@@ -76,33 +76,48 @@ class RegionMotion:
 
     direction: degrees, 0 = rightward, 90 = downward, 180 = leftward, 270 = upward.
     speed:     px per frame, in the settings' ``speed_units``; 0 freezes the region.
+    style:     "auto" | "drift" | "flow" | "ripple" (``motion.STYLES``): drift slides the
+               region as one coherent sheet (clouds), flow follows the water body's own
+               course (streams, rivers, sea), ripple makes calm water shimmer in place
+               (no direction); "auto" chooses from the photo (``motion.choose_style``).
     """
 
     direction: float | None = None
     speed: float | None = None
+    style: str = "auto"
 
     def __post_init__(self):
         d = _number("direction", self.direction)
         object.__setattr__(self, "direction", None if d is None else d % 360.0)
         object.__setattr__(self, "speed", _number("speed", self.speed, lo=0.0))
+        style = "auto" if self.style is None else self.style
+        if not isinstance(style, str):
+            raise CineGANError(f"style must be a name ({', '.join(STYLES)}), got {style!r}")
+        object.__setattr__(self, "style", _choice("style", style, STYLES))
 
     @classmethod
     def coerce(cls, value) -> "RegionMotion":
-        """A RegionMotion from itself, None, a (direction, speed) pair or a dict."""
+        """A RegionMotion from itself, None, a (direction, speed) pair, a (direction, speed,
+        style) triple or a dict with any of direction, speed, style."""
         if isinstance(value, cls):
             return value
         if value is None:
             return cls()
         if isinstance(value, dict):
-            unknown = set(value) - {"direction", "speed"}
+            unknown = set(value) - {"direction", "speed", "style"}
             if unknown:
-                raise CineGANError(f"unknown region setting(s) {', '.join(sorted(unknown))}; use direction, speed")
-            return cls(value.get("direction"), value.get("speed"))
+                raise CineGANError(f"unknown region setting(s) {', '.join(sorted(map(str, unknown)))}; "
+                                   "use direction, speed, style")
+            return cls(value.get("direction"), value.get("speed"), value.get("style"))
+        if isinstance(value, (str, bytes)):
+            raise CineGANError(f"a region's motion must be (direction, speed[, style]), got {value!r}")
         try:
-            direction, speed = value
-        except (TypeError, ValueError):
-            raise CineGANError(f"a region's motion must be (direction, speed), got {value!r}") from None
-        return cls(direction, speed)
+            parts = tuple(value)
+        except TypeError:
+            parts = ()
+        if len(parts) not in (2, 3):
+            raise CineGANError(f"a region's motion must be (direction, speed[, style]), got {value!r}")
+        return cls(*parts)
 
 
 @dataclass(frozen=True)
@@ -199,7 +214,7 @@ class RenderSettings:
         shared direction / speed, else None (automatic)."""
         own = getattr(self, name)
         return RegionMotion(self.direction if own.direction is None else own.direction,
-                            self.speed if own.speed is None else own.speed)
+                            self.speed if own.speed is None else own.speed, own.style)
 
     def speed_unit(self, long_side: int) -> float:
         """px per frame at a render whose long side is long_side px, per unit of this
@@ -277,6 +292,7 @@ def api_defaults() -> dict:
     from .motion import DEFAULT_DRIFT
     return {"arrows": "", "sky_direction": DEFAULT_DRIFT["sky"][0], "sky_speed": DEFAULT_DRIFT["sky"][1],
             "water_direction": DEFAULT_DRIFT["water"][0], "water_speed": DEFAULT_DRIFT["water"][1],
+            "sky_style": "auto", "water_style": "auto",
             "seconds": 3.0, "fps": DEFAULT_FPS, "format": "mp4", "engine": "auto", "aspect": "original",
             "crop_x": 0.5, "crop_y": 0.5, "gif_max_mb": DEFAULT_GIF_MAX_MB}
 
@@ -287,7 +303,8 @@ def from_api(args: dict, *, max_side: int | None = 1024, channel_side: int | Non
     args:         any of ``api_defaults()``'s names, with JSON values (numbers may come
                   as numeric strings; None takes the default, as a cleared number box
                   does; arrows as "x0,y0,x1,y1;..." or a list). Speeds are px per frame
-                  per 1024 px of the photo's long side.
+                  per 1024 px of the photo's long side; sky_style / water_style are
+                  "auto" | "drift" | "flow" | "ripple" (``RegionMotion.style``).
     max_side:     px, longest side rendered for the Original aspect.
     channel_side: px, at most, for a channel aspect (1:1, 4:5, 9:16, 16:9).
     CineGANError for unknown names or values a person must correct."""
@@ -303,12 +320,13 @@ def from_api(args: dict, *, max_side: int | None = 1024, channel_side: int | Non
         arrows = parse_arrows(arrows)
     elif not isinstance(arrows, (list, tuple)):
         raise CineGANError(f"arrows must be 'x0,y0,x1,y1;...' or a list of such, got {arrows!r}")
-    for name in ("format", "engine", "aspect"):
+    for name in ("format", "engine", "aspect", "sky_style", "water_style"):
         if not isinstance(a[name], str):
             raise CineGANError(f"{name} must be a name, got {a[name]!r}")
     aspect = aspect_name(a["aspect"])
     return RenderSettings.from_dict({
-        "sky": [a["sky_direction"], a["sky_speed"]], "water": [a["water_direction"], a["water_speed"]],
+        "sky": [a["sky_direction"], a["sky_speed"], a["sky_style"]],
+        "water": [a["water_direction"], a["water_speed"], a["water_style"]],
         "seconds": a["seconds"], "fps": a["fps"], "format": a["format"], "engine": a["engine"],
         "arrows": list(arrows), "aspect": aspect, "crop_x": a["crop_x"], "crop_y": a["crop_y"],
         "gif_max_mb": a["gif_max_mb"], "max_side": max_side if aspect == "original" else channel_side})

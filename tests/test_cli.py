@@ -152,3 +152,13 @@ def test_full_size_render(tmp_path):
     frozen = ~np.asarray(Image.open(mask).convert("L")).astype(bool)
     assert all(np.array_equal(f[frozen], frames[0][frozen]) for f in frames)
     assert not np.array_equal(frames[1], frames[0])
+
+
+def test_region_style_flags(tmp_path):
+    photo = os.path.join(EXAMPLES, "sea-overcast.jpg")
+    res = run_cli("render", photo, "-o", tmp_path / "a.mp4", "--frames", 8, "--max-side", 200,
+                  "--water-style", "ripple", "--sky-style", "drift")
+    assert res.returncode == 0, res.stderr
+    assert "water: ripple" in res.stderr and "sky: drift" in res.stderr
+    assert_user_error(run_cli("render", photo, "-o", tmp_path / "b.mp4", "--water-style", "swirl"), "water-style")
+    assert not os.path.exists(tmp_path / "b.mp4")

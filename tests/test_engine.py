@@ -1,10 +1,17 @@
-"""The pixel engine on synthetic scenes: closure, frozen pixels, drift, detail, edges."""
+"""The pixel engine on synthetic scenes: closure, frozen pixels, drift, detail, borders, ripple."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
 from cinegan_core import prepare, frames as loop_frames, resize_motion, uniform_motion
 from cinegan_core.engines.pixel import PixelEngine
-from conftest import measure_shift, sky_mask, textured
+from cinegan_core.motion import region_motion
+from conftest import ROOT, measure_shift, sky_mask, textured
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from border import advected, border_figure, column_lines  # noqa: E402  (bench/border.py)
 
 
 def laplacian_var(img, region):
@@ -64,8 +71,9 @@ def test_detail_is_kept_through_the_loop(drift_loop):
     base = laplacian_var(img, core)
     ratios = [laplacian_var(f, core) / base for f in out]
     assert np.mean(ratios) >= 0.75 and min(ratios) >= 0.5
-    # a plain linear cross-fade loses visibly more detail mid-loop
-    plain = render(img, mask, _drift(mask), 40, sharpness=1.0, detail_sigma=0)
+    # one global cross-fade with plain bilinear gathers and blending loses visibly more detail mid-loop
+    plain = render(img, mask, _drift(mask), 40, stagger=False, distortion=False, fade=1.0, vp_blend=False,
+                   grain_sigma=0)
     assert laplacian_var(out[20], core) > 1.2 * laplacian_var(plain[20], core)
 
 
@@ -114,3 +122,143 @@ def test_pipeline_prepare_masks_the_field(photo_files):
     assert (scene.field[1][m] >= 0).all() and abs(scene.field[1][m].mean() - 1.2) < 0.25  # eased at the edges
     out = list(loop_frames(scene, 6, engine="pixel", device="cpu"))
     assert len(out) == 6 and np.array_equal(out[0], scene.photo.rgb)
+
+
+# --- borders: open, no seam, no still band, the outermost pixels move ---------------------
+
+@pytest.mark.parametrize("direction,speed", [(0, 1.0), (180, 4.0), (20, 2.5)])
+def test_motion_reaches_every_border(direction, speed):
+    """A sky touching the top, left and right borders: the 6 % strips next to the left and
+    right borders change as much as the interior, the top row moves like the rows below
+    it, and no frame has a vertical line the photo carried along its field would not
+    have (no seam, no band of still photo, no frozen outermost row)."""
+    h, w, n = 96, 160, 40
+    img, mask = textured(h, w, seed=7), sky_mask(h, w, 0.7)
+    field = uniform_motion((w, h), direction, speed) * mask
+    out = render(img, mask, field, n)
+    res = border_figure(out, mask)
+    assert res["worst"] >= 0.8, res
+    assert res["top_moves"] and res["top_row"] >= 0.8, res
+    assert column_lines(out, mask) < 1.2 * column_lines(advected(img, mask, field, n), mask)
+
+
+def test_border_figures_see_a_still_band():
+    """The figures themselves: a band of still photo along the left border is caught,
+    and so is the line where it meets the moving content."""
+    h, w, n = 96, 160, 20
+    img, mask = textured(h, w, seed=7), sky_mask(h, w, 0.7)
+    field = uniform_motion((w, h), 0, 1.5) * mask
+    out = render(img, mask, field, n)
+    out[:, :, :12] = img[:, :12]
+    out[:, 0] = img[0]
+    res = border_figure(out, mask)
+    assert res["left"] < 0.2 and res["right"] >= 0.8 and not res["top_moves"]
+    assert column_lines(out, mask) > 1.5 * column_lines(advected(img, mask, field, n), mask)
+
+
+# --- ripple: calm water shimmers in place and loops exactly --------------------------------
+
+def mirror_scene(h=120, w=160):
+    img = textured(h, w, seed=9)
+    img[h // 2:] = img[: h // 2][::-1]
+    labels = np.zeros((h, w), np.uint8)
+    labels[h // 2 + 2:] = 2
+    labels[: h // 4] = 1
+    return img, labels
+
+
+def test_rippling_water_shimmers_in_place_and_loops():
+    img, labels = mirror_scene()
+    plan = region_motion(labels, frames=40, photo=img, styles={"water": "ripple"}, drift={"water": (None, 1.5)})
+    water = labels == 2
+    out = np.stack(list(PixelEngine().frames(img, labels > 0, plan, 40)))
+    assert np.array_equal(out[0], img) and (out[:, labels == 0] == img[labels == 0]).all()
+    core = np.zeros_like(water)
+    core[labels.shape[0] // 2 + 12: -6, 6:-6] = True
+    steps = [np.abs(out[i + 1][core].astype(float) - out[i][core]).mean() for i in range(len(out) - 1)]
+    wrap = np.abs(out[0][core].astype(float) - out[-1][core]).mean()
+    assert min(steps) > 0.2                                   # it shimmers in every frame
+    assert 0.5 < wrap / np.mean(steps[:2] + steps[-2:]) < 1.5  # and wraps around without a jump
+    for k in (5, 10, 20):
+        dx, dy = measure_shift(out[0], out[k], core)
+        assert np.hypot(dx, dy) < 1.0                         # it does not slide
+
+
+def test_stylegan_engine_loops_through_the_shared_policy(tmp_path):
+    """The stylegan engine renders a motion plan (drift and ripple) through the same loop
+    policy: cached frames equal the straightforward computation, the loop closes, frozen
+    pixels stay, and content reaching the photo's border keeps moving (open borders)."""
+    import standins
+    from cinegan_core.engines.stylegan import StyleGANEngine
+    standins.write_tiny(str(tmp_path), classifiers=0, flows=False)
+    eng = StyleGANEngine(standins.tiny_networks(str(tmp_path)), inject_resolution=standins.TINY_INJECT, grid=64)
+    img, labels = mirror_scene(48, 80)
+    plan = region_motion(labels, frames=8, photo=img, styles={"water": "ripple"},
+                         drift={"sky": (0, 1.5), "water": (None, 3.0)})
+    assert plan.ripple is not None and np.abs(plan.field).max() > 0
+    mask = labels > 0
+    n = 8
+    canvas = list(eng.canvas_frames(img, mask, plan, n))
+    for t in (0, 3, 7):
+        assert (eng.reference_canvas(img, mask, plan, n, t) - canvas[t]).abs().max() < 1e-4
+    assert (eng.reference_canvas(img, mask, plan, n, n) - canvas[0]).abs().max() < 1e-5
+    out = list(eng.frames(img, mask, plan, n))
+    assert all(np.array_equal(f[~mask], img[~mask]) for f in out)
+    water = labels == 2
+    assert not np.array_equal(out[3][water], out[0][water])
+    sky_edge = np.zeros_like(mask)
+    sky_edge[2:10, :3] = True  # sky at the left border, where drifting content enters
+    assert not np.array_equal(out[4][sky_edge], out[0][sky_edge])
+
+
+@pytest.mark.parametrize("speed", [0.3, 0.7])
+def test_slow_drift_changes_evenly_through_the_wrap(speed):
+    """The grain steps to the next whole pixel a little at every frame (dithered rounding),
+    not everywhere at once every few frames: every step of the loop, across the wrap too,
+    changes about as much as the others (without the dither, at 0.3 px/frame the first
+    step changed almost nothing and the wrap showed as a hitch)."""
+    h, w = 96, 128
+    img, mask = textured(h, w, seed=5), np.ones((h, w), bool)
+    n = 30
+    out = render(img, mask, uniform_motion((w, h), 0.0, speed), n).astype(np.float32)
+    steps = np.array([np.abs(out[(t + 1) % n] - out[t]).mean() for t in range(n)])
+    assert np.array_equal(out[0], img)
+    assert steps.min() > 0.6 * np.median(steps), np.round(steps / np.median(steps), 2)
+    seam = steps[-1] / np.mean([steps[0], steps[-2]])
+    assert 0.8 < seam < 1.25, seam
+
+
+def test_grain_dither_keeps_on_grid_pixels():
+    from cinegan_core.engines.pixel import grain_dither
+    d = grain_dither((64, 80))
+    assert d.shape == (2, 64, 80) and d.dtype == np.float32
+    assert np.abs(d).max() < 0.5                      # the nearest pixel of an on-grid source is itself
+    hist = np.histogram(d[0], bins=5, range=(-0.5, 0.5))[0] / d[0].size
+    assert hist.min() > 0.12                          # spread evenly over the pixel
+    assert np.abs(np.diff(d[0], axis=1)).mean() < 0.1  # and smooth: neighbours step together
+
+
+def test_clouds_pass_behind_a_small_frozen_island():
+    """A bird (a small frozen island in the sky) stays still while the sky drifts behind
+    it at full speed: no slow-down around it, no band of the other source in its wake.
+    Away from the island the loop matches the loop of the same sky without it, except
+    for an island-sized patch of inpainted content carried along."""
+    from cinegan_core.mask import SKY
+    h, w, n = 96, 160, 30
+    img = textured(h, w, seed=11)
+    labels = np.full((h, w), SKY, np.uint8)
+    bird = np.zeros((h, w), bool)
+    bird[40:47, 70:77] = True
+    plan = region_motion(np.where(bird, 0, labels).astype(np.uint8), frames=n, photo=img,
+                         styles={"sky": "drift"}, drift={"sky": (0, 2.0)})
+    free = region_motion(labels, frames=n, photo=img, styles={"sky": "drift"}, drift={"sky": (0, 2.0)})
+    assert plan.holes is not None and plan.holes[bird].all() and plan.holes.sum() == bird.sum()
+    assert np.allclose(plan.field[:, 43, 78], free.field[:, 43, 78], atol=0.05)  # full speed next to it
+    with_bird = render(img, ~bird, plan, n).astype(int)
+    without = render(img, np.ones((h, w), bool), free, n).astype(int)
+    assert (with_bird[:, bird] == img[bird]).all()                               # the bird stays
+    near = np.zeros((h, w), bool)
+    near[37:50, 67:80] = True
+    for t in (10, 15, 20):
+        differs = (np.abs(with_bird[t] - without[t]).max(2) > 12) & ~near
+        assert differs.sum() <= 3 * bird.sum(), (t, differs.sum())

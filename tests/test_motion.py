@@ -1,8 +1,10 @@
-"""Motion without files: per-region drifts, easing, arrows."""
+"""Motion without files: per-region styles (drift, flow, ripple), easing, arrows."""
+import cv2
 import numpy as np
 import pytest
 
 from cinegan_core import CineGANError, region_motion, render, read_video
+from cinegan_core.motion import MotionPlan, choose_style, flow_directions, plausible_labels
 from conftest import measure_shift, textured
 
 
@@ -18,40 +20,49 @@ def coherence(f, region):
     return np.hypot(*v.mean(1)) / np.hypot(*v).mean()
 
 
-def test_default_drifts_are_coherent_opposite_and_eased():
+def test_default_sky_drift_is_coherent_and_eased():
     labels = two_regions()
-    field, notes = region_motion(labels, frames=60)
-    sky, water = labels == 1, labels == 2
+    plan = region_motion(labels, frames=60)
+    field, sky = plan.field, labels == 1
+    assert isinstance(plan, MotionPlan) and plan.styles["sky"] == "drift"
     assert (field[:, labels == 0] == 0).all()
-    assert coherence(field, sky) > 0.99 and coherence(field, water) > 0.99
-    assert field[0][sky].mean() > 0 > field[0][water].mean()           # opposite horizontal drifts
+    assert coherence(field, sky) > 0.99 and field[0][sky].mean() > 0
     assert 0.05 < np.hypot(*field[:, sky].mean(1)) < 0.5              # ~1 px/frame per 1024 px, here 160 px
-    assert np.abs(field[:, 49]).max() < 0.02 and np.abs(field[:, 70]).max() < 0.02  # eased to 0 at the edges
-    assert any("default" in n for n in notes)
+    assert np.abs(field[:, 49]).max() < 0.02                          # eased to 0 at the mask edge
+    assert np.abs(field[:, 0, 20:-20] - field[:, 5, 20:-20]).max() < 0.05  # but not at the image border
+    assert any("default" in n for n in plan.notes)
 
 
 def test_region_overrides_and_global_direction():
     labels = two_regions()
-    field, _ = region_motion(labels, frames=60, drift={"sky": (90, 2.0), "water": (None, 1.0)})
+    plan = region_motion(labels, frames=60, styles={"water": "drift"}, drift={"sky": (90, 2.0), "water": (None, 1.0)})
+    field = plan.field
     core = np.zeros_like(labels, bool)
     core[10:40, 10:-10] = True
     assert np.allclose(field[0][core], 0, atol=1e-5) and np.isclose(field[1][core].mean(), 2.0, rtol=0.15)
-    assert field[0][labels == 2].mean() < 0  # water keeps its default direction with the new speed
+    assert field[0][labels == 2].mean() < 0  # water drifts in its default direction at the new speed
+    assert plan.styles == {"sky": "drift", "water": "drift"}
+
+
+def test_unknown_style_is_a_user_error():
+    with pytest.raises(CineGANError, match="water style"):
+        region_motion(two_regions(), frames=40, styles={"water": "swirl"})
 
 
 def test_one_arrow_gives_a_uniform_drift_over_its_region():
     labels = two_regions()
-    field, notes = region_motion(labels, frames=40, arrows=["20,10,60,30"])
+    plan = region_motion(labels, frames=40, arrows=["20,10,60,30"])
+    field, notes = plan.field, plan.notes
     core = np.zeros_like(labels, bool)
     core[10:40, 10:-10] = True
     assert np.allclose(field[0][core], 1.0, atol=1e-4) and np.allclose(field[1][core], 0.5, atol=1e-4)
-    assert field[0][labels == 2].mean() < 0  # water is not steered by a sky arrow
+    assert plan.styles["sky"] == "arrows" and plan.styles["water"] != "arrows"  # water is not steered by a sky arrow
     assert not [n for n in notes if "ignored" in n]
 
 
 def test_two_arrows_blend_smoothly():
     labels = np.ones((100, 200), np.uint8)
-    field, _ = region_motion(labels, frames=50, arrows=[(10, 50, 60, 50), (140, 50, 140, 100)])
+    field = region_motion(labels, frames=50, arrows=[(10, 50, 60, 50), (140, 50, 140, 100)]).field
     row = field[:, 50, 35:141]  # from the first arrow's midpoint to the second's column
     # near each arrow its own velocity dominates; between them the field turns gradually
     assert field[0, 50, 35] > 0.6 and field[1, 50, 35] < 0.4
@@ -62,15 +73,14 @@ def test_two_arrows_blend_smoothly():
 
 def test_arrows_outside_the_mask_are_reported():
     labels = two_regions()
-    field, notes = region_motion(labels, frames=40, arrows=[(20, 55, 60, 65)])  # in the frozen band
-    assert any("arrow 1" in n and "ignored" in n for n in notes)
-    default, _ = region_motion(labels, frames=40)
-    assert np.allclose(field, default)
+    plan = region_motion(labels, frames=40, arrows=[(20, 55, 60, 65)])  # in the frozen band
+    assert any("arrow 1" in n and "ignored" in n for n in plan.notes)
+    assert np.allclose(plan.field, region_motion(labels, frames=40).field)
 
 
 def test_arrows_in_photo_pixels_are_scaled_to_the_render():
     labels = two_regions()
-    field, _ = region_motion(labels, frames=40, arrows=["40,20,120,20"], arrow_scale=0.5)
+    field = region_motion(labels, frames=40, arrows=["40,20,120,20"], arrow_scale=0.5).field
     assert np.isclose(field[0, 25, 80], 1.0, atol=1e-4)   # 80 px of photo = 40 px of render, over 40 frames
 
 
@@ -104,3 +114,105 @@ def test_arrow_sets_direction_and_speed_end_to_end(tmp_path):
     ex, ey = 60 / n * k, -20 / n * k
     assert (dx * ex + dy * ey) / (np.hypot(dx, dy) * np.hypot(ex, ey)) > 0.95
     assert 0.75 < np.hypot(dx, dy) / np.hypot(ex, ey) < 1.25
+
+
+# --- styles chosen from the photo ---------------------------------------------------------
+
+def mirror_lake(h=160, w=240, seed=0):
+    """Textured scenery above a calm lake that mirrors it, and its labels."""
+    rng = np.random.default_rng(seed)
+    top = h // 2
+    scene = textured(top, w, seed=seed).astype(np.float32)
+    water = scene[::-1] * 0.8 + rng.normal(0, 2, scene.shape)
+    img = np.clip(np.vstack([scene, water]), 0, 255).astype(np.uint8)
+    labels = np.zeros((h, w), np.uint8)
+    labels[:top // 3] = 1
+    labels[top:] = 2
+    return img, labels
+
+
+def test_mirror_like_water_ripples_and_the_ripple_loops_in_place():
+    img, labels = mirror_lake()
+    style, why = choose_style("water", img, labels == 2)
+    assert style == "ripple", why
+    plan = region_motion(labels, frames=48, photo=img)
+    water = labels == 2
+    assert plan.styles["water"] == "ripple" and plan.ripple is not None
+    assert (plan.field[:, water] == 0).all()                          # rippling water does not slide
+    amp = plan.ripple.amplitude
+    assert (amp[~water] == 0).all() and amp[water].max() > 0.3
+    assert amp[-10:].mean() > amp[labels.shape[0] // 2 + 3].mean()   # livelier near the camera
+    assert len(set(plan.ripple.cycles.tolist())) == len(plan.ripple.cycles)
+
+
+def test_textured_open_water_slides_along_its_crests():
+    h, w = 160, 240
+    rng = np.random.default_rng(3)
+    crests = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=8, sigmaY=1.2)
+    img = np.full((h, w, 3), 60, np.float32)
+    img[h // 2:] = (np.array([30, 90, 120]) + 2500 * (crests[h // 2:, :, None] - 0.5))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    labels = np.zeros((h, w), np.uint8)
+    labels[h // 2:] = 2
+    style, why = choose_style("water", img, labels == 2)
+    assert style == "flow", why
+    field = region_motion(labels, frames=60, photo=img).field
+    v = field[:, labels == 2].mean(1)
+    assert v[0] < 0 and abs(v[1]) < 0.2 * abs(v[0])                   # along the crests, leftward by default
+    col = -field[0][h // 2 + 10:h - 10, w // 2]
+    assert col[-1] > col[0]                                           # faster near the camera
+    right = region_motion(labels, frames=60, photo=img, drift={"water": (0, None)}).field
+    assert right[0][labels == 2].mean() > 0                           # the user picks the way
+    tilted = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h * 3 / 4), 15, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REFLECT)
+    d, how = flow_directions(labels == 2, tilted)
+    angle = np.degrees(np.arctan2(d[1, 0, 0], d[0, 0, 0])) % 360
+    assert "crests" in how and 155 < angle < 175, (angle, how)        # crests tilted by 15 deg (165)
+
+
+def test_a_stream_flows_along_its_own_axis_downhill():
+    """A diagonal channel: the flow follows the channel, with a downward component,
+    whatever the user's default direction; it is never a fixed constant."""
+    h, w = 200, 200
+    labels = np.zeros((h, w), np.uint8)
+    for x0, sign in ((40, 1), (160, -1)):
+        lab = np.zeros((h, w), np.uint8)
+        cv2.line(lab, (x0, 0), (x0 + sign * 120, h - 1), 2, thickness=22)
+        d, how = flow_directions(lab == 2)
+        axis = np.array([sign * 120, h - 1], np.float32)
+        axis /= np.linalg.norm(axis)
+        inside = lab == 2
+        cos = d[0][inside] * axis[0] + d[1][inside] * axis[1]
+        assert cos.mean() > 0.95 and "downhill" in how
+    labels[:30] = 1
+    cv2.line(labels, (40, 40), (160, h - 1), 2, thickness=22)
+    img = textured(h, w, seed=4)
+    assert choose_style("water", img, labels == 2)[0] == "flow"
+    plan = region_motion(labels, frames=60, photo=img)
+    v = plan.field[:, labels == 2].mean(1)
+    assert plan.styles["water"] == "flow" and v[1] > 0 and v[0] > 0
+
+
+def test_explicit_styles_override_the_automatic_choice():
+    img, labels = mirror_lake()
+    plan = region_motion(labels, frames=40, photo=img, styles={"water": "flow", "sky": "ripple"})
+    assert plan.styles == {"sky": "ripple", "water": "flow"}
+    assert np.hypot(*plan.field[:, labels == 2]).mean() > 0.05
+    assert (plan.field[:, labels == 1] == 0).all() and plan.ripple.amplitude[labels == 1].max() > 0
+
+
+def test_one_sky_moves_as_one():
+    """'Water' above the sky's middle (a mislabelled part of the sky) drifts with the sky,
+    and two parts of the sky on either side of a tree drift the same way."""
+    h, w = 120, 160
+    labels = np.zeros((h, w), np.uint8)
+    labels[:60] = 1
+    labels[:40, 100:] = 2            # mislabelled: part of the sky
+    labels[:, 70:80] = 0             # a tree splits the sky
+    labels[90:] = 2                  # real water below
+    fixed = plausible_labels(labels)
+    assert (fixed[:40, 100:] == 1).all() and (fixed[90:] == 2).all()
+    plan = region_motion(labels, frames=40, photo=textured(h, w))
+    f = plan.field
+    left, right = f[:, 10:30, 10:60].reshape(2, -1).mean(1), f[:, 10:30, 110:150].reshape(2, -1).mean(1)
+    assert left @ right / (np.linalg.norm(left) * np.linalg.norm(right)) > 0.99

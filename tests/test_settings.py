@@ -108,3 +108,14 @@ def test_the_api_arguments_parse_in_the_core():
             from_api(bad)
     with pytest.raises(CineGANError):
         from_api(["not", "a", "dict"])
+
+
+def test_region_styles_travel_from_the_api_to_the_key():
+    from cinegan_core.settings import from_api
+    s = from_api({"sky_style": "drift", "water_style": "ripple"})
+    assert (s.sky.style, s.water.style) == ("drift", "ripple") and s.region("water").style == "ripple"
+    assert from_api({}).water.style == "auto" and s.key() != from_api({}).key()
+    assert RenderSettings.from_dict(s.to_dict()) == s
+    for bad in ({"water_style": "swirl"}, {"sky_style": 3}):
+        with pytest.raises(CineGANError):
+            from_api(bad)

@@ -1,25 +1,30 @@
 """The weight-free renderer: warps the photo itself.
 
-Per frame, every moving pixel gathers the photo at two sources (content carried
-forward t steps and backward N - t steps, see ``loop.py``) with bicubic
-resampling, and blends them. Three things keep the loop clean and sharp:
+Per frame, every moving pixel gathers the photo at the two sources the loop
+policy gives it (``loop.LoopPolicy``: open image borders, occluding mask edges,
+staggered and distortion-aware cross-over, ripple displacement) and blends them
+with the policy's weights.
 
-* Validity. A source that left the moving region (it would drag frozen pixels,
-  e.g. a mountain, into the sky) or the image is worth nothing; the weights of
-  the two sources are ``(1 - alpha) * valid_fwd`` and ``alpha * valid_bwd``,
-  so where content emerges from behind an occluder the other source shows it.
-  Where neither is valid (a region too narrow for the motion) the pixel fades
-  to the still photo instead of smearing. Both weights stay continuous in t,
-  and at t = 0 (and t = N) only the photo remains: the loop stays seamless.
-* Detail-preserving blending. Blending two unrelated textures halves their
-  fine-detail variance (the washed-out "double exposure"). The blend is split
-  into a low-pass part, blended linearly, and a detail part rescaled by
-  ``1 / sqrt(sum w_i^2 + 2 w_f w_b rho)``, so its contrast is kept (the
-  variance-preserving blend of Heitz & Neyret 2018). rho, the correlation of
-  the two detail samples, falls with the distance between the two sources, so
-  nothing is over-sharpened where they (nearly) coincide.
-* A sharpened cross-over (``loop_alpha`` with sharpness > 1): each part plays
-  alone for longer, so fewer frames are double exposed at all.
+Resampling keeps the grain. Any interpolation at a sub-pixel offset removes the
+finest, pixel-level detail (at a half-pixel diagonal offset bicubic keeps less
+than half of the Laplacian energy of a photo), so a drifting region would look
+softer than the still photo around it. The photo is split into a smooth part
+(Gaussian, ``grain_sigma`` px), gathered bilinearly in the same pass as the
+policy's validity, and the grain (photo minus smooth part), gathered from the
+nearest pixel: the grain moves in whole pixels, which the eye does not see in
+noise-like detail, and keeps its contrast. Which whole pixel is taken is decided
+with a smooth per-pixel dither of the rounding threshold (``grain_dither``), so
+that the grain of a slow drift does not jump everywhere at once every few frames
+(a stutter, worst at the wrap where every pixel starts on the grid) but a little
+of it at every frame, as the smooth part does.
+
+The blend keeps the grain too: blending two unrelated textures halves their
+fine-detail variance (the washed-out "double exposure"), so the smooth parts are
+blended linearly and the grain is rescaled by
+``1 / sqrt(sum w_i^2 + 2 w_f w_b rho)``, which keeps its contrast (the
+variance-preserving blend of Heitz & Neyret 2018). rho, the correlation of the
+two grain samples, falls with the distance between the two sources, so nothing
+is over-sharpened where they (nearly) coincide.
 
 Frozen pixels are never touched: they are the photo's bytes.
 """
@@ -31,18 +36,47 @@ import cv2
 import numpy as np
 import torch
 
-from ..loop import StepCounter, backward_sources, forward_sources, loop_alpha, sample
+from ..loop import PADDING, LoopPolicy, StepCounter, sample, to_grid, validity_map
 from ..mask import feather, fill_outside, inside_distance
+from ..motion import as_plan
 
 Progress = Callable[[dict], None]
+
+
+GRAIN_DITHER_SIGMA = 4.0   # px: size of the patches whose grain steps to the next pixel together
+
+
+def grain_dither(shape: tuple[int, int], sigma: float = GRAIN_DITHER_SIGMA, seed: int = 0) -> np.ndarray:
+    """Offsets of the grain's rounding threshold: (2, H, W) float32 in (-0.49, 0.49) px,
+    (dx, dy), each uniformly distributed and smooth over ~sigma px.
+
+    The grain is taken from the pixel nearest to source + offset. With |offset| < 0.5 the
+    pixel nearest to an on-grid source is unchanged (frame 0 stays the photo), while a
+    source moving at s px per frame reaches its next pixel after a uniformly spread
+    number of frames: about s of the region's grain steps at each frame, at the wrap too.
+    Smooth offsets keep neighbouring grain together (no per-pixel scrambling)."""
+    H, W = shape
+    rng = np.random.default_rng(seed)
+    out = np.empty((2, H, W), np.float32)
+    for i in range(2):
+        g = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigma,
+                             borderType=cv2.BORDER_REFLECT)
+        g /= max(float(g.std()), 1e-12)
+        out[i] = np.clip(torch.special.ndtr(torch.from_numpy(g)).numpy() - 0.5, -0.49, 0.49)  # uniform
+    return out
 
 
 class PixelEngine:
     """Weight-free cinemagraph renderer.
 
-    sharpness:     cross-over sharpness of the loop weights (1 = linear t/N).
-    detail_sigma:  px; Gaussian that splits low-pass from detail for the
-                   variance-preserving blend (0 = plain linear blend).
+    fade:          length of each pixel's cross-over, fraction of the loop (``LoopPolicy``).
+    stagger:       per-pixel cross-over times (False: the whole region crosses at once).
+    distortion:    prefer the less deformed source (``LoopPolicy``).
+    grain_sigma:   px; Gaussian that splits the photo into a smooth part, gathered
+                   bilinearly, and the grain, gathered from the nearest pixel
+                   (0 = everything bilinear, no grain).
+    vp_blend:      keep the grain's contrast where two sources are blended
+                   (variance-preserving; False = plain linear blend).
     still_weight:  weight of the still photo, the fallback where neither source is valid.
     feather_px:    width of the compositing edge inside the mask, px (None = auto).
     device:        torch device ("cpu", "cuda", ...).
@@ -50,77 +84,87 @@ class PixelEngine:
 
     name = "pixel"
 
-    def __init__(self, *, sharpness: float = 2.0, detail_sigma: float = 2.0,
-                 still_weight: float = 0.01, feather_px: float | None = None,
-                 device: str | torch.device = "cpu"):
-        self.sharpness = sharpness
-        self.detail_sigma = detail_sigma
+    def __init__(self, *, fade: float = 0.15, stagger: bool = True, distortion: bool = True,
+                 grain_sigma: float = 1.0, vp_blend: bool = True, still_weight: float = 0.01,
+                 feather_px: float | None = None, device: str | torch.device = "cpu"):
+        self.fade, self.stagger, self.distortion = fade, stagger, distortion
+        self.grain_sigma, self.vp_blend = grain_sigma, vp_blend and grain_sigma > 0
         self.still_weight = still_weight
         self.feather_px = feather_px
         self.device = torch.device(device)
 
-    def frames(self, photo: np.ndarray, mask: np.ndarray, field: np.ndarray, n: int, *,
+    def policy(self, n: int) -> LoopPolicy:
+        return LoopPolicy(n, fade=self.fade, still_weight=self.still_weight, stagger=self.stagger,
+                          distortion=self.distortion)
+
+    def frames(self, photo: np.ndarray, mask: np.ndarray, motion, n: int, *,
                progress: Progress | None = None, counter: StepCounter | None = None) -> Iterator[np.ndarray]:
         """Yield the n frames of the loop.
 
-        photo: (H, W, 3) uint8. mask: (H, W) bool, True = moves.
-        field: (2, H, W) float32, px per frame at this size, zero outside the mask.
+        photo:  (H, W, 3) uint8. mask: (H, W) bool, True = moves.
+        motion: a ``motion.MotionPlan`` at this size, or a bare (2, H, W) float32 field
+                (px per frame, zero outside the mask).
         Yields (H, W, 3) uint8 frames; frame 0 is the photo.
         """
+        plan = as_plan(motion)
         H, W, _ = photo.shape
-        if mask.shape != (H, W) or field.shape != (2, H, W):
-            raise ValueError(f"photo {photo.shape}, mask {mask.shape}, field {field.shape} disagree")
+        if mask.shape != (H, W) or plan.field.shape != (2, H, W):
+            raise ValueError(f"photo {photo.shape}, mask {mask.shape}, field {plan.field.shape} disagree")
+        if plan.ripple is not None and plan.ripple.basis.shape[2:] != (H, W):
+            raise ValueError(f"ripple {plan.ripple.basis.shape} does not match the photo {photo.shape}")
         dev = self.device
         # frozen pixels are replaced by the nearest moving ones in what is sampled, so
-        # neither the bicubic footprint nor the low-pass drags them into moving content
-        photo_f = fill_outside(photo, mask).astype(np.float32)
+        # neither the footprint of a sample nor a blur drags them into moving content
+        # small frozen islands (plan.holes) are passed behind: sampled inpainted, not occluders
+        passable = mask if plan.holes is None else mask | plan.holes
+        source = photo if plan.holes is None else cv2.inpaint(photo, plan.holes.astype(np.uint8), 3,
+                                                                   cv2.INPAINT_TELEA)
+        photo_f = fill_outside(source, passable).astype(np.float32)
         dist = inside_distance(mask)
         feather_px = self.feather_px if self.feather_px is not None else max(1.5, min(H, W) / 400)
         alpha_map = feather(mask, feather_px, dist)
-        # validity of a source: ramps from 0 half a pixel inside the mask edge to 1 two px
-        # further in, and from 0 on the image's outermost pixels to 1 four px in (sources
-        # beyond the image sample the border value, 0)
-        valid = np.clip((dist - 0.5) / 2.0, 0.0, 1.0)
-        yy, xx = np.ogrid[:H, :W]
-        edge = np.minimum(np.minimum(xx, W - 1 - xx), np.minimum(yy, H - 1 - yy))
-        valid *= np.clip(edge / 4.0, 0.0, 1.0)
-        if self.detail_sigma > 0:
-            low = cv2.GaussianBlur(photo_f, (0, 0), self.detail_sigma, borderType=cv2.BORDER_REFLECT)
-        else:
-            low = photo_f
-        image = torch.from_numpy(photo_f).permute(2, 0, 1)[None].to(dev)
-        aux = torch.from_numpy(np.dstack([low, valid])).permute(2, 0, 1)[None].contiguous().to(dev)
-        motion = torch.from_numpy(field)[None].to(dev)
+        smooth = photo_f
+        if self.grain_sigma > 0:
+            smooth = cv2.GaussianBlur(photo_f, (0, 0), self.grain_sigma, borderType=cv2.BORDER_REFLECT)
+
+        def tensor(a):
+            return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].contiguous().to(dev)
+
+        smooth_t, grain_t = tensor(smooth), tensor(photo_f - smooth)
+        valid = torch.from_numpy(validity_map(passable))[None, None].to(dev)
+        field = torch.from_numpy(plan.field)[None].to(dev)
 
         flat = np.flatnonzero(mask)
         ys, xs = np.divmod(flat, W)
         start = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32)).to(dev)
         idx = torch.from_numpy(flat).to(dev)
         a_map = torch.from_numpy(alpha_map.ravel()[flat])[None].to(dev)       # (1, K)
-        still = image.view(3, -1)[:, idx]                                      # (3, K)
-        still_low = aux.view(4, -1)[:3, idx]
+        still_smooth, still_grain = smooth_t.view(3, -1)[:, idx], grain_t.view(3, -1)[:, idx]
+        still = still_smooth + still_grain                                     # (3, K): the photo
+        still_part = (1.0 - a_map) * still                                     # what the feather keeps
+        nudge = 2e-3 / max(H, W)  # in grid units: no ties between two nearest pixels
+        if self.grain_sigma > 0:
+            dither = torch.from_numpy(grain_dither((H, W)).reshape(2, -1)[:, flat].T.copy()).to(dev)
+            offset = to_grid(dither, (H, W)) + 1.0 + nudge     # (1, 1, K, 2): the dither in grid units
 
-        fwd = forward_sources(start, motion, n, counter)
-        bwd = backward_sources(start, motion, n, counter)
-        for t in range(n):
-            p_f, p_b = next(fwd), next(bwd)
-            alpha = loop_alpha(t, n, self.sharpness)
-            c_f, c_b = sample(image, p_f, "bicubic"), sample(image, p_b, "bicubic")
-            x_f, x_b = sample(aux, p_f), sample(aux, p_b)
-            w_f = (1.0 - alpha) * x_f[3]
-            w_b = alpha * x_b[3]
-            w_s = torch.full_like(w_f, self.still_weight)
-            total = w_f + w_b + w_s
-            w_f, w_b, w_s = w_f / total, w_b / total, w_s / total
-            low_mix = w_f * x_f[:3] + w_b * x_b[:3] + w_s * still_low
-            detail = w_f * (c_f - x_f[:3]) + w_b * (c_b - x_b[:3]) + w_s * (still - still_low)
-            if self.detail_sigma > 0:
-                d2 = ((p_f - p_b) ** 2).sum(1)
-                rho = torch.exp(-d2 / (self.detail_sigma ** 2))
+        def grain(pos):
+            if self.grain_sigma <= 0:
+                return 0.0
+            return sample(grain_t, pos, "nearest", PADDING, to_grid(pos, (H, W)) + offset)
+
+        # the smooth part travels with the validity (one bilinear pass per source)
+        loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, guide=smooth_t,
+                                     counter=counter)
+        for t, lf in enumerate(loop):
+            w_f, w_b, w_s = lf.w_fwd, lf.w_bwd, lf.w_still
+            low_mix = w_f * lf.extra_fwd + w_b * lf.extra_bwd + w_s * still_smooth
+            detail = w_f * grain(lf.fwd) + w_b * grain(lf.bwd) + w_s * still_grain
+            if self.vp_blend:
+                d2 = ((lf.fwd - lf.bwd) ** 2).sum(1)
+                rho = torch.exp(-d2 / (self.grain_sigma ** 2))
                 q = w_f ** 2 + w_b ** 2 + w_s ** 2 + 2 * w_f * w_b * rho + 2 * w_s * (w_f + w_b)
                 detail = detail * q.rsqrt()
-            moving = low_mix + detail
-            out = a_map * moving + (1.0 - a_map) * still
+            out = torch.addcmul(still_part, a_map, low_mix + detail)
             frame = out.clamp_(0, 255).round_().to(torch.uint8).cpu().numpy()
             result = photo.copy()
             result.reshape(-1, 3)[flat] = frame.T

@@ -42,8 +42,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..loop import StepCounter, backward_sources, forward_sources, loop_alpha, sample, trace
+from ..loop import PADDING, LoopFrame, LoopPolicy, StepCounter, validity_map
 from ..mask import feather, inside_distance
+from ..motion import as_plan
 from ..predictors.backbone import Backbone, Placement, Trunk, place, to_tensor
 from . import stylegan_authors
 
@@ -98,8 +99,8 @@ class Warp:
 
     def __call__(self, feat: torch.Tensor) -> torch.Tensor:
         (g_f, g_b), (w_f, w_b, w_s) = self._prepared(feat.shape[-1], feat.device, feat.dtype)
-        f = F.grid_sample(feat, g_f, mode="bilinear", padding_mode="border", align_corners=True)
-        b = F.grid_sample(feat, g_b, mode="bilinear", padding_mode="border", align_corners=True)
+        f = F.grid_sample(feat, g_f, mode="bilinear", padding_mode=PADDING, align_corners=True)
+        b = F.grid_sample(feat, g_b, mode="bilinear", padding_mode=PADDING, align_corners=True)
         return w_f * f + w_b * b + w_s * feat
 
 
@@ -115,7 +116,7 @@ class StyleGANEngine:
     inject_resolution: output resolution of the block whose input is the encoder
                        feature (None: generator size / 8, i.e. 128 at 1024).
     grid:              px of the grid the loop is integrated on (<= canvas size).
-    sharpness:         loop cross-over sharpness (see ``loop.loop_alpha``).
+    fade:              length of each point's cross-over, fraction of the loop (``loop.LoopPolicy``).
     still_weight:      weight of the unwarped feature, the fallback where neither source is valid.
     authors:           render the way the authors' released code does (forward
                        splatting with their padding, alpha = t / (N-1), N-1-t backward
@@ -126,13 +127,13 @@ class StyleGANEngine:
     name = "stylegan"
 
     def __init__(self, nets, device="cpu", inject_resolution: int | None = None, grid: int = 512,
-                 sharpness: float = 2.0, still_weight: float = 0.01, keep: int = 2, authors: bool = False):
+                 fade: float = 0.15, still_weight: float = 0.01, keep: int = 2, authors: bool = False):
         self.backbone = nets if isinstance(nets, Backbone) else Backbone(nets, device, inject_resolution, keep)
         bb = self.backbone
         self.nets, self.device, self.g = bb.nets, bb.device, bb.g
         self.size, self.inject, self.scales = bb.size, bb.inject, bb.scales
         self.grid = min(grid, self.size)
-        self.sharpness, self.still_weight = sharpness, still_weight
+        self.fade, self.still_weight = fade, still_weight
         self.authors = authors
         self.name = "stylegan-authors" if authors else "stylegan"  # told apart in cache keys
 
@@ -176,42 +177,60 @@ class StyleGANEngine:
         return self.backbone.prepare(photo)
 
     # -- per loop ------------------------------------------------------------------------
-    def _grid_setup(self, mask: np.ndarray, field: np.ndarray, where: Placement):
-        """Motion and validity on the integration grid (G x G over the canvas)."""
+    def _grid_setup(self, mask: np.ndarray, motion, where: Placement):
+        """Motion, validity, start points and ripple on the integration grid (G x G over the
+        canvas). Like the canvas itself, the mask is mirrored beyond the photo's box and the
+        motion continues there, so the photo's borders are open (``loop.PADDING``).
+        motion: a ``motion.MotionPlan`` or a (2, H, W) field at the mask's size."""
         G, S = self.grid, self.size
-        cf = to_canvas_field(field, where, S)
-        fg = cv2.resize(np.moveaxis(cf, 0, -1), (G, G), interpolation=cv2.INTER_AREA) * (G / S)
-        motion = torch.from_numpy(np.ascontiguousarray(np.moveaxis(fg, -1, 0)))[None].to(self.device)
-        m = np.zeros((S, S), np.uint8)
-        m[where.y0:where.y0 + where.h, where.x0:where.x0 + where.w] = cv2.resize(
-            mask.astype(np.uint8), (where.w, where.h), interpolation=cv2.INTER_NEAREST)
-        valid = np.clip((inside_distance(m.astype(bool)) * (G / S) - 0.5) / 1.5, 0, 1)
-        valid = cv2.resize(valid, (G, G), interpolation=cv2.INTER_AREA)
+        plan = as_plan(motion)
+        pad = (where.y0, S - where.h - where.y0, where.x0, S - where.w - where.x0)
+
+        def on_grid(maps, border, interpolation):  # (C, H, W) at render size -> (C, G, G) on the canvas grid
+            box = cv2.resize(np.moveaxis(maps, 0, -1), (where.w, where.h), interpolation=interpolation)
+            box = box.reshape(where.h, where.w, -1)
+            canvas = cv2.copyMakeBorder(box, *pad, border).reshape(S, S, -1)
+            return np.moveaxis(cv2.resize(canvas, (G, G), interpolation=cv2.INTER_AREA).reshape(G, G, -1), -1, 0)
+
+        H, W = mask.shape
+        fg = on_grid(plan.field, cv2.BORDER_REPLICATE, cv2.INTER_LINEAR) * np.array(
+            [where.w / W * G / S, where.h / H * G / S], np.float32)[:, None, None]
+        motion_t = torch.from_numpy(np.ascontiguousarray(fg, dtype=np.float32))[None].to(self.device)
+        m = on_grid(mask[None].astype(np.float32), cv2.BORDER_REFLECT_101, cv2.INTER_NEAREST)[0] > 0.5
+        valid = torch.from_numpy(validity_map(m))[None, None].to(self.device)
+        ripple = None
+        if plan.ripple is not None:
+            k = plan.ripple.basis.shape[0]
+            basis = on_grid(plan.ripple.basis.reshape(2 * k, H, W), cv2.BORDER_CONSTANT, cv2.INTER_LINEAR)
+            ripple = type(plan.ripple)((basis * (where.w / W * G / S)).reshape(k, 2, G, G).astype(np.float32),
+                                       plan.ripple.direction, plan.ripple.cycles)
         ys, xs = np.mgrid[0:G, 0:G]
         start = torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)).to(self.device)
-        return motion, torch.from_numpy(valid.astype(np.float32))[None, None].to(self.device), start
+        return motion_t, valid, start, ripple
 
-    def _warp(self, p_f, p_b, start, valid, alpha) -> Warp:
+    def _policy(self, n: int) -> LoopPolicy:
+        return LoopPolicy(n, fade=self.fade, still_weight=self.still_weight)
+
+    def _warp(self, lf: LoopFrame, start) -> Warp:
+        """The Warp of one frame of the shared loop policy on the G x G grid."""
         G = self.grid
-        v_f, v_b = sample(valid, p_f)[0], sample(valid, p_b)[0]
-        w_f, w_b = (1 - alpha) * v_f, alpha * v_b
-        w_s = torch.full_like(w_f, self.still_weight)
-        total = w_f + w_b + w_s
 
         def img(x):
             return x.reshape(1, G, G, -1).permute(0, 3, 1, 2)
 
-        return Warp(img(p_f - start), img(p_b - start), img(w_f / total), img(w_b / total), img(w_s / total))
+        return Warp(img(lf.fwd - start), img(lf.bwd - start), img(lf.w_fwd), img(lf.w_bwd), img(lf.w_still))
 
-    def canvas_frames(self, photo: np.ndarray, mask: np.ndarray, field: np.ndarray, n: int, *,
+    def canvas_frames(self, photo: np.ndarray, mask: np.ndarray, field, n: int, *,
                       counter: StepCounter | None = None) -> Iterator[torch.Tensor]:
-        """The loop on the canvas: n tensors (1, 3, S, S), cached trunk + incremental integration."""
+        """The loop on the canvas: n tensors (1, 3, S, S), cached trunk + incremental integration.
+        field: a ``motion.MotionPlan`` or a (2, H, W) field at the photo's size."""
         trunk, where, _ = self.prepare_photo(photo)
         return self._canvas_frames(trunk, where, mask, field, n, counter)
 
     def _canvas_frames(self, trunk: Trunk, where: Placement, mask, field, n, counter) -> Iterator[torch.Tensor]:
         if self.authors:
-            return stylegan_authors.canvas_frames(self.backbone, trunk, self.half_canvas_flow(field, where), n)
+            return stylegan_authors.canvas_frames(self.backbone, trunk,
+                                                   self.half_canvas_flow(as_plan(field).field, where), n)
         return self._our_canvas_frames(trunk, where, mask, field, n, counter)
 
     def half_canvas_flow(self, field: np.ndarray, where: Placement) -> torch.Tensor:
@@ -223,32 +242,30 @@ class StyleGANEngine:
         return torch.from_numpy(np.ascontiguousarray(np.moveaxis(f, -1, 0)))[None].to(self.device)
 
     def _our_canvas_frames(self, trunk: Trunk, where: Placement, mask, field, n, counter) -> Iterator[torch.Tensor]:
-        motion, valid, start = self._grid_setup(mask, field, where)
-        fwd, bwd = forward_sources(start, motion, n, counter), backward_sources(start, motion, n, counter)
+        motion, valid, start, ripple = self._grid_setup(mask, field, where)
         with torch.no_grad():
-            for t in range(n):
-                yield self.compose(trunk, self._warp(next(fwd), next(bwd), start, valid,
-                                                     loop_alpha(t, n, self.sharpness)))
+            for lf in self._policy(n).frames(start, motion, valid, ripple=ripple, counter=counter):
+                yield self.compose(trunk, self._warp(lf, start))
 
     @torch.no_grad()
-    def reference_canvas(self, photo: np.ndarray, mask: np.ndarray, field: np.ndarray, n: int, t: int) -> torch.Tensor:
+    def reference_canvas(self, photo: np.ndarray, mask: np.ndarray, field, n: int, t: int) -> torch.Tensor:
         """Frame t computed the straightforward way: invert, run the generator from the
-        feature onwards warping its features, integrate the motion from frame 0.
-        For tests and the benchmark."""
+        feature onwards warping its features, integrate the motion from frame 0
+        (``LoopPolicy.frame``). For tests and the benchmark."""
         canvas_np, where = place(photo, self.size)
         canvas = to_tensor(canvas_np, self.device)
         latent, feature = self.invert(canvas)
         trunk = self.trunk(latent, feature)
         residual = self.backbone.residual(canvas, self.compose(trunk, identity_warp))
-        motion, valid, start = self._grid_setup(mask, field, where)
-        p_f, p_b = trace(start, motion, -1.0, t), trace(start, motion, 1.0, n - t)
-        warp = self._warp(p_f, p_b, start, valid, loop_alpha(t, n, self.sharpness))
+        motion, valid, start, ripple = self._grid_setup(mask, field, where)
+        warp = self._warp(self._policy(n).frame(t, start, motion, valid, ripple=ripple), start)
         return self.compose_reference(latent, feature, trunk.skip_low, residual, warp)
 
-    def frames(self, photo: np.ndarray, mask: np.ndarray, field: np.ndarray, n: int, *,
+    def frames(self, photo: np.ndarray, mask: np.ndarray, field, n: int, *,
                progress: Progress | None = None, counter: StepCounter | None = None) -> Iterator[np.ndarray]:
         """The n frames (H, W, 3) uint8 at the photo's size, composited over the photo:
-        frozen pixels are the photo's bytes."""
+        frozen pixels are the photo's bytes. field: a ``motion.MotionPlan`` or a (2, H, W)
+        float32 field at the photo's size (the authors' variant takes the plan's field only)."""
         H, W, _ = photo.shape
         trunk, where, _ = self.prepare_photo(photo)
         dist = inside_distance(mask)
