@@ -9,7 +9,8 @@ JSON (a list of rows, or ``{"defaults": {...}, "jobs": [...]}``). A row names:
 * any ``RenderSettings`` field under its own name (``preset``, ``format``,
   ``frames`` or ``seconds``, ``fps``, ``engine``, ``max_side``, ``direction``,
   ``speed``, ``arrows`` as "x0,y0,x1,y1;...", ...) and the per-region motion as
-  ``sky_direction``, ``sky_speed``, ``water_direction``, ``water_speed``;
+  ``sky_direction``, ``sky_speed``, ``sky_style``, ``water_direction``, ``water_speed``,
+  ``water_style`` (styles: auto, drift, flow, ripple);
 * several values separated by "|" in a setting's column, or in its plural
   (``presets``, ``formats``, ``aspects``..., which also take a JSON list): the row
   becomes one job per combination, e.g. ``presets=calm|lively`` x

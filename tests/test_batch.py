@@ -1,5 +1,4 @@
 """Campaign batches: jobs files, expansion and names, the manifest, resuming, pool and Ray."""
-import dataclasses
 import json
 import os
 
@@ -84,8 +83,13 @@ def test_any_settings_field_expands_and_nested_columns(tmp_path):
     assert (s.sky.direction, s.water.speed, len(s.arrows)) == (90.0, 0.5, 1)
 
 
-@pytest.mark.skipif("aspect" not in {f.name for f in dataclasses.fields(RenderSettings)},
-                    reason="RenderSettings has no aspect field yet (issue 10 adds it)")
+def test_region_styles_are_columns_too(tmp_path):
+    planned = plan([{"photo": "a.png", "water_style": "ripple|flow", "sky-style": "drift"}], base_dir=str(tmp_path))
+    assert [(j.settings.sky.style, j.settings.water.style) for j in planned] == [("drift", "ripple"),
+                                                                                 ("drift", "flow")]
+    assert len({j.output for j in planned}) == 2 and planned[0].settings.key() != planned[1].settings.key()
+
+
 def test_aspects_expand_like_any_field(tmp_path):
     planned = plan([{"photo": "a.png", "presets": "calm|lively", "aspects": "16:9|1:1"}], base_dir=str(tmp_path))
     assert len(planned) == 4 and len({j.output for j in planned}) == 4
