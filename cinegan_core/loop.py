@@ -38,7 +38,9 @@ both engines loop the same way:
   the time its two sources look most alike (as video textures choose their
   transitions, Schoedl et al. 2000; Liao et al. 2013 choose per-pixel timing the
   same way), lightly pulled towards a smooth noise phase so that streams still
-  spread out in time.
+  spread out in time. The per-frame timing maps are computed on a coarse grid and
+  blurred over a few of its cells (``soften``), so that no cell switches to the
+  other source on its own (a blocky patch).
 * Distortion-aware timing. Where the field stretches the content, the source
   that is less magnified is preferred: each source's weight is scaled by
   exp(-4 log(1 / s_min) - log(s_max)) of the singular values s of its Jacobian

@@ -26,6 +26,10 @@ variance-preserving blend of Heitz & Neyret 2018). rho, the correlation of the
 two grain samples, falls with the distance between the two sources, so nothing
 is over-sharpened where they (nearly) coincide.
 
+Small frozen islands inside a moving region (``MotionPlan.holes``: a bird, a speck
+the mask kept still) are passed behind: the motion continues through them, they are
+sampled inpainted (OpenCV's Telea inpainting) and they do not occlude.
+
 Frozen pixels are never touched: they are the photo's bytes.
 """
 from __future__ import annotations
