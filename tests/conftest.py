@@ -8,7 +8,9 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
-SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
+# the project's shared data (reference samples in the authors' format): next to the repository,
+# or where CINEGAN_SHARED says
+SHARED = os.path.abspath(os.environ.get("CINEGAN_SHARED") or os.path.join(ROOT, "..", "shared"))
 
 
 def textured(h, w, seed=0):

@@ -218,6 +218,8 @@ def _sample_scene(name: str, size: int, speed: float, transpose: bool = False):
     returns the measuring box: the band the mask covers entirely, less a margin."""
     from cinegan_core.motion import load_motion, resize_motion
     folder = os.path.join(SHARED, "data", "samples", name)
+    assert os.path.isdir(folder), f"reference sample {folder} not found: put ../shared next to the repository " \
+                                  "or set CINEGAN_SHARED"
     photo = textured(size, size, seed=11)
     mask = np.asarray(Image.open(os.path.join(folder, f"{name}_mask.png")).convert("L").resize((size, size))) > 127
     field = resize_motion(load_motion(os.path.join(folder, f"{name}_motion.npy")), (size, size)) * mask
