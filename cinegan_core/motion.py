@@ -260,10 +260,10 @@ HOLE_FRACTION = 0.02  # frozen islands inside a region up to this fraction of th
 
 def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float = HOLE_FRACTION) -> np.ndarray:
     """(H, W) bool: frozen islands inside `region` (a bird, a kite, a lamp, a speck the
-    mask left still), i.e. components of frozen pixels (label 0) that do not touch the
-    image border, are at most max_fraction of the photo and are surrounded by the region
-    (at least 90 % of the ring around them). Things in front of the sky or the water:
-    what lies behind them keeps moving."""
+    mask left still, also where it touches the image border), i.e. components of frozen
+    pixels (label 0) of at most max_fraction of the photo whose surroundings inside the
+    image are the region (at least 90 % of the ring around them). Things in front of the
+    sky or the water: what lies behind them keeps moving."""
     H, W = labels.shape
     frozen = (labels == 0).astype(np.uint8)
     n, comp, stats, _ = cv2.connectedComponentsWithStats(frozen, connectivity=8)
@@ -271,12 +271,12 @@ def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float =
     ring_kernel = np.ones((3, 3), np.uint8)
     for k in range(1, n):
         x, y, w, h, area = stats[k]
-        if x == 0 or y == 0 or x + w == W or y + h == H or area > max_fraction * H * W:
+        if area > max_fraction * H * W:
             continue
-        y0, y1, x0, x1 = y - 1, y + h + 1, x - 1, x + w + 1
+        y0, y1, x0, x1 = max(y - 1, 0), min(y + h + 1, H), max(x - 1, 0), min(x + w + 1, W)
         part = comp[y0:y1, x0:x1] == k
         ring = cv2.dilate(part.astype(np.uint8), ring_kernel).astype(bool) & ~part
-        if region[y0:y1, x0:x1][ring].mean() >= 0.9:
+        if ring.any() and region[y0:y1, x0:x1][ring].mean() >= 0.9:
             out[y0:y1, x0:x1] |= part
     return out
 
