@@ -216,3 +216,18 @@ def test_one_sky_moves_as_one():
     f = plan.field
     left, right = f[:, 10:30, 10:60].reshape(2, -1).mean(1), f[:, 10:30, 110:150].reshape(2, -1).mean(1)
     assert left @ right / (np.linalg.norm(left) * np.linalg.norm(right)) > 0.99
+
+
+def test_small_frozen_islands_are_passed_behind_big_or_grounded_ones_are_not():
+    from cinegan_core.motion import enclosed_holes
+    h, w = 100, 160
+    labels = np.zeros((h, w), np.uint8)
+    labels[:60] = 1                                  # sky over frozen ground
+    labels[20:26, 50:56] = 0                         # a bird in the sky
+    labels[0:5, 100:108] = 0                         # a speck at the top border
+    labels[0:6, 0:6] = 0                             # a speck in the corner
+    labels[40:60, 120:126] = 0                       # a mast standing on the ground
+    labels[5:55, 10:40] = 0                          # something big (a fifth of the sky)
+    holes = enclosed_holes(labels, labels == 1, max_fraction=0.02)
+    assert holes[20:26, 50:56].all() and holes[0:5, 100:108].all() and holes[0:6, 0:6].all()
+    assert not holes[40:60, 120:126].any() and not holes[5:55, 10:40].any() and not holes[60:].any()
