@@ -128,7 +128,7 @@ def cache_entries(cache: str) -> dict:
     renders = [p for p in glob.glob(os.path.join(cache, "render", "*", "*")) if not p.endswith(".sum")
                and ".tmp-" not in p]
     temps = [p for p in glob.glob(os.path.join(cache, "**", ".tmp-*"), recursive=True)]
-    return {"render_files": len(renders), "labels": len(glob.glob(os.path.join(cache, "labels", "*", "*.npy"))),
+    return {"render_files": len(renders), "labels": len(glob.glob(os.path.join(cache, "labels", "*", "*.npz"))),
             "temporaries": len(temps)}
 
 

@@ -201,7 +201,6 @@ class Photo:
         self.lab = cv2.resize(self.lab_f, (self.w, self.h), interpolation=cv2.INTER_AREA)
         self.L, self.a, self.b = (np.ascontiguousarray(self.lab[..., i]) for i in range(3))
         self.texture = cv2.resize(self.texture_f, (self.w, self.h), interpolation=cv2.INTER_AREA)
-        self.g_work = cv2.resize(self.g_fine, (self.w, self.h), interpolation=cv2.INTER_AREA)
         self.chroma = np.hypot(self.a, self.b)
         self.y = np.repeat(np.linspace(0.0, 1.0, self.h, dtype=np.float32)[:, None], self.w, 1)
         self.rows = np.arange(self.h)[:, None]

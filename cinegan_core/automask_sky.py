@@ -204,18 +204,17 @@ def _ridge_path(gain: np.ndarray, jump_cost: float, switch_cost: float) -> np.nd
 def ridge_in_haze(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Move the skyline up over a hazy ridge (see `_ridge_once`). Returns the new (w,) line
     and the (h, w) bool band between the two lines: terrain, neither sky nor water."""
-    moved, hill = _ridge_once(p, line)
+    moved = _ridge_once(p, line)
     # the hill itself lies just under its ridge; farther down the band may hold a lake or the sea
     depth = np.minimum(line, moved + max(2, p.h // 10))
     terrain = (p.rows >= moved[None, :]) & (p.rows < depth[None, :])
     return moved, terrain
 
 
-def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ridge_once(p: Photo, line: np.ndarray) -> np.ndarray:
     """Move the skyline up to a long, crisp ridge above it where the band between
     the ridge and the skyline is darker than the sky over the ridge and not
-    coloured like the sky (aerial perspective). Returns the new (w,) line and a (w,)
-    bool: the columns where the ridge is a hill's (jagged), not a sea's horizon (straight)."""
+    coloured like the sky (aerial perspective). Returns the new (w,) line."""
     e = crisp_ridges(p)
     band = int(0.4 * p.h)
     lo = np.maximum(0, line - band)
@@ -224,7 +223,6 @@ def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gain = np.where(valid, e - 0.25 + 0.15 * height, -1.0)
     path = _ridge_path(gain, jump_cost=0.12, switch_cost=2.0)
     out = line.copy()
-    hill = np.zeros(p.w, bool)
     accepted = []
     x = 0
     while x < p.w:
@@ -237,7 +235,6 @@ def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r = path[x:x1]
         if _accept_ridge(p, r, line[x:x1], e, x):
             out[x:x1] = np.minimum(out[x:x1], r)
-            hill[x:x1] = _jagged(r)
             accepted.append((x, x1))
         x = x1
     # a ridge fading for a short stretch between two accepted parts goes on behind the haze
@@ -245,17 +242,7 @@ def _ridge_once(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if b0 - a1 < 0.15 * p.w:
             bridge = np.linspace(out[a1 - 1], out[b0], b0 - a1 + 2)[1:-1].astype(out.dtype)
             out[a1:b0] = np.minimum(out[a1:b0], bridge)
-            hill[a1:b0] = hill[a1 - 1] or hill[b0]
-    return out, hill
-
-
-def _jagged(r: np.ndarray, k: int = 9) -> np.ndarray:
-    """Per column of a ridge path: whether it is jagged there (a hill's ridge) rather than
-    straight (a sea's horizon): the mean departure from its running median over ~2 k columns."""
-    pad = np.pad(r.astype(np.float32), k // 2, mode="edge")
-    med = np.median(np.lib.stride_tricks.sliding_window_view(pad, k), axis=1)
-    dev = np.abs(r - med)
-    return np.convolve(dev, np.ones(2 * k + 1) / (2 * k + 1), mode="same") > 0.5
+    return out
 
 
 def _accept_ridge(p: Photo, r: np.ndarray, line: np.ndarray, e: np.ndarray, x0: int) -> bool:

@@ -120,25 +120,27 @@ def find_mirror(p: Photo):
     return 2 * a + 1, float(min(1.0, strength / 0.3))
 
 
-def reflected_things(p: Photo, axis: int) -> np.ndarray:
-    """Things above a mirror axis whose mirror image was matched below it, (h, w) bool
-    at the work size: structured, so solid (islands, shores, buildings), not sky."""
+def axis_match(p: Photo, axis: int) -> np.ndarray:
+    """(D, w) bool: pixels within D rows below a mirror axis that match their mirror image
+    above it (``mirror_match`` on the work-size gradient)."""
     gx, gy = gradient(p.L, 1.0)
     thr = max(0.25, 0.5 * float(np.median(np.hypot(gx, gy))))
-    m, _ = mirror_match(gx, gy, axis, 7, thr)
+    return mirror_match(gx, gy, axis, 7, thr)[0]
+
+
+def reflected_things(p: Photo, axis: int, m: np.ndarray) -> np.ndarray:
+    """Things above a mirror axis whose mirror image was matched below it (m: ``axis_match``),
+    (h, w) bool at the work size: structured, so solid (islands, shores, buildings), not sky."""
     out = np.zeros((p.h, p.w), bool)
     D = m.shape[0]
     out[axis - D + 1:axis + 1] = m[::-1]
     return drop_small(out, 4)
 
 
-def mirror_water(p: Photo, axis: int) -> np.ndarray:
+def mirror_water(p: Photo, axis: int, m: np.ndarray) -> np.ndarray:
     """Water below a mirror axis at the work size, (h, w) bool: grown from the pixels
-    that match their mirror image through pixels coloured like a darker copy of
-    their mirror image, minus textured things that are not mirrored (piers, reeds)."""
-    gx, gy = gradient(p.L, 1.0)
-    thr = max(0.25, 0.5 * float(np.median(np.hypot(gx, gy))))
-    m, _ = mirror_match(gx, gy, axis, 7, thr)
+    that match their mirror image (m: ``axis_match``) through pixels coloured like a darker
+    copy of their mirror image, minus textured things that are not mirrored (piers, reeds)."""
     D = m.shape[0]
     matched = np.zeros((p.h, p.w), bool)
     matched[axis + 1:axis + 1 + D] = m
@@ -438,13 +440,14 @@ def find_water(p: Photo) -> WaterResult:
     empty = np.zeros((p.h, p.w), bool)
     if axis is None:
         return WaterResult(mask_w=empty, waterline=None, confidence=0.0)
-    water = mirror_water(p, axis)
+    m = axis_match(p, axis)
+    water = mirror_water(p, axis, m)
     if not water.any():
         return WaterResult(mask_w=empty, waterline=None, confidence=0.0)
     # the far shore's waterline is level: no sky can be seen below it, in any column
     waterline = np.full(p.w, axis + 1, np.int32)
     return WaterResult(mask_w=water, waterline=waterline, confidence=0.6 + 0.4 * strength, mirror_axis=axis,
-                       reflected=reflected_things(p, axis))
+                       reflected=reflected_things(p, axis, m))
 
 
 def refine_water(p: Photo, water_w: np.ndarray, sky_f: np.ndarray) -> np.ndarray:

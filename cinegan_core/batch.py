@@ -429,6 +429,10 @@ def set_threads(threads: int | None) -> None:
     cv2.setNumThreads(threads)
 
 
+# what a job's manifest entry keeps of its render (also when a later run skips it)
+RESULT_FIELDS = ("engine", "engine_message", "width", "height", "frames", "bytes", "notes", "warnings", "quality")
+
+
 def render_job(task: dict) -> dict:
     """Render one job; never raises for the job's own errors.
 
@@ -439,31 +443,21 @@ def render_job(task: dict) -> dict:
     "width", "height", "frames", "bytes", "notes", "quality"} or
     {"status": "failed", "error": one line, "seconds"}.
     """
-    from .mask import load_mask
-    from .motion import load_motion
-    from .photo import load_photo
-    from .pipeline import engine_identity, pick_engine, render
-    from .service import render_key
+    from .pipeline import render
+    from .service import render_inputs
     t0 = time.perf_counter()
     try:
         settings = RenderSettings.from_dict(task["settings"])
-        photo = load_photo(task["photo"], max_side=settings.max_side)
-        mask = None if task.get("mask") is None else load_mask(task["mask"], photo.size)
-        motion = None if task.get("motion") is None else load_motion(task["motion"])
-        eng, message = pick_engine(settings.engine, task.get("device"), task.get("weights"))
-        key = render_key(photo, settings, engine_identity(eng), mask, motion)
-        info = render(photo, task["output"], settings, mask=mask, motion=motion, renderer=eng,
+        photo, motion, eng, message, key = render_inputs(task["photo"], settings, mask=task.get("mask"),
+                                                         motion=task.get("motion"), device=task.get("device"),
+                                                         weights=task.get("weights"))
+        info = render(photo, task["output"], settings, mask=task.get("mask"), motion=motion, renderer=eng,
                       cache=_cache(task.get("cache_dir")))
     except Exception as e:  # one job's failure is recorded; the batch goes on
         return {"status": "failed", "error": _one_line(e), "seconds": time.perf_counter() - t0}
-    return {"status": "done", "key": key, "seconds": time.perf_counter() - t0, "engine": info["engine"],
-            "engine_message": message, "width": info["width"], "height": info["height"],
-            "frames": info["frames"], "bytes": os.path.getsize(task["output"]), "notes": info["notes"],
-            "warnings": info["warnings"], "quality": info["quality"]}
-
-
-def _pool_init(threads: int | None) -> None:
-    set_threads(threads)
+    result = dict(info, engine_message=message, bytes=os.path.getsize(task["output"]))
+    return {"status": "done", "key": key, "seconds": time.perf_counter() - t0,
+            **{k: result[k] for k in RESULT_FIELDS}}
 
 
 def _ray_render(task: dict, photo: bytes, mask: bytes | None, motion: bytes | None):
@@ -565,20 +559,16 @@ class _Keys:
         self._engines: dict = {}
 
     def __call__(self, job: Job) -> str:
-        from .mask import load_mask
-        from .motion import load_motion
-        from .photo import load_photo
-        from .pipeline import engine_identity, pick_engine
-        from .service import render_key
+        from .pipeline import engine_identity, load_settings_photo, pick_engine
+        from .service import render_inputs
         s = job.settings
-        if self._photo[0] != (job.photo, s.max_side):
-            self._photo = ((job.photo, s.max_side), load_photo(job.photo, max_side=s.max_side))
-        photo = self._photo[1]
-        mask = None if job.mask is None else load_mask(job.mask, photo.size)
-        motion = None if job.motion is None else load_motion(job.motion)
+        loaded_as = (job.photo, s.max_side, s.aspect, s.crop)
+        if self._photo[0] != loaded_as:
+            self._photo = (loaded_as, load_settings_photo(job.photo, s))
         if s.engine not in self._engines:
             self._engines[s.engine] = engine_identity(pick_engine(s.engine, self.device, self.weights)[0])
-        return render_key(photo, s, self._engines[s.engine], mask, motion)
+        return render_inputs(self._photo[1], s, mask=job.mask, motion=job.motion,
+                             engine_id=self._engines[s.engine])[-1]
 
 
 def _missing_input(job: Job) -> str | None:
@@ -621,8 +611,7 @@ def _triage(jobs: list[Job], entries: list[dict], out_dir: str, old: dict, keys:
                 entry.update(status="failed", error=_one_line(e), seconds=time.perf_counter() - t0)
                 continue
             if key == before["key"]:
-                carried = {k: before.get(k) for k in ("engine", "engine_message", "width", "height", "frames",
-                                                      "bytes", "notes", "quality", "render_seconds")}
+                carried = {k: before.get(k) for k in RESULT_FIELDS + ("render_seconds",)}
                 entry.update(carried, status="skipped", key=key, seconds=time.perf_counter() - t0)
                 continue
         todo.append(i)
@@ -767,7 +756,7 @@ def _run_pool(tasks: dict[int, dict], record: Callable[[int, dict], None], worke
     workers = min(workers, len(tasks))
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_pool_init, initargs=(threads,))
+                               initializer=set_threads, initargs=(threads,))
     try:
         futures = {pool.submit(render_job, task): i for i, task in tasks.items()}
         for fut in as_completed(futures):

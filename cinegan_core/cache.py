@@ -42,7 +42,7 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -298,12 +298,14 @@ class Cache:
             with _file_lock(lock_file):
                 yield
 
-    def put(self, kind: str, key: str, ext: str, write: Callable[[str], None]) -> str:
+    def put(self, kind: str, key: str, ext: str, write: Callable[[str], None], evict: bool = True) -> str:
         """Create the entry by calling write(tmp_path), then rename it into place.
 
         write gets a path ending in ext inside a private folder (it may create
         other files beside it). CineGANError if the disk is full (nothing
-        partial is left, other entries are untouched)."""
+        partial is left, other entries are untouched). evict=False leaves the
+        size limit to the caller (the parts of one entry, then one ``evict``
+        that keeps them all)."""
         p = self.path(kind, key, ext)
         folder = os.path.dirname(p)
         work = fd = None
@@ -331,7 +333,8 @@ class Cache:
                 shutil.rmtree(work, ignore_errors=True)
             if fd is not None:
                 os.close(fd)
-        self.evict(keep=p)
+        if evict:
+            self.evict(keep=p)
         return p
 
     def get_or_create(self, kind: str, key: str, ext: str, write: Callable[[str], None]) -> tuple[str, bool]:
@@ -417,15 +420,6 @@ class Cache:
             out.append((g.last_use, g.size, paths[0]))
         return out
 
-    def usage(self) -> int:
-        """Bytes on disk: entries (hard links once), their records and temporaries."""
-        groups, _, temp_bytes = self._scan()
-        return sum(g.size for g in groups) + temp_bytes
-
-    def sweep(self) -> int:
-        """Remove what killed writers left behind; returns bytes freed."""
-        return self._sweep(self._scan()[1])
-
     def _sweep(self, temps: list[tuple[str, bool | str]]) -> int:
         freed, now = 0, time.time()
         for p, is_folder in temps:
@@ -459,17 +453,19 @@ class Cache:
                 os.close(fd)
         return freed
 
-    def evict(self, keep: str | None = None) -> int:
+    def evict(self, keep: str | Iterable[str] | None = None) -> int:
         """Sweep dead temporaries, then remove least recently used entries (with
         their named links) until the total fits; returns bytes freed. Live
-        temporaries count in the total but are never removed."""
+        temporaries count in the total but are never removed, nor are the
+        entries holding the paths in keep."""
+        keep = {keep} if isinstance(keep, str) else set(keep or ())
         groups, temps, temp_bytes = self._scan()
         freed = self._sweep(temps)
         total = sum(g.size for g in groups) + temp_bytes - freed
         for g in sorted(groups, key=lambda g: g.last_use):
             if total <= self.max_bytes:
                 break
-            if keep is not None and keep in g.paths:
+            if keep.intersection(g.paths):
                 continue
             for p in g.paths:
                 for q in (p, p + SUM):

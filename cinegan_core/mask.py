@@ -33,7 +33,7 @@ def load_mask(source, size: tuple[int, int]) -> np.ndarray:
         else:
             source = Image.fromarray(np.asarray(source).astype(np.uint8) if source.dtype != np.uint8 else source)
     if not isinstance(source, np.ndarray):
-        img, _ = _decode(_open(source, "mask", 100_000_000), "mask", None)
+        img = _decode(_open(source, "mask", 100_000_000), "mask", None)
         lum = np.asarray(img.convert("L")) > 127
         if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
             lum &= np.asarray(img.convert("RGBA"))[..., 3] > 127

@@ -281,17 +281,18 @@ def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float =
     return out
 
 
-def region_easing(labels: np.ndarray, ease_px: float) -> np.ndarray:
+def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None) -> np.ndarray:
     """(H, W) float32 in [0, 1]: 0 outside the moving regions and at every region's
     edge (also where sky meets water), rising smoothly to 1 ease_px inside. Small frozen
-    islands inside a region (``enclosed_holes``) are not edges: the clouds or the water
-    pass behind them at full speed instead of slowing down and piling up around them."""
+    islands inside a region (``enclosed_holes``; holes: label -> those already found) are
+    not edges: the clouds or the water pass behind them at full speed instead of slowing
+    down and piling up around them."""
     out = np.zeros(labels.shape, np.float32)
     for k in np.unique(labels):
         if k == 0:
             continue
         region = labels == k
-        through = region | enclosed_holes(labels, region)
+        through = region | (holes[k] if holes and k in holes else enclosed_holes(labels, region))
         d = cv2.distanceTransform(through.astype(np.uint8), cv2.DIST_L2, 5) if not through.all() \
             else np.full(region.shape, 1e6, np.float32)
         u = np.clip((d - 0.5) / max(ease_px, 3.0), 0, 1)  # the region's outermost pixels barely move
@@ -335,6 +336,13 @@ def _small(rgb: np.ndarray | None, region: np.ndarray, side: int):
 def _detail(g: np.ndarray) -> np.ndarray:
     """Fine detail of a grey image: itself minus a Gaussian (sigma 2 px) blur."""
     return g - cv2.GaussianBlur(g, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+
+
+def _spans_width(r: np.ndarray) -> bool:
+    """Whether a boolean region spans most (80 %) of the image's width: open water (sea,
+    lake) rather than a channel."""
+    cols = np.flatnonzero(r.any(0))
+    return bool(len(cols) and (cols[-1] - cols[0] + 1) >= 0.8 * r.shape[1])
 
 
 def _shape_axis(r: np.ndarray) -> tuple[float, float]:
@@ -400,9 +408,7 @@ def water_cues(rgb: np.ndarray, region: np.ndarray) -> WaterCues:
     d = _detail(g)
     texture = float(d[inner].std()) if inner.sum() > 50 else 0.0
     elong, axis = _shape_axis(r)
-    cols = np.flatnonzero(r.any(0))
-    wide = bool(len(cols) and (cols[-1] - cols[0] + 1) >= 0.8 * r.shape[1])
-    return WaterCues(mirror_score(g, r), texture, elong, axis, wide)
+    return WaterCues(mirror_score(g, r), texture, elong, axis, _spans_width(r))
 
 
 def choose_style(name: str, rgb: np.ndarray | None, region: np.ndarray) -> tuple[str, str]:
@@ -460,12 +466,10 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     those edges. `toward` (degrees): the user's direction, used only to pick which way
     along the estimated axis."""
     H, W = region.shape
-    g, r, s = _small(rgb, region, 256)
+    g, r, _ = _small(rgb, region, 256)
     h, w = r.shape
-    cols = np.flatnonzero(r.any(0))
-    wide = (cols[-1] - cols[0] + 1) >= 0.8 * w
-    elong, axis = _shape_axis(r)
-    if wide:
+    _, axis = _shape_axis(r)
+    if _spans_width(r):
         d = np.array([1.0, 0.0], np.float32)
         how = "along the horizon"
         if g is not None:
@@ -639,18 +643,16 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     notes: list[str] = []
     per_region = _arrows_by_region(labels, coerce_arrows(arrows), arrow_scale, notes)
 
-    ease = region_easing(labels, EASE_FRACTION * min(H, W))
+    holes = {k: enclosed_holes(labels, labels == k) for k in REGIONS.values() if (labels == k).any()}
+    ease = region_easing(labels, EASE_FRACTION * min(H, W), holes)
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, chosen = None, {}
     unit = max(H, W) / 1024.0
-    all_holes = np.zeros((H, W), bool)
     for name, k in REGIONS.items():
         region = labels == k
         if not region.any():
             continue
-        holes = enclosed_holes(labels, region)
-        all_holes |= holes
-        through = region | holes  # the motion continues behind small frozen islands
+        through = region | holes[k]  # the motion continues behind small frozen islands
         direction, speed = drift.get(name, (None, None))
         default_speed = speed is None
         if default_speed:
@@ -695,7 +697,10 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         ripple = Ripple(np.ascontiguousarray(ripple_basis_sum * ease[None, None], dtype=np.float32),
                         np.array([wave[4] for wave in RIPPLE_WAVES], np.float32), ripple_cycles(frames))
         ripple.direction /= np.linalg.norm(ripple.direction, axis=1, keepdims=True)
-    return MotionPlan(field * ease, ripple, chosen, notes, all_holes if all_holes.any() else None)
+    passed = np.zeros((H, W), bool)
+    for h in holes.values():
+        passed |= h
+    return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None)
 
 
 def _arrows_by_region(labels: np.ndarray, arrows: list[Arrow], scale: float, notes: list[str]) -> dict:

@@ -104,12 +104,10 @@ def _open(source, what: str, max_pixels: int) -> Image.Image:
     return img
 
 
-def _decode(img: Image.Image, what: str, target_side: int | None) -> tuple[Image.Image, tuple[int, int]]:
+def _decode(img: Image.Image, what: str, target_side: int | None) -> Image.Image:
     """Decode pixels, apply EXIF orientation. JPEGs are decoded at reduced scale when
-    that is enough for target_side (much faster for 12+ megapixel photos).
-    Returns the image and the oriented (width, height) of the full-size photo."""
+    that is enough for target_side (much faster for 12+ megapixel photos)."""
     try:
-        original = oriented_size(img, what)
         if target_side and img.format == "JPEG":
             w, h = img.size
             scale = target_side / max(w, h)
@@ -123,7 +121,7 @@ def _decode(img: Image.Image, what: str, target_side: int | None) -> tuple[Image
         raise CineGANError(f"{what} is too large to decode in the memory available") from None
     except Exception as e:  # noqa: BLE001 - Pillow's decoders raise many types on damaged files
         raise CineGANError(f"{what} could not be decoded (truncated or damaged file?): {_first_line(e)}") from None
-    return img, original
+    return img
 
 
 def _first_line(e: BaseException) -> str:
@@ -135,8 +133,10 @@ def oriented_size(img: Image.Image, what: str = "photo") -> tuple[int, int]:
     w, h = img.size
     try:
         orientation = img.getexif().get(0x0112, 1)  # reading EXIF may load a PNG's data
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise CineGANError(f"{what} could not be decoded (truncated or damaged file?): {e}") from None
+    except MemoryError:
+        raise CineGANError(f"{what} is too large to decode in the memory available") from None
+    except Exception as e:  # noqa: BLE001 - damaged EXIF raises many types (as in _decode)
+        raise CineGANError(f"{what} could not be decoded (truncated or damaged file?): {_first_line(e)}") from None
     if orientation in (5, 6, 7, 8):  # EXIF orientations that swap the axes
         w, h = h, w
     return w, h
@@ -176,14 +176,6 @@ def check_max_side(max_side) -> int | None:
     return int(max_side)
 
 
-def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
-    """(width, height) scaled so the longest side is at most max_side, aspect kept."""
-    if not max_side or max(width, height) <= max_side:
-        return width, height
-    s = max_side / max(width, height)
-    return max(1, round(width * s)), max(1, round(height * s))
-
-
 def load_photo(source, *, max_side: int | None = DEFAULT_MAX_SIDE,
                max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "photo",
                aspect: str = "original", crop: tuple[float, float] = (0.5, 0.5)) -> Photo:
@@ -210,9 +202,9 @@ def load_photo(source, *, max_side: int | None = DEFAULT_MAX_SIDE,
     box = framing.crop_box(frame, aspect, *crop)
     tw, th = framing.output_size(box, aspect, max_side)
     draft = round(max(frame) * max(tw / (box[2] - box[0]), th / (box[3] - box[1])))  # px the decode must keep
-    img, original = _decode(img, what, draft)
-    if min(original) < MIN_SIDE:
-        w, h = original
+    img = _decode(img, what, draft)
+    if min(frame) < MIN_SIDE:
+        w, h = frame
         raise CineGANError(f"{what} is only {w}x{h} px; use a photo at least {MIN_SIDE} px on each side")
     try:
         rgb = to_rgb(img)
@@ -222,12 +214,12 @@ def load_photo(source, *, max_side: int | None = DEFAULT_MAX_SIDE,
         raise CineGANError(f"{what} has pixels of mode {img.mode!r}, which cannot be converted to RGB: "
                            f"{_first_line(e)}") from None
     if min(tw, th) < MIN_SIDE:
-        raise CineGANError(f"at a max side of {max_side} px this {original[0]}x{original[1]} photo would be only "
+        raise CineGANError(f"at a max side of {max_side} px this {frame[0]}x{frame[1]} photo would be only "
                            f"{tw}x{th} px; use a larger max side (at least {MIN_SIDE} px on each side are needed)")
-    if not framing.is_whole(box, original):  # the box in the decoded pixels (a JPEG draft may be smaller)
-        rgb = framing.crop_array(rgb, box, original)
+    if not framing.is_whole(box, frame):  # the box in the decoded pixels (a JPEG draft may be smaller)
+        rgb = framing.crop_array(rgb, box, frame)
     if (tw, th) != (rgb.shape[1], rgb.shape[0]):
         rgb = np.asarray(Image.fromarray(rgb).resize((tw, th), Image.LANCZOS))
     rgb = np.ascontiguousarray(rgb)
-    return Photo(rgb=rgb, original_size=original, sha256=pixels_hash(rgb),
-                 box=None if framing.is_whole(box, original) else box)
+    return Photo(rgb=rgb, original_size=frame, sha256=pixels_hash(rgb),
+                 box=None if framing.is_whole(box, frame) else box)

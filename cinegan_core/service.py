@@ -93,6 +93,29 @@ def _lookup(cache: Cache, key: str, settings: RenderSettings) -> tuple[dict, str
     return info, video, preview
 
 
+def render_inputs(photo, settings: RenderSettings, *, mask=None, motion=None, device: str | None = None,
+                  weights=None, engine_id: str | None = None):
+    """What one render starts from, and its cache key: (Photo, field, engine, engine
+    message, key). The one place where inputs become a key (the app, the API and batch
+    jobs all come through here).
+
+    photo:     path, bytes, array or Photo (loaded at settings.max_side, aspect and crop).
+    mask:      the user's mask over the whole photo, None = automatic (framed like the photo).
+    motion:    a motion file or array, None = from the settings; field: (2, h, w) float32 or None.
+    engine_id: ``pipeline.engine_identity`` already known for settings.engine (then no engine
+               is picked and engine, message are None)."""
+    ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
+    user_mask = None if mask is None else frame_mask(mask, ph)  # in the render frame, for the key
+    field = None
+    if motion is not None:
+        field = check_motion(motion) if isinstance(motion, np.ndarray) else load_motion(motion)
+    eng = message = None
+    if engine_id is None:
+        eng, message = pick_engine(settings.engine, device, weights)
+        engine_id = engine_identity(eng)
+    return ph, field, eng, message, render_key(ph, settings, engine_id, user_mask, field)
+
+
 def render_cached(photo, settings: RenderSettings, *, cache: Cache, mask=None, motion=None,
                   name: str | None = None, device: str | None = None, weights=None,
                   progress: Progress | None = None) -> Rendered:
@@ -106,14 +129,8 @@ def render_cached(photo, settings: RenderSettings, *, cache: Cache, mask=None, m
     Concurrent identical requests render once (the others wait for it).
     """
     t0 = time.perf_counter()
-    ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
-    user_mask = None if mask is None else frame_mask(mask, ph)  # in the render frame, for the key
-    field = None
-    if motion is not None:
-        field = check_motion(motion) if isinstance(motion, np.ndarray) else load_motion(motion)
-    eng, message = pick_engine(settings.engine, device, weights)
-    key = render_key(ph, settings, engine_identity(eng), user_mask, field)
-
+    ph, field, eng, message, key = render_inputs(photo, settings, mask=mask, motion=motion, device=device,
+                                                 weights=weights)
     found = _lookup(cache, key, settings)
     if found is None:
         with cache.lock(key):
@@ -151,11 +168,13 @@ def _render_entry(cache: Cache, key: str, photo: Photo, settings: RenderSettings
         info = {k: v for k, v in res.items() if k != "videos"}
         info.update(engine_message=message, render_seconds=res["seconds"], format=settings.format,
                     output=out, file_name=output_name(name, settings))
-        cache.put("render", key, "." + settings.format, lambda tmp: shutil.move(video, tmp))
+        parts = [cache.put("render", key, "." + settings.format, lambda tmp: shutil.move(video, tmp), evict=False)]
         if settings.format == "gif":
-            cache.put("render", key, ".preview.mp4", lambda tmp: shutil.move(targets[1], tmp))
+            parts.append(cache.put("render", key, ".preview.mp4", lambda tmp: shutil.move(targets[1], tmp),
+                                   evict=False))
         blob = json.dumps(info, indent=1, default=_json_default)
-        cache.put("render", key, ".json", lambda tmp: _write_text(tmp, blob))
+        parts.append(cache.put("render", key, ".json", lambda tmp: _write_text(tmp, blob), evict=False))
+        cache.evict(keep=parts)  # once, never removing a part of this entry
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -197,6 +197,21 @@ def test_the_key_is_the_render_cache_key(tmp_path):
     assert report.jobs[0]["key"] == cached.info["key"]
 
 
+def test_an_aspect_row_is_cropped_and_keyed_like_the_app(tmp_path):
+    """A 1:1 row renders the square crop (with the user's mask framed the same way), under
+    the key the app would use for the same settings."""
+    jobs = write_campaign(tmp_path, ["a.png,sky.png,natural,mp4,6,6,pixel,1:1,0.25"],
+                          header="photo,mask,presets,formats,frames,fps,engine,aspect,crop_x")
+    report = batch(jobs, tmp_path / "out")
+    job = plan(jobs)[0]
+    assert report.jobs[0]["status"] == "done", report.jobs[0]
+    frames, _ = read_video(str(tmp_path / "out" / report.jobs[0]["output"]))
+    assert frames.shape[1] == frames.shape[2] == 96
+    cached = render_cached(job.photo, job.settings, cache=Cache(str(tmp_path / "c2")), mask=job.mask)
+    assert report.jobs[0]["key"] == cached.info["key"]
+    assert batch(jobs, tmp_path / "out").jobs[0]["status"] == "skipped"
+
+
 def test_interrupted_outputs_are_rendered_again_and_foreign_files_kept(tmp_path):
     jobs = write_campaign(tmp_path, ["a.png,sky.png,calm|lively,mp4,6,6,pixel"])
     out = tmp_path / "out"

@@ -97,14 +97,20 @@ def serve(files, revisions=None):
     return hub
 
 
+def hub_env(hub, repo="cinegan/weights", **more):
+    """The environment that points the loader at the fake hub."""
+    return {"CINEGAN_HUB_REPO": repo, "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}", **more}
+
+
 def test_download_from_the_hub_then_offline(converted, tmp_path):
     hub = serve(converted)
     try:
-        env = {"CINEGAN_HUB_REPO": "cinegan/weights", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}"}
+        env = hub_env(hub)
         res = load_in_subprocess(env, tmp_path)
         assert res.returncode == 0, res.stdout + res.stderr
         assert {"generator", "encoder", "flow_sky", "classifier_1"} <= set(json.loads(res.stdout.splitlines()[-1]))
         assert any("/cinegan/weights/resolve/main/encoder.safetensors" in r for r in hub.requests)
+        assert all("/resolve/main/" in r for r in hub.requests if "/resolve/" in r)  # the default revision
     finally:
         hub.shutdown()
     # the hub is gone; offline mode serves the same files from the local hub cache
@@ -119,7 +125,7 @@ def test_corrupted_download_is_caught_by_the_digest(converted, tmp_path):
     files["encoder.safetensors"] = bytes(data)
     hub = serve(files)
     try:
-        env = {"CINEGAN_HUB_REPO": "cinegan/weights", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}"}
+        env = hub_env(hub)
         res = load_in_subprocess(env, tmp_path)
     finally:
         hub.shutdown()
@@ -130,7 +136,7 @@ def test_corrupted_download_is_caught_by_the_digest(converted, tmp_path):
 def test_missing_repository_files_are_reported(tmp_path):
     hub = serve({})
     try:
-        env = {"CINEGAN_HUB_REPO": "cinegan/empty", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}"}
+        env = hub_env(hub, "cinegan/empty")
         res = load_in_subprocess(env, tmp_path)
     finally:
         hub.shutdown()
@@ -158,24 +164,12 @@ def test_downloads_are_pinned_to_the_revision_the_user_sets(converted, tmp_path)
     changed.pop("SHA256SUMS")   # the repository moved on: other files, no digests
     hub = serve(converted, revisions={pinned: converted, later: changed, "main": changed})
     try:
-        env = {"CINEGAN_HUB_REPO": "cinegan/weights", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}",
-               "CINEGAN_HUB_REVISION": pinned}
+        env = hub_env(hub, CINEGAN_HUB_REVISION=pinned)
         res = load_in_subprocess(env, tmp_path)
         assert res.returncode == 0, res.stdout + res.stderr
         digests = json.loads(res.stdout.splitlines()[-2])
         assert digests["encoder"] == hashlib.sha256(converted["encoder.safetensors"]).hexdigest()
         resolved = [r for r in hub.requests if "/resolve/" in r]
         assert resolved and all(f"/resolve/{pinned}/" in r for r in resolved), resolved
-    finally:
-        hub.shutdown()
-
-
-def test_the_default_revision_is_main(converted, tmp_path):
-    hub = serve(converted)
-    try:
-        env = {"CINEGAN_HUB_REPO": "cinegan/weights", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}"}
-        res = load_in_subprocess(env, tmp_path)
-        assert res.returncode == 0, res.stdout + res.stderr
-        assert all("/resolve/main/" in r for r in hub.requests if "/resolve/" in r)
     finally:
         hub.shutdown()

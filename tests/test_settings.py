@@ -1,4 +1,6 @@
 """RenderSettings (one typed object for CLI, API, app, batch and cache key) and cached renders."""
+import os
+
 import numpy as np
 import pytest
 
@@ -119,3 +121,16 @@ def test_region_styles_travel_from_the_api_to_the_key():
     for bad in ({"water_style": "swirl"}, {"sky_style": 3}):
         with pytest.raises(CineGANError):
             from_api(bad)
+
+
+def test_a_render_fits_a_cache_smaller_than_itself(tmp_path):
+    """The parts of one render (GIF, its MP4 preview, its description) are stored and then
+    evicted for size once, together: with a budget smaller than the render, the older
+    entries go but this render is still served (storing each part used to evict the parts
+    before it, and the render 'vanished')."""
+    cache = Cache(str(tmp_path / "cache"), max_bytes=1)
+    img = np.vstack([np.full((30, 64, 3), (110, 160, 235), np.uint8), textured(34, 64)])
+    for frames in (6, 8):
+        s = RenderSettings(frames=frames, fps=6, format="gif", engine="pixel", max_side=None)
+        out = render_cached(img, s, cache=cache, mask=sky_mask(64, 64), device="cpu")
+        assert out.info["cached"] is False and os.path.exists(out.video) and os.path.exists(out.preview)

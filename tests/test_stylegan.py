@@ -394,7 +394,7 @@ def test_renderer_and_predictors_share_one_inversion_per_photo(tiny, scene):
     assert tiny.prepare_photo(photo)[0] is trunk and tiny.prepare_photo(photo.copy())[2] == key
 
 
-def test_the_authors_variant_is_an_engine_of_its_own_in_cache_keys(tiny, scene):
+def test_the_authors_variant_is_an_engine_of_its_own_in_cache_keys(tiny):
     from cinegan_core.engines.stylegan import StyleGANEngine
     from cinegan_core.pipeline import engine_identity
     from cinegan_core.settings import RenderSettings
