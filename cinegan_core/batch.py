@@ -66,8 +66,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .delivery import file_names
 from .errors import CineGANError
-from .service import output_name
+from .service import output_stem
 from .settings import RenderSettings
 
 try:
@@ -78,6 +79,7 @@ except ImportError:  # not on POSIX: no folder lock
 Progress = Callable[[dict], None]
 
 MANIFEST = "manifest.json"
+INDEX = "index.html"   # the A/B page over the campaign's loops (``delivery.ab_page``)
 MANIFEST_VERSION = 1
 LOCK_NAME = ".cinegan-batch.lock"
 FILE_COLUMNS = ("photo", "mask", "motion")   # paths, relative to the jobs file
@@ -233,6 +235,8 @@ class Job:
     settings: the RenderSettings (None when the row is invalid: see error).
     variant:  the values this job took from list columns ({"preset": "calm"}).
     output:   the output's file name in the batch folder (None for an invalid row).
+    stem:     the name its loop's files share (``delivery.file_names``): the jobs that differ
+              only in format share it, and with it a poster and an embed code.
     error:    why the job cannot run (one line), or None.
     """
 
@@ -245,6 +249,7 @@ class Job:
     settings: RenderSettings | None = None
     variant: dict = field(default_factory=dict)
     output: str | None = None
+    stem: str | None = None
     error: str | None = None
 
 
@@ -347,38 +352,37 @@ def _job_digest(job: Job) -> str:
 
 def name_outputs(jobs: list[Job]) -> None:
     """Give every valid job its output file name, unique within the batch:
-    ``service.output_name`` of the photo (or the row's name) and settings, plus the
-    values the job took from list columns that the name does not hold yet (the
-    format is the extension). Jobs that would still share a name get a short
-    digest of their inputs and settings (stable across runs), then -2, -3..."""
+    ``service.output_stem`` of the photo (or the row's name) and settings, plus the
+    values the job took from list columns that the name does not hold yet, and the
+    format's file (``delivery.file_names``: the extension; the email GIF ...-email.gif).
+    Jobs that would still share a name get a short digest of their inputs and settings
+    (stable across runs), then -2, -3..."""
     named = [j for j in jobs if j.error is None]
     for j in named:
-        ext = j.settings.format
-        stem = output_name(j.name or j.label, j.settings, ext)[: -len(ext) - 1]
+        stem = output_stem(j.name or j.label, j.settings)
         for key, value in j.variant.items():
             if key == "format":
                 continue
             part = _slug(key, value)
             if f"-{part}-".lower() not in f"-{stem}-".lower():
                 stem += "-" + part
-        j.output = f"{stem}.{ext}"
+        _name(j, stem)
     counts: dict[str, int] = {}
     for j in named:
         counts[j.output.lower()] = counts.get(j.output.lower(), 0) + 1
     for j in named:
         if counts[j.output.lower()] > 1:
-            j.output = _with_suffix(j.output, _job_digest(j))
+            _name(j, f"{j.stem}-{_job_digest(j)}")
     seen: dict[str, int] = {}
     for j in named:
         n = seen.get(j.output.lower(), 0) + 1
         seen[j.output.lower()] = n
         if n > 1:
-            j.output = _with_suffix(j.output, str(n))
+            _name(j, f"{j.stem}-{n}")
 
 
-def _with_suffix(name: str, suffix: str) -> str:
-    stem, ext = os.path.splitext(name)
-    return f"{stem}-{suffix}{ext}"
+def _name(job: Job, stem: str) -> None:
+    job.stem, job.output = stem, file_names(stem)[job.settings.format]
 
 
 def plan(jobs, base_dir: str | None = None) -> list[Job]:
@@ -619,6 +623,59 @@ def _triage(jobs: list[Job], entries: list[dict], out_dir: str, old: dict, keys:
 
 
 # ---------------------------------------------------------------------------------------------
+# Ready to post: posters, embed code, the A/B page
+# ---------------------------------------------------------------------------------------------
+def deliver(out_dir: str, jobs: list[Job], entries: list[dict], ours=()) -> list[str]:
+    """Beside each finished loop, its poster and embed code (one each per stem: the jobs
+    that differ only in format share them), and over the campaign, index.html: every loop
+    playing side by side with its settings, sizes, quality figures and files
+    (``delivery.ab_page``). Posters are written again for loops rendered in this run.
+
+    ours: the files an earlier run wrote (the manifest's "delivery"): only those, or names
+          not taken, are written; another file of that name is left alone.
+    Returns the files the batch now owns (for the manifest)."""
+    from .delivery import ab_page, snippet, variant, write_poster, write_text
+    from .pipeline import load_settings_photo
+    ours = set(ours)
+
+    def free(name: str) -> bool:
+        return name in ours or not os.path.lexists(os.path.join(out_dir, name))
+
+    groups: dict[str, list[tuple[Job, dict]]] = {}
+    for job, entry in zip(jobs, entries):
+        if entry["status"] in ("done", "skipped") and job.stem:
+            groups.setdefault(job.stem, []).append((job, entry))
+    written, variants, photo = [], [], (None, None)
+    for stem, members in groups.items():
+        names = file_names(stem)
+        job, entry = members[0]
+        files = {j.settings.format: j.output for j, _ in members}
+        s = job.settings
+        w, h = entry["width"] + entry["width"] % 2, entry["height"] + entry["height"] % 2  # the video's size
+        poster = os.path.join(out_dir, names["poster"])
+        if free(names["poster"]):
+            if any(e["status"] == "done" for _, e in members) or not os.path.exists(poster):
+                if photo[0] != (job.photo, s.max_side, s.aspect, s.crop):
+                    photo = ((job.photo, s.max_side, s.aspect, s.crop), load_settings_photo(job.photo, s).rgb)
+                write_poster(photo[1], poster)
+            files["poster"] = names["poster"]
+        if free(names["snippet"]):
+            write_text(os.path.join(out_dir, names["snippet"]), snippet(files, w, h))
+            files["snippet"] = names["snippet"]
+        written += [files[k] for k in ("poster", "snippet") if k in files]
+        shown = {k: v for k, v in (entry.get("settings") or {}).items() if k != "format"}
+        varied = ", ".join(f"{k} {v}" for k, v in job.variant.items() if k != "format")
+        variants.append(variant(stem, out_dir, files, label=entry["row"] + (f": {varied}" if varied else ""), width=w, height=h, frames=entry["frames"],
+                                fps=s.fps, settings=shown, quality=entry.get("quality")))
+    if variants and free(INDEX):
+        write_text(os.path.join(out_dir, INDEX), ab_page(variants, f"CineGAN campaign: {len(variants)} loops",
+                                                         "Every loop of this batch, playing side by side. "
+                                                         "manifest.json holds the same facts as data."))
+        written.append(INDEX)
+    return sorted(set(written))
+
+
+# ---------------------------------------------------------------------------------------------
 # The batch
 # ---------------------------------------------------------------------------------------------
 @dataclass
@@ -725,6 +782,7 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
                 last_save = time.monotonic()
 
         tasks = {i: _task(planned[i], out_dir, device, weights, cache_dir) for i in todo}
+        manifest["delivery"] = list(old.get("delivery") or [])
         try:
             if not tasks:
                 pass
@@ -735,6 +793,7 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
             else:
                 for i, task in tasks.items():
                     record(i, render_job(task))
+            manifest["delivery"] = deliver(out_dir, planned, entries, manifest["delivery"])
         finally:
             save(final=True)
     return BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)

@@ -19,8 +19,12 @@ a variant's name, and every file of it, stays the same across runs.
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
+import shutil
+import tempfile
+import zipfile
 
 import numpy as np
 from PIL import Image
@@ -48,9 +52,10 @@ def write_poster(rgb: np.ndarray, path) -> dict:
     JPEG quality POSTER_QUALITY, progressive. Written whole or not at all.
     Returns {"width", "height", "bytes"}."""
     frame = even_pad(np.ascontiguousarray(rgb, dtype=np.uint8))
-    with atomic_output(path) as tmp:
-        Image.fromarray(frame).save(tmp, format="JPEG", quality=POSTER_QUALITY, optimize=True, progressive=True)
-    return {"width": frame.shape[1], "height": frame.shape[0], "bytes": os.path.getsize(path)}
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=POSTER_QUALITY, optimize=True, progressive=True)
+    _write_bytes(path, buf.getvalue())
+    return {"width": frame.shape[1], "height": frame.shape[0], "bytes": len(buf.getvalue())}
 
 
 def snippet(files: dict[str, str], width: int, height: int, alt: str = "") -> str:
@@ -84,11 +89,24 @@ def snippet(files: dict[str, str], width: int, height: int, alt: str = "") -> st
     return "\n".join(lines) + "\n"
 
 
-def write_text(path, text: str) -> None:
-    """Write a text file (UTF-8) whole or not at all."""
+def _write_bytes(path, data: bytes) -> None:
+    """Write a file whole or not at all; one that already holds these bytes is left as it is
+    (a batch run again rewrites nothing that did not change)."""
+    try:
+        if os.path.getsize(path) == len(data):
+            with open(path, "rb") as fh:
+                if fh.read() == data:
+                    return
+    except OSError:
+        pass
     with atomic_output(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+
+def write_text(path, text: str) -> None:
+    """Write a text file (UTF-8) whole or not at all (unless it already says this)."""
+    _write_bytes(path, text.encode("utf-8"))
 
 
 def variant(name: str, folder, files: dict[str, str], **facts) -> dict:
@@ -217,3 +235,31 @@ def ab_page(variants: list[dict], title: str = "CineGAN variants", note: str = "
             f"<h2>Files for a test tool</h2><table><thead><tr><th>Variant</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<script type="application/json" id="cinegan-variants">{data}</script></body></html>\n')
+
+
+def write_variants_zip(out, variants: list[dict], manifest: dict, title: str) -> None:
+    """Write the A/B zip to `out`: every variant's files under the names ``file_names``
+    gives its stem, its embed code, ``manifest.json`` and ``index.html`` (``ab_page``),
+    which plays them side by side once unzipped.
+
+    variants: [{"name": the stem, "files": {kind: path of the file to include},
+              "snippet": the embed code, and the facts ``variant`` shows (label, width,
+              height, frames, fps, settings, quality)}].
+    manifest: the JSON data written as manifest.json."""
+    with tempfile.TemporaryDirectory(prefix="cinegan-variants-") as folder:
+        shown = []
+        for v in variants:
+            names = file_names(v["name"])
+            for kind, src in v["files"].items():
+                shutil.copyfile(src, os.path.join(folder, names[kind]))
+            if v.get("snippet"):
+                write_text(os.path.join(folder, names["snippet"]), v["snippet"])
+            facts = {k: x for k, x in v.items() if k not in ("name", "files", "snippet")}
+            shown.append(variant(v["name"], folder, names, **facts))
+        write_text(os.path.join(folder, "index.html"),
+                   ab_page(shown, title, "Each variant plays muted and looping. A test tool takes the files listed "
+                                         "per variant; manifest.json holds the same facts as data."))
+        write_text(os.path.join(folder, "manifest.json"), json.dumps(manifest, indent=2))
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+            for name in sorted(os.listdir(folder)):
+                z.write(os.path.join(folder, name), name)
