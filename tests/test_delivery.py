@@ -12,7 +12,7 @@ from cinegan_core import CineGANError, RenderSettings, render, write_video
 from cinegan_core.delivery import ab_page, file_names, snippet, variant, write_poster
 from cinegan_core.pipeline import load_settings_photo
 from cinegan_core.video import EMAIL_LADDER, GIF_LADDER, WEBP_LADDER, _next_try
-from conftest import EXAMPLES, textured
+from conftest import EXAMPLES, run_cli, textured
 
 
 def grey(img: Image.Image, size=None) -> np.ndarray:
@@ -234,3 +234,26 @@ def test_webp_and_email_settings():
                        (dict(webp_max_mb=0), "webp_max_mb"), (dict(format="avif"), "unknown format")):
         with pytest.raises(CineGANError, match=words):
             RenderSettings(**bad)
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def test_cli_writes_webp_and_the_email_gif(tmp_path, photo_files):
+    photo, mask = photo_files
+    webp = tmp_path / "loop.webp"
+    done = run_cli("render", photo, "-o", webp, "--mask", mask, "--frames", "6", "--quiet", "--engine", "pixel",
+                   "--webp-max-mb", "0.5")
+    assert done.returncode == 0, done.stderr
+    with Image.open(webp) as w:
+        assert w.format == "WEBP" and w.n_frames == 6 and w.info["loop"] == 0 and w.size == (128, 96)
+    assert f"the WebP is 128x96 at 20 fps, quality 75, {os.path.getsize(webp) / 1e6:.2f} MB" in done.stderr
+    email = tmp_path / "news.gif"
+    done = run_cli("render", photo, "-o", email, "--format", "email", "--email-width", "100", "--mask", mask,
+                   "--frames", "6", "--quiet", "--engine", "pixel")
+    assert done.returncode == 0, done.stderr
+    with Image.open(email) as g:
+        assert g.size == (100, 75) and g.n_frames == 6
+    assert "the email GIF is 100x75" in done.stderr
+    bad = run_cli("render", photo, "-o", tmp_path / "x.mp4", "--format", "email")
+    assert bad.returncode == 2 and "--format email writes a .gif file" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.mp4").exists()
