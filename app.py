@@ -655,9 +655,8 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                     variants_btn = gr.Button("Make three variants", elem_id="variants")
                     gallery = gr.Gallery(label="Variants (animated previews)", columns=3, height=220,
                                          elem_id="gallery", object_fit="contain")
-                    bundle = gr.File(label="All variants (zip: index.html plays them side by side; every variant as "
-                                           "MP4, WebM, WebP and GIF with its poster and embed code; manifest.json)",
-                                     elem_id="bundle")
+                    bundle = gr.File(label="All variants (zip: MP4, WebM, WebP, GIF, poster and embed code of "
+                                           "each; index.html plays them side by side)", elem_id="bundle")
 
         crop_outputs = [crop_row, crop_img, crop_x, crop_y]
         photo.change(on_photo, [photo, aspect, crop_x, crop_y],

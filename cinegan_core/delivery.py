@@ -123,7 +123,7 @@ def variant(name: str, folder, files: dict[str, str], **facts) -> dict:
 
 
 def _size(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
+    return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB" if n >= 1000 else f"{n} bytes"
 
 
 def _settings_words(v: dict) -> str:
@@ -219,12 +219,13 @@ def ab_page(variants: list[dict], title: str = "CineGAN variants", note: str = "
             + (f"<details><summary>All settings</summary><pre>{e(json.dumps(v['settings'], indent=1))}</pre>"
                "</details>" if v.get("settings") else "")
             + "</figcaption></figure>")
-    head = "".join(f"<th>{KIND_WORDS[k]}</th>" for k in KINDS)
+    kinds = [k for k in KINDS if any(k in v["files"] for v in variants)]
+    head = "".join(f"<th>{KIND_WORDS[k]}</th>" for k in kinds)
     rows = []
     for v in variants:
         f = v["files"]
         cells = "".join(f'<td><a href="{e(f[k]["file"])}">{e(f[k]["file"])}</a></td>' if k in f else "<td></td>"
-                        for k in KINDS)
+                        for k in kinds)
         rows.append(f"<tr><td>{e(v['name'])}</td>{cells}</tr>")
     data = json.dumps(variants, indent=1).replace("</", "<\\/")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

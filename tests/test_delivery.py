@@ -216,6 +216,7 @@ def test_ab_page_lists_what_is_there_with_relative_links(tmp_path):
     data = page.split('id="cinegan-variants">')[1].split("</script>")[0]
     assert [v["name"] for v in json.loads(data)] == ["cinegan-sea-calm", "cinegan-sea-natural", "cinegan-sea-lively"]
     assert "seam 1.01" in page and "still pixels exact" in page and "1 kB" in page and "calm (motion x0.5)" in page
+    assert "WebP" not in page and "Email GIF" not in page                  # no column for what no variant has
 
 
 # --- settings --------------------------------------------------------------------------------------
