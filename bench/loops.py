@@ -63,13 +63,13 @@ def region_motion_summary(frames: list[np.ndarray], labels: np.ndarray, styles: 
     wholly inside the region of each block's phase correlation (one correlation over the
     whole region locks onto its still outline), "n/a" without such blocks."""
     import cv2
-    from cinegan_core.mask import REGIONS
+    from cinegan_core.regions import GROUPS, in_group
     out = []
     grey = [f.astype(np.float32).mean(2) for f in frames[:2]]
     B = 128
     win = cv2.createHanningWindow((B, B), cv2.CV_32F)
-    for name, k in REGIONS.items():
-        region = labels == k
+    for name in GROUPS:
+        region = in_group(labels, name)
         if region.mean() < 0.02:
             continue
         shifts = []

@@ -243,7 +243,7 @@ def test_clouds_pass_behind_a_small_frozen_island():
     it at full speed: no slow-down around it, no band of the other source in its wake.
     Away from the island the loop matches the loop of the same sky without it, except
     for an island-sized patch of inpainted content carried along."""
-    from cinegan_core.mask import SKY
+    from cinegan_core.regions import SKY
     h, w, n = 96, 160, 30
     img = textured(h, w, seed=11)
     labels = np.full((h, w), SKY, np.uint8)

@@ -325,14 +325,14 @@ def test_any_aspect_ratio_is_placed_without_cropping(shape):
 
 def test_learned_mask_and_motion_are_used_and_the_user_still_wins(tiny, scene):
     photo, mask, _ = scene
-    predictors = Predictors(tiny.backbone)
-    learned = prepare(photo, predictors=predictors, frames=12)
+    predictors = tiny.predictors()
+    learned = prepare(photo, engine=tiny, frames=12)
     assert any("mask: learned" in n for n in learned.notes) and any("motion: learned" in n for n in learned.notes)
     labels = predictors.labels(photo)
     assert np.array_equal(learned.labels, labels)
-    user = prepare(photo, mask=mask, predictors=predictors, frames=12)
+    user = prepare(photo, mask=mask, engine=tiny, frames=12)
     assert np.array_equal(user.mask, mask)  # the user's mask wins over the classifiers
-    steered = prepare(photo, mask=np.ones_like(mask), predictors=predictors, frames=12, arrows=["10,10,40,10"])
+    steered = prepare(photo, mask=np.ones_like(mask), engine=tiny, frames=12, arrows=["10,10,40,10"])
     interior = steered.field[:, 10:-10, 10:-10]
     assert np.allclose(interior[0], 30 / 12, atol=1e-3) and np.allclose(interior[1], 0, atol=1e-3)
 
@@ -396,10 +396,9 @@ def test_renderer_and_predictors_share_one_inversion_per_photo(tiny, scene):
 
 def test_the_authors_variant_is_an_engine_of_its_own_in_cache_keys(tiny):
     from cinegan_core.engines.stylegan import StyleGANEngine
-    from cinegan_core.pipeline import engine_identity
     from cinegan_core.settings import RenderSettings
     authors = StyleGANEngine(tiny.backbone, authors=True)
     assert authors.name == "stylegan-authors" and tiny.name == "stylegan"
-    assert engine_identity(authors) != engine_identity(tiny)
-    assert engine_identity(authors)["weights"] == engine_identity(tiny)["weights"]
+    assert authors.identity() != tiny.identity()
+    assert authors.identity()["weights"] == tiny.identity()["weights"]
     assert RenderSettings(engine="stylegan-authors").engine == "stylegan-authors"
