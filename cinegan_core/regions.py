@@ -47,11 +47,6 @@ def is_water(labels) -> np.ndarray:
     return np.isin(labels, WATERS)
 
 
-def is_sky(labels) -> np.ndarray:
-    """(H, W) bool: sky pixels. labels: uint8 codes."""
-    return np.asarray(labels) == SKY
-
-
 def is_moving(labels) -> np.ndarray:
     """(H, W) bool: pixels of every class but solid. labels: uint8 codes."""
     return np.asarray(labels) != SOLID

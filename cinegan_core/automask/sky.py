@@ -36,7 +36,6 @@ from .cues import (ColourModel, PhotoViews, box, components, dilate, erode, fill
                    guided_filter, keep_touching, posterior, ramp)
 
 JUMP_COST = 0.6        # DP cost per row of skyline change between neighbouring columns
-SMOOTH_TEXTURE = 0.45  # L units per fine px: texture of a surface that is clearly not smooth sky
 MIN_SKY = 0.015        # share of the photo below which a sky is not worth animating
 
 
