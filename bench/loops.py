@@ -137,12 +137,12 @@ def main():
         side = a.max_side or DEFAULT_MAX_SIDE
         try:
             scene = prepare(p, frames=n, speed=a.speed, max_side=side, sky={"style": a.sky_style},
-                            water={"style": a.water_style})
+                            water={"style": a.water_style}, engine=a.engine, device="cpu")
         except CineGANError as e:  # a photo without sky or water: say so and go on
             print(f"{name}: skipped ({e})")
             continue
         got = {}
-        for t, f in enumerate(loop_frames(scene, n, engine=a.engine, device="cpu")):
+        for t, f in enumerate(loop_frames(scene, n)):
             if t in wanted:
                 got[t] = f
             if t >= n // 2:
