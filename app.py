@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 import cinegan_core as core
 from cinegan_core import framing
 from cinegan_core.cache import Cache, make_key
-from cinegan_core.mask import SKY, WATER
+from cinegan_core.regions import in_group, shares
 from cinegan_core.motion import DEFAULT_DRIFT
 from cinegan_core.delivery import write_variants_zip
 from cinegan_core.service import download_link, output_stem, photo_stem, poster_link, render_cached
@@ -51,7 +51,7 @@ ASPECTS = [("Original", "original"), ("Square 1:1", "1:1"), ("Portrait 4:5", "4:
            ("Wide 16:9", "16:9")]
 FILES = [("MP4", "mp4"), ("WebM", "webm"), ("WebP", "webp"), ("GIF", "gif"), ("Email GIF", "email")]
 KIT = ("mp4", "webm", "webp", "gif")   # what every A/B variant comes as (a test tool takes any of them)
-TINT = {SKY: (64, 156, 255, 120), WATER: (0, 220, 170, 120)}     # overlay colours of the automatic mask
+TINT = {"sky": (64, 156, 255, 120), "water": (0, 220, 170, 120)}  # overlay colours of the automatic mask
 MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                 # brush colours: paint motion / freeze
 NOTHING_FOUND, LITTLE_FOUND = 0.005, 0.05                          # moving share under which the upload warns
 RENDERER = {"pixel": "standard renderer", "stylegan": "StyleGAN renderer"}
@@ -75,12 +75,12 @@ def device() -> str:
 def preload_engine():
     """Load the stylegan networks now, once per process, when their weights are present
     (on Spaces: at import, outside the @spaces.GPU function, so no request pays for the
-    load); the pipeline keeps them (``pipeline.stylegan_engine``). None when absent or
+    load); the core keeps them (``engines.stylegan_engine``). None when absent or
     unloadable: the page then offers only the standard renderer."""
     if core.weights.missing():
         return None
     try:
-        return core.pipeline.stylegan_engine(None, device())
+        return core.engines.stylegan_engine(None, device())
     except core.CineGANError as e:  # the operator's problem, not the visitor's: say it in the log
         print(f"cinegan: stylegan weights found but not loaded ({e}); using the standard renderer", file=sys.stderr)
         return None
@@ -123,10 +123,10 @@ def upload_note(labels: np.ndarray, notes: list[str] | None = None) -> str:
     """The note shown right after an upload (markdown): how much will move, and what
     to do when little or nothing was found.
 
-    labels: (h, w) uint8 regions (0 still, 1 sky, 2 water) of the automatic mask.
+    labels: (h, w) uint8 scene classes (``regions`` codes) of the automatic mask.
     notes:  plain-words remarks of the automatic mask (e.g. low confidence), shown as they are.
     """
-    sky, water = float((labels == SKY).mean()), float((labels == WATER).mean())
+    sky, water = shares(labels).values()
     share = sky + water
     found = ", ".join(f"{name} {v:.0%}" for name, v in (("sky", sky), ("water", water)) if v >= 0.005)
     if share < NOTHING_FOUND:
@@ -149,8 +149,8 @@ def painted_note(mask: np.ndarray) -> str:
 def tinted(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8: the photo with sky and water tinted (the automatic mask)."""
     out = rgb.astype(np.float32)
-    for k, (r, g, b, a) in TINT.items():
-        sel = labels == k
+    for group, (r, g, b, a) in TINT.items():
+        sel = in_group(labels, group)
         out[sel] = out[sel] * (1 - a / 255) + np.array([r, g, b]) * (a / 255)
     return out.astype(np.uint8)
 

@@ -137,8 +137,8 @@ def render_sample(name: str, frames: int, scale: float):
     d = os.path.join(SAMPLES, name)
     motion = load_motion(os.path.join(d, f"{name}_motion.npy")) * scale
     scene = prepare(os.path.join(d, f"{name}.png"), mask=os.path.join(d, f"{name}_mask.png"), motion=motion,
-                    frames=frames, max_side=None)
-    return list(loop_frames(scene, frames, engine="pixel", device="cpu")), scene
+                    frames=frames, max_side=None, engine="pixel", device="cpu")
+    return list(loop_frames(scene, frames)), scene
 
 
 def fmt(v):

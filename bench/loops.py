@@ -63,13 +63,13 @@ def region_motion_summary(frames: list[np.ndarray], labels: np.ndarray, styles: 
     wholly inside the region of each block's phase correlation (one correlation over the
     whole region locks onto its still outline), "n/a" without such blocks."""
     import cv2
-    from cinegan_core.mask import REGIONS
+    from cinegan_core.regions import GROUPS, in_group
     out = []
     grey = [f.astype(np.float32).mean(2) for f in frames[:2]]
     B = 128
     win = cv2.createHanningWindow((B, B), cv2.CV_32F)
-    for name, k in REGIONS.items():
-        region = labels == k
+    for name in GROUPS:
+        region = in_group(labels, name)
         if region.mean() < 0.02:
             continue
         shifts = []
@@ -137,12 +137,12 @@ def main():
         side = a.max_side or DEFAULT_MAX_SIDE
         try:
             scene = prepare(p, frames=n, speed=a.speed, max_side=side, sky={"style": a.sky_style},
-                            water={"style": a.water_style})
+                            water={"style": a.water_style}, engine=a.engine, device="cpu")
         except CineGANError as e:  # a photo without sky or water: say so and go on
             print(f"{name}: skipped ({e})")
             continue
         got = {}
-        for t, f in enumerate(loop_frames(scene, n, engine=a.engine, device="cpu")):
+        for t, f in enumerate(loop_frames(scene, n)):
             if t in wanted:
                 got[t] = f
             if t >= n // 2:

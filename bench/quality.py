@@ -69,6 +69,7 @@ def main():
     a = ap.parse_args()
     from cinegan_core import labels_for, load_photo, prepare
     from cinegan_core.mask import save_mask
+    from cinegan_core.regions import GROUPS, SKY, in_group
     names = sorted(n for n in os.listdir(SAMPLES) if os.path.isdir(os.path.join(SAMPLES, n)))
     if a.only:
         names = [n for n in names if n in a.only.split(",")]
@@ -99,14 +100,15 @@ def main():
             # each region on its own: sky and water drift apart, and where they touch
             # cinemetrics would otherwise measure them as one component
             r = {}
-            for region, k in (("sky", 1), ("water", 2)):
-                if (scene.labels == k).mean() < 0.02:
+            for region in GROUPS:
+                inside = in_group(scene.labels, region)
+                if inside.mean() < 0.02:
                     continue
-                save_mask(scene.labels == k, out + f"_bare_{region}.png")
+                save_mask(inside, out + f"_bare_{region}.png")
                 m = metrics("loop", "--image", photo, "--mask", out + f"_bare_{region}.png",
                             "--frames-dir", out + "_bare", "--motion", out + "_bare_motion.npy")
                 r.update({f"{region}_{x}": m.get(x) for x in ("direction_cos", "speed_ratio")})
-                v = scene.field[:, scene.labels == k].mean(1)
+                v = scene.field[:, inside].mean(1)
                 r[f"{region}_px_per_frame"] = float(np.hypot(*v))
                 r[f"{region}_deg"] = float(np.degrees(np.arctan2(v[1], v[0])) % 360)
             r.update(metrics("loop", "--image", photo, "--mask", out + "_bare_mask.png", "--frames-dir", out + "_bare"))
@@ -114,15 +116,15 @@ def main():
         if "arrow" not in skip:
             ph = load_photo(photo)
             labels = labels_for(ph, mask)[0]
-            rows = np.flatnonzero((labels == 1).mean(1) > 0.6)
+            rows = np.flatnonzero((labels == SKY).mean(1) > 0.6)
             if len(rows) == 0:
                 continue
             y = int(rows[len(rows) // 3])
             x0, x1 = int(0.3 * ph.size[0]), int(0.3 * ph.size[0] + a.frames * 1.2)
             field = np.zeros((2, *labels.shape), np.float32)
             field[0] = (x1 - x0) / a.frames
-            np.save(out + "_arrow_motion.npy", (field * (labels == 1))[None])
-            save_mask(labels == 1, out + "_arrow_mask.png")
+            np.save(out + "_arrow_motion.npy", (field * (labels == SKY))[None])
+            save_mask(labels == SKY, out + "_arrow_mask.png")
             cli("render", photo, "--mask", mask, "--arrow", f"{x0},{y},{x1},{y}", "--frames", a.frames,
                 "--frames-dir", out + "_arrow")
             r = metrics("loop", "--image", photo, "--mask", out + "_arrow_mask.png", "--frames-dir", out + "_arrow",

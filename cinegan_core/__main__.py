@@ -10,7 +10,7 @@ import sys
 from .errors import CineGANError
 from .photo import DEFAULT_MAX_SIDE
 from .framing import ASPECTS, CHANNEL_SIZES
-from .motion import STYLES
+from .regions import GROUPS, STYLES, shares
 from .settings import (DEFAULT_EMAIL_MAX_MB, DEFAULT_EMAIL_WIDTH, DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB,
                        DEFAULT_WEBP_MAX_MB, ENGINES, FORMATS)
 
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "180 = leftward, 270 = upward")
     r.add_argument("--speed", type=float, help="drift speed in px per frame at the render size "
                                                "(with --motion: the speed of its fastest vector)")
-    for region in ("sky", "water"):
+    for region in GROUPS:
         r.add_argument(f"--{region}-direction", type=float, metavar="DEG",
                        help=f"drift direction of the {region} only, degrees (overrides --direction)")
         r.add_argument(f"--{region}-speed", type=float, metavar="PX",
@@ -213,7 +213,8 @@ def run(argv=None) -> int:
         if args.regions:
             with atomic_output(args.regions) as tmp:
                 Image.fromarray(labels).save(tmp, format="PNG")
-        print(f"{PROG}: wrote {args.output}: sky {(labels == 1).mean():.0%}, water {(labels == 2).mean():.0%} "
+        share = shares(labels)
+        print(f"{PROG}: wrote {args.output}: sky {share['sky']:.0%}, water {share['water']:.0%} "
               f"of {photo.size[0]}x{photo.size[1]}, {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         for note in found.notes:
             print(f"{PROG}: warning: {note}", file=sys.stderr)

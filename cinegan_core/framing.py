@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from .arrows import Arrow
 from .errors import CineGANError
 
 ORIGINAL = "original"
@@ -114,7 +115,6 @@ def arrows_in_frame(arrows, box: Box) -> tuple[list, list[str]]:
     """Arrows (photo frame, px) that lie inside the crop box, moved to the box's
     origin (still photo-frame px: multiply by the photo's scale for render px),
     and a note for each arrow left out because it leaves the box."""
-    from .motion import Arrow
     x0, y0, x1, y1 = box
     kept, notes = [], []
     for i, a in enumerate(arrows, 1):

@@ -71,6 +71,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .composite import inside_distance
+
 PADDING = "reflection"   # what a source sees beyond the image border: the image mirrored (open borders)
 VALID_RAMP = 2.0         # px over which a source's validity rises from 0 at a mask edge to 1
 MIN_FADE_FRAMES = 6      # the shortest cross-over of a point, in frames
@@ -216,7 +218,6 @@ def validity_map(mask: np.ndarray, scale: float = 1.0) -> np.ndarray:
     px further in. The image border is not an edge (borders are open, see PADDING).
     mask: (H, W) bool, True = moves. scale: grid px per px of `mask` (the ramp is in
     grid px)."""
-    from .mask import inside_distance
     return np.clip((inside_distance(mask) * scale - 0.5) / VALID_RAMP, 0.0, 1.0).astype(np.float32)
 
 

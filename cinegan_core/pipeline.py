@@ -1,9 +1,11 @@
 """The whole job: photo -> mask -> motion -> engine -> composite -> file.
 
-``prepare`` does the per-photo work (load, mask, motion field at render size),
-``frames`` runs an engine over it, ``render`` writes the files. What the user
-chose travels as one ``settings.RenderSettings``. All user errors are raised
-as CineGANError.
+``prepare`` does the per-photo work (load, mask, motion field at render size)
+for one engine (``engines.base.Engine``: the learned mask and motion it brings
+are used wherever the user gave none), ``frames`` runs that engine over it,
+``render`` does both and writes the files: ``prepare`` + ``frames`` and
+``render`` give the same loop. What the user chose travels as one
+``settings.RenderSettings``. All user errors are raised as CineGANError.
 """
 from __future__ import annotations
 
@@ -18,15 +20,17 @@ import cv2
 import numpy as np
 
 from . import framing
+from .automask import AutoMask, auto_mask
+from .engines import Engine, pick_engine
 from .errors import CineGANError
 from .loop import StepCounter
-from .automask import AutoMask, auto_mask
-from .mask import SKY, WATER, load_mask
+from .mask import load_mask
 from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_motion, resize_motion,
                      uniform_motion)
 from .photo import Photo, load_photo
 from .quality import LoopProbe
-from .settings import DEFAULT_FRAMES, ENGINES, RenderSettings
+from .regions import GROUPS, SKY, SOLID, group_of, is_moving, is_water, shares
+from .settings import DEFAULT_FRAMES, RenderSettings
 
 Progress = Callable[[dict], None]
 
@@ -36,7 +40,7 @@ class Scene:
     """What an engine needs, at render size.
 
     photo:  the loaded Photo (rgb (H, W, 3) uint8).
-    labels: (H, W) uint8 regions, 0 frozen, 1 sky, 2 water.
+    labels: (H, W) uint8 scene classes (``regions`` codes), 0 = solid.
     field:  (2, H, W) float32 motion, px per frame at render size, zero outside the mask.
     notes:  what was decided on the user's behalf, for messages.
     warnings: what the user should know and may want to act on (parts of the photo the
@@ -44,6 +48,8 @@ class Scene:
             smaller than the channel's size).
     plan:   the motion plan (the style of each region, the ripple of calm water) when the
             motion was built from the regions; None with a motion file (the field is all).
+    engine: the engine it was prepared for (its predictors gave the mask and motion the
+            user did not give); ``frames`` renders with it.
     """
 
     photo: Photo
@@ -52,6 +58,7 @@ class Scene:
     notes: list[str] = dc_field(default_factory=list)
     warnings: list[str] = dc_field(default_factory=list)
     plan: MotionPlan | None = None
+    engine: Engine | None = None
 
     @property
     def motion(self) -> MotionPlan:
@@ -64,19 +71,13 @@ class Scene:
         or "file" for every moving region when a motion file set the motion."""
         if self.plan is not None:
             return dict(self.plan.styles)
-        names = {SKY: "sky", WATER: "water"}
-        return {names[k]: "file" for k in np.unique(self.labels) if k in names}
+        present = {group_of(int(k)) for k in np.unique(self.labels)}
+        return {g: "file" for g in GROUPS if g in present}
 
     @property
     def mask(self) -> np.ndarray:
         """(H, W) bool, True = moves."""
-        return self.labels > 0
-
-
-def default_device() -> str:
-    """"cuda" when a GPU is usable, else "cpu"."""
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return is_moving(self.labels)
 
 
 def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
@@ -139,8 +140,8 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
     """Region labels (H, W) uint8 for a photo, with notes and warnings for the user:
     the automatic sky / water mask (its warnings say what it left frozen because it
     was unsure), or the user's mask (whole photo frame, see ``frame_mask``) with
-    each of its pixels labelled water where the automatic mask sees water and sky
-    elsewhere (the user's mask always wins on what moves)."""
+    each of its pixels labelled with the automatic mask's water class where it sees
+    water and sky elsewhere (the user's mask always wins on what moves)."""
     auto = auto_mask_cached(photo, cache)
     if mask is None:
         if not auto.labels.any():
@@ -149,7 +150,7 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
         notes = [f"mask: automatic, sky {auto.share['sky']:.0%}, water {auto.share['water']:.0%} of the photo"]
         return auto.labels, notes, list(auto.notes)
     m = frame_mask(mask, photo)
-    return np.where(m, np.where(auto.labels == WATER, WATER, SKY), 0).astype(np.uint8), [], []
+    return np.where(m, np.where(is_water(auto.labels), auto.labels, SKY), SOLID).astype(np.uint8), [], []
 
 
 def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
@@ -166,7 +167,8 @@ def resolve_settings(settings: RenderSettings | None = None, options: dict | Non
 
 
 def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=None,
-            labels: np.ndarray | None = None, cache=None, predictors=None, **options) -> Scene:
+            labels: np.ndarray | None = None, cache=None, engine: Engine | str | None = None,
+            device: str | None = None, weights=None, **options) -> Scene:
     """Load the photo and build its regions and motion field.
 
     photo:    path, bytes, PIL image, (H, W, 3) uint8 array or a loaded Photo.
@@ -182,10 +184,15 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
               styles (drift / flow / ripple, ``motion.region_motion``) apply only without one.
     labels:   precomputed (H, W) uint8 regions at render size (skips the mask step).
     cache:    a cache.Cache for the per-photo work (the automatic mask).
-    predictors: learned mask and motion (``predictors.Predictors``): used for the
-              mask and motion the user did not give.
+    engine:   the engine that will render: an Engine, or a name (default settings.engine)
+              picked with device and weights (``engines.pick_engine``). The learned mask and
+              motion it brings (``Engine.predictors``) are used for the mask and motion the
+              user did not give, as ``render`` does; the Scene keeps it for ``frames``.
     """
     settings = resolve_settings(settings, options)
+    if not isinstance(engine, Engine):
+        engine = pick_engine(settings.engine if engine is None else engine, device, weights)[0]
+    predictors = engine.predictors()
     ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
     unit = settings.speed_unit(max(ph.size))
     notes, warnings = [], []
@@ -202,13 +209,13 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             if not labels.any():
                 raise CineGANError("the learned mask found no sky or water in this photo; paint the areas "
                                    "that should move (a mask, white = moves)")
-            notes.append(f"mask: learned (DatasetGAN), sky {(labels == SKY).mean():.0%}, "
-                         f"water {(labels == WATER).mean():.0%}")
+            share = shares(labels)
+            notes.append(f"mask: learned (DatasetGAN), sky {share['sky']:.0%}, water {share['water']:.0%}")
     if labels is None:
         labels, more, unsure = labels_for(ph, mask, cache)
         notes += more
         warnings += unsure
-    m = labels > 0
+    m = is_moving(labels)
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
         fld = frame_motion(raw, ph)
@@ -221,27 +228,28 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
         fld = fld * m * settings.motion_scale  # presets: every speed at once
         if arrows:
             warnings.append("arrows are ignored when a motion file is given")
-        asked = [n for n in ("sky", "water") if settings.region(n).style != "auto"]
+        asked = [n for n in GROUPS if settings.region(n).style != "auto"]
         if asked:
             warnings.append(f"the {' and '.join(asked)} style{'s are' if len(asked) > 1 else ' is'} ignored "
                             "when a motion file is given")
         plan = None
     else:
         drift = {}
-        for name in ("sky", "water"):
+        for name in GROUPS:
             r = settings.region(name)
             drift[name] = (r.direction, None if r.speed is None else r.speed * unit)
         patterns = predictors.motion(ph.rgb) if predictors is not None else {}
         if patterns:
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
-        styles = {name: settings.region(name).style for name in ("sky", "water")}
+        styles = {name: settings.region(name).style for name in GROUPS}
         plan = region_motion(labels, frames=settings.frames, photo=ph.rgb, styles=styles, drift=drift,
                              arrows=arrows, arrow_scale=ph.scale, patterns=patterns, scale=settings.motion_scale)
         fld = plan.field
         for note in plan.notes:  # region_motion's notes: the style of each region, arrows it ignored
             (warnings if "ignored" in note else notes).append(note)
     check_speed(fld)
-    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings, plan=plan)
+    return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings, plan=plan,
+                 engine=engine)
 
 
 def load_settings_photo(photo, settings: RenderSettings) -> Photo:
@@ -249,59 +257,22 @@ def load_settings_photo(photo, settings: RenderSettings) -> Photo:
     return load_photo(photo, max_side=settings.max_side, aspect=settings.aspect, crop=settings.crop)
 
 
-RENDER_VERSION = 5  # bump whenever the same settings would render different frames (cache keys)
-
-def stylegan_engine(weights=None, device: str = "cpu", authors: bool = False):
-    """The stylegan engine over the checkpoints found for `weights` (networks loaded
-    once per process, see ``predictors.backbone.loaded``); authors=True renders the
-    way the authors' released code does (for comparisons; weights/README.md)."""
-    from .engines.stylegan import StyleGANEngine
-    from .predictors import loaded
-    return StyleGANEngine(loaded(weights, device), authors=authors)
-
-
-def pick_engine(engine: str, device: str | None = None, weights=None):
-    """The engine object for a name; returns (engine, message). `auto` is the
-    stylegan engine when its checkpoints load, else the pixel engine."""
-    if engine not in ENGINES:
-        raise CineGANError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    from .engines.pixel import PixelEngine
-    from . import weights as weights_mod
-    device = device or default_device()
-    if weights and not os.path.isdir(weights):
-        raise CineGANError(f"weights folder {weights!r} does not exist (see {weights_mod.README})")
-    if engine == "stylegan":
-        return stylegan_engine(weights, device), "stylegan engine (MSDFW)"
-    if engine == "stylegan-authors":
-        return stylegan_engine(weights, device, authors=True), "stylegan engine, the authors' variant"
-    if engine == "auto":
-        absent = weights_mod.missing(weights)
-        if not absent:
-            try:
-                return stylegan_engine(weights, device), "stylegan engine (MSDFW), its weights were found"
-            except CineGANError as e:
-                return PixelEngine(device=device), f"pixel engine (stylegan unavailable: {e})"
-        return PixelEngine(device=device), "pixel engine (no weights needed; stylegan weights not found)"
-    return PixelEngine(device=device), "pixel engine (no weights needed)"
-
-
-def engine_identity(eng) -> dict:
-    """What identifies the renderer actually used, for cache keys: its name, the
-    rendering version and, for an engine with weights, the fingerprint of the
-    checkpoint files it loaded (``weights.Networks.fingerprint``: their sha256s)."""
-    ident = {"engine": eng.name, "version": RENDER_VERSION}
-    nets = getattr(eng, "nets", None)
-    if nets is not None:
-        ident["weights"] = nets.fingerprint
-    return ident
-
-
-def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: str = "auto", device: str | None = None,
+def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: Engine | str | None = None, device: str | None = None,
            weights=None, progress: Progress | None = None,
            counter: StepCounter | None = None) -> Iterator[np.ndarray]:
-    """Yield the n frames (H, W, 3) uint8 of the loop. progress(dict(stage, step, total))."""
+    """Yield the n frames (H, W, 3) uint8 of the loop. progress(dict(stage, step, total)).
+
+    engine: None renders with the scene's engine (the one ``prepare`` used); an Engine or a
+            name (picked with device and weights) must be that same engine (same identity),
+            since its predictors chose the scene's mask and motion: CineGANError otherwise."""
     RenderSettings(frames=n)  # validates n
-    eng, _ = pick_engine(engine, device, weights)
+    eng = scene.engine
+    if engine is not None or eng is None:
+        asked = engine if isinstance(engine, Engine) else pick_engine(engine or "auto", device, weights)[0]
+        if eng is not None and asked.identity() != eng.identity():
+            raise CineGANError(f"this scene was prepared for the {eng.name} engine, whose mask and motion it "
+                               f"holds; prepare it with engine={asked.name!r} to render with that engine")
+        eng = asked
     return eng.frames(scene.photo.rgb, scene.mask, scene.motion, n, progress=progress, counter=counter)
 
 
@@ -319,7 +290,7 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     device:   torch device (default: cuda if available, else cpu); weights: folder.
     progress: progress({"stage", "step", "total"}) during the render.
     cache:    a cache.Cache for per-photo work (the automatic mask).
-    renderer: an engine object already picked (``pick_engine``), overriding settings.engine.
+    renderer: an Engine already picked (``engines.pick_engine``), overriding settings.engine.
 
     Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
     "fps", "notes", "warnings", "styles", "videos", "settings", "quality"} (styles: region name ->
@@ -342,11 +313,7 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
         eng, message = pick_engine(settings.engine, device, weights)
     else:
         eng, message = renderer, f"{renderer.name} engine"
-    predictors = None
-    if hasattr(eng, "backbone"):  # the stylegan engines: learned mask and motion over its backbone
-        from .predictors import Predictors
-        predictors = Predictors(eng.backbone)
-    scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, predictors=predictors)
+    scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, engine=eng)
     sinks = [VideoWriter(path, settings.fps, fmt, max_bytes=settings.budget_bytes(fmt), width=settings.email_width,
                          poster=scene.photo.rgb) for path, fmt in targets]
     if frames_dir is not None:

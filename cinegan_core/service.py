@@ -33,7 +33,8 @@ from .delivery import file_names, snippet, write_poster
 from .errors import CineGANError
 from .motion import check_motion, load_motion
 from .photo import Photo
-from .pipeline import Progress, engine_identity, frame_mask, load_settings_photo, pick_engine, render
+from .engines import pick_engine
+from .pipeline import Progress, frame_mask, load_settings_photo, render
 from .settings import RenderSettings
 
 
@@ -92,7 +93,7 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
 
     photo:    the loaded Photo (its pixels at render size are hashed).
     settings: the RenderSettings.
-    engine:   ``pipeline.engine_identity`` of the engine that will render.
+    engine:   ``Engine.identity()`` of the engine that will render.
     mask:     the user's (H, W) bool mask at render size, or None (automatic).
     motion:   the user's (2, h, w) float32 motion field, or None.
     formats:  more formats encoded from the same frames (each with its own file settings).
@@ -130,7 +131,7 @@ def render_inputs(photo, settings: RenderSettings, *, mask=None, motion=None, de
     photo:     path, bytes, array or Photo (loaded at settings.max_side, aspect and crop).
     mask:      the user's mask over the whole photo, None = automatic (framed like the photo).
     motion:    a motion file or array, None = from the settings; field: (2, h, w) float32 or None.
-    engine_id: ``pipeline.engine_identity`` already known for settings.engine (then no engine
+    engine_id: ``Engine.identity()`` already known for settings.engine (then no engine
                is picked and engine, message are None).
     formats:   more formats to encode from the same frames (``render_key``)."""
     ph = photo if isinstance(photo, Photo) else load_settings_photo(photo, settings)
@@ -141,7 +142,7 @@ def render_inputs(photo, settings: RenderSettings, *, mask=None, motion=None, de
     eng = message = None
     if engine_id is None:
         eng, message = pick_engine(settings.engine, device, weights)
-        engine_id = engine_identity(eng)
+        engine_id = eng.identity()
     return ph, field, eng, message, render_key(ph, settings, engine_id, user_mask, field, formats)
 
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 
 from .errors import CineGANError
 from .framing import aspect_name
-from .motion import STYLES, Arrow, coerce_arrows
+from .arrows import coerce_arrows, parse_arrows
+from .engines import ENGINES
 from .photo import DEFAULT_MAX_SIDE, check_max_side
+from .regions import STYLES
 
-ENGINES = ("auto", "pixel", "stylegan", "stylegan-authors")
 FORMATS = ("mp4", "webm", "gif", "webp", "email")  # email: a GIF for email clients (video.VideoWriter)
 SPEED_UNITS = ("relative", "px")
 MIN_FRAMES, MAX_FRAMES = 2, 1000
@@ -80,7 +81,7 @@ class RegionMotion:
 
     direction: degrees, 0 = rightward, 90 = downward, 180 = leftward, 270 = upward.
     speed:     px per frame, in the settings' ``speed_units``; 0 freezes the region.
-    style:     "auto" | "drift" | "flow" | "ripple" (``motion.STYLES``): drift slides the
+    style:     "auto" | "drift" | "flow" | "ripple" (``regions.STYLES``): drift slides the
                region as one coherent sheet (clouds), flow follows the water body's own
                course (streams, rivers, sea), ripple makes calm water shimmer in place
                (no direction); "auto" chooses from the photo (``motion.choose_style``).
@@ -303,11 +304,6 @@ class RenderSettings:
 
 
 _FORMAT_FIELDS = {"gif": ("gif_max_mb",), "webp": ("webp_max_mb",), "email": ("email_width", "email_max_mb")}
-
-
-def parse_arrows(text: str) -> tuple[Arrow, ...]:
-    """'x0,y0,x1,y1;x0,y0,x1,y1' (photo px) -> Arrows; blank parts are skipped."""
-    return tuple(Arrow.parse(part) for part in str(text).split(";") if part.strip())
 
 
 # --- the web API's flat arguments ------------------------------------------------------------

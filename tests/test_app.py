@@ -451,10 +451,10 @@ def test_networks_are_loaded_once_at_import_when_the_weights_are_present():
     import sys
     from conftest import ROOT
     code = (
-        "import cinegan_core.weights as w, cinegan_core.pipeline as p\n"
+        "import cinegan_core.weights as w, cinegan_core.engines as e\n"
         "calls = []\n"
         "w.missing = lambda *a, **k: []\n"
-        "p.stylegan_engine = lambda *a, **k: calls.append(a) or object()\n"
+        "e.stylegan_engine = lambda *a, **k: calls.append(a) or object()\n"
         "import app\n"
         "engine = [c for c in app.demo.config['components'] if c.get('props', {}).get('elem_id') == 'engine'][0]\n"
         "print(len(calls), calls[0][1], app.STYLEGAN, engine['props']['visible'])\n")

@@ -162,3 +162,23 @@ def test_region_style_flags(tmp_path):
     assert "water: ripple" in res.stderr and "sky: drift" in res.stderr
     assert_user_error(run_cli("render", photo, "-o", tmp_path / "b.mp4", "--water-style", "swirl"), "water-style")
     assert not os.path.exists(tmp_path / "b.mp4")
+
+
+@pytest.mark.parametrize("command", [[], ["render"], ["batch"], ["mask"]])
+def test_help_loads_neither_torch_nor_opencv(command):
+    """`python -m cinegan_core [COMMAND] --help` answers without importing torch or OpenCV
+    (their import took seconds before the help appeared): which modules are loaded is
+    checked, not the time."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['cinegan_core', *{command!r}, '--help']\n"
+            "try:\n    runpy.run_module('cinegan_core', run_name='__main__', alter_sys=True)\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "print('LOADED', 'torch' in sys.modules, 'cv2' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "LOADED False False"

@@ -115,12 +115,12 @@ def test_motion_file_at_another_resolution_is_rescaled():
 
 def test_pipeline_prepare_masks_the_field(photo_files):
     photo, mask = photo_files
-    scene = prepare(photo, mask=mask, direction=90, speed=1.2, speed_units="px")
-    assert scene.field.shape == (2, 96, 128)
+    scene = prepare(photo, mask=mask, direction=90, speed=1.2, speed_units="px", engine="pixel", device="cpu")
+    assert scene.field.shape == (2, 96, 128) and scene.engine.name == "pixel"
     m = scene.mask
     assert (scene.field[:, ~m] == 0).all() and np.allclose(scene.field[0], 0, atol=1e-6)
     assert (scene.field[1][m] >= 0).all() and abs(scene.field[1][m].mean() - 1.2) < 0.25  # eased at the edges
-    out = list(loop_frames(scene, 6, engine="pixel", device="cpu"))
+    out = list(loop_frames(scene, 6))  # the engine it was prepared for
     assert len(out) == 6 and np.array_equal(out[0], scene.photo.rgb)
 
 
@@ -243,7 +243,7 @@ def test_clouds_pass_behind_a_small_frozen_island():
     it at full speed: no slow-down around it, no band of the other source in its wake.
     Away from the island the loop matches the loop of the same sky without it, except
     for an island-sized patch of inpainted content carried along."""
-    from cinegan_core.mask import SKY
+    from cinegan_core.regions import SKY
     h, w, n = 96, 160, 30
     img = textured(h, w, seed=11)
     labels = np.full((h, w), SKY, np.uint8)

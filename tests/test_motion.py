@@ -231,3 +231,17 @@ def test_small_frozen_islands_are_passed_behind_big_or_grounded_ones_are_not():
     holes = enclosed_holes(labels, labels == 1, max_fraction=0.02)
     assert holes[20:26, 50:56].all() and holes[0:5, 100:108].all() and holes[0:6, 0:6].all()
     assert not holes[40:60, 120:126].any() and not holes[5:55, 10:40].any() and not holes[60:].any()
+
+
+def test_every_water_class_moves_as_water():
+    """Flowing (3) and falling (4) water are water wherever code asks "is this water":
+    the water group's style and speed apply to them, as to still water (2)."""
+    from cinegan_core import regions
+    labels = two_regions()
+    assert regions.is_water(np.array([0, 1, 2, 3, 4])).tolist() == [False, False, True, True, True]
+    still = region_motion(labels, frames=40, styles={"water": "drift"}, drift={"water": (0, 1.0)})
+    for code in (regions.FLOWING_WATER, regions.FALLING_WATER):
+        other = np.where(labels == regions.STILL_WATER, code, labels).astype(np.uint8)
+        plan = region_motion(other, frames=40, styles={"water": "drift"}, drift={"water": (0, 1.0)})
+        assert plan.styles == still.styles == {"sky": "drift", "water": "drift"}
+        assert np.array_equal(plan.field, still.field)

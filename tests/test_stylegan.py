@@ -325,14 +325,14 @@ def test_any_aspect_ratio_is_placed_without_cropping(shape):
 
 def test_learned_mask_and_motion_are_used_and_the_user_still_wins(tiny, scene):
     photo, mask, _ = scene
-    predictors = Predictors(tiny.backbone)
-    learned = prepare(photo, predictors=predictors, frames=12)
+    predictors = tiny.predictors()
+    learned = prepare(photo, engine=tiny, frames=12)
     assert any("mask: learned" in n for n in learned.notes) and any("motion: learned" in n for n in learned.notes)
     labels = predictors.labels(photo)
     assert np.array_equal(learned.labels, labels)
-    user = prepare(photo, mask=mask, predictors=predictors, frames=12)
+    user = prepare(photo, mask=mask, engine=tiny, frames=12)
     assert np.array_equal(user.mask, mask)  # the user's mask wins over the classifiers
-    steered = prepare(photo, mask=np.ones_like(mask), predictors=predictors, frames=12, arrows=["10,10,40,10"])
+    steered = prepare(photo, mask=np.ones_like(mask), engine=tiny, frames=12, arrows=["10,10,40,10"])
     interior = steered.field[:, 10:-10, 10:-10]
     assert np.allclose(interior[0], 30 / 12, atol=1e-3) and np.allclose(interior[1], 0, atol=1e-3)
 
@@ -396,10 +396,69 @@ def test_renderer_and_predictors_share_one_inversion_per_photo(tiny, scene):
 
 def test_the_authors_variant_is_an_engine_of_its_own_in_cache_keys(tiny):
     from cinegan_core.engines.stylegan import StyleGANEngine
-    from cinegan_core.pipeline import engine_identity
     from cinegan_core.settings import RenderSettings
     authors = StyleGANEngine(tiny.backbone, authors=True)
     assert authors.name == "stylegan-authors" and tiny.name == "stylegan"
-    assert engine_identity(authors) != engine_identity(tiny)
-    assert engine_identity(authors)["weights"] == engine_identity(tiny)["weights"]
+    assert authors.identity() != tiny.identity()
+    assert authors.identity()["weights"] == tiny.identity()["weights"]
     assert RenderSettings(engine="stylegan-authors").engine == "stylegan-authors"
+
+
+# -- the engine interface ----------------------------------------------------------------------
+
+def test_prepare_then_frames_uses_the_same_mask_and_motion_as_render(tiny, tmp_path, monkeypatch):
+    """prepare() + frames() with the stylegan engine renders what render() renders: both use
+    the learned mask and motion the engine brings (prepare used the automatic mask before,
+    while render used the learned one)."""
+    import cinegan_core.engines as engines
+    from cinegan_core import frames, render
+    monkeypatch.setattr(engines, "stylegan_engine", lambda *a, **k: tiny)  # "stylegan" = the tiny networks
+    photo = np.asarray(Image.open(os.path.join(EXAMPLES, "sea-overcast.jpg")).convert("RGB").resize((96, 64)))
+    prepared = prepare(photo, engine="stylegan", frames=6, max_side=None)
+    assert any("mask: learned" in n for n in prepared.notes), prepared.notes
+    assert np.array_equal(prepared.labels, tiny.predictors().labels(photo))
+    ours = np.stack(list(frames(prepared, 6, engine="stylegan")))
+    info = render(photo, frames_dir=tmp_path / "frames", engine="stylegan", frames=6, max_side=None)
+    assert info["notes"] == prepared.notes
+    rendered = np.stack([np.asarray(Image.open(tmp_path / "frames" / f"{i:04d}.png")) for i in range(6)])
+    assert np.array_equal(ours, rendered)
+    with pytest.raises(CineGANError, match="prepared for the stylegan engine"):
+        frames(prepared, 6, engine="pixel")  # its mask came from the stylegan engine's classifiers
+
+
+def test_stylegan_engine_passes_behind_small_frozen_islands(tiny, monkeypatch):
+    """A small frozen island in the sky (a bird) stays the photo's bytes, and the engine
+    inverts the photo with the island inpainted and lets the motion pass through it
+    (``composite.pass_behind``, shared with the pixel engine)."""
+    from cinegan_core import region_motion
+    h, w, n = 48, 80, 4
+    photo = textured(h, w, seed=6)
+    photo[16:21, 30:35] = (255, 0, 0)                          # a red bird
+    labels = np.zeros((h, w), np.uint8)
+    labels[:30] = 1
+    labels[16:21, 30:35] = 0
+    plan = region_motion(labels, frames=n, photo=photo, styles={"sky": "drift"}, drift={"sky": (0, 1.0)})
+    assert plan.holes is not None and plan.holes[16:21, 30:35].all()
+    inverted, grids = [], []
+    real_prepare, real_grid = tiny.prepare_photo, tiny._grid_setup
+    monkeypatch.setattr(tiny, "prepare_photo", lambda p: inverted.append(p.copy()) or real_prepare(p))
+    monkeypatch.setattr(tiny, "_grid_setup", lambda m, *a: grids.append(m.copy()) or real_grid(m, *a))
+    mask = labels > 0
+    out = list(tiny.frames(photo, mask, plan, n))
+    assert all(np.array_equal(f[~mask], photo[~mask]) for f in out)        # the bird and the land stay
+    bird = inverted[0][16:21, 30:35].astype(int)
+    assert (np.abs(bird - (255, 0, 0)).sum(-1) > 150).all()                 # not red: inpainted from the sky
+    assert np.array_equal(inverted[0][~plan.holes], photo[~plan.holes])
+    assert np.array_equal(grids[0], mask | plan.holes)                     # the motion passes through it
+
+
+def test_engines_say_what_they_bring(tiny):
+    """The engine interface: identity for cache keys, predictors (learned mask and motion
+    over the stylegan backbone; none for the pixel engine)."""
+    from cinegan_core.engines.base import RENDER_VERSION, Engine
+    from cinegan_core.engines.pixel import PixelEngine
+    pixel = PixelEngine()
+    assert isinstance(pixel, Engine) and isinstance(tiny, Engine)
+    assert pixel.identity() == {"engine": "pixel", "version": RENDER_VERSION} and pixel.predictors() is None
+    assert tiny.identity() == {"engine": "stylegan", "version": RENDER_VERSION, "weights": tiny.nets.fingerprint}
+    assert tiny.predictors() is tiny.predictors() and tiny.predictors().backbone is tiny.backbone

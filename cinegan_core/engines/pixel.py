@@ -27,24 +27,21 @@ two grain samples, falls with the distance between the two sources, so nothing
 is over-sharpened where they (nearly) coincide.
 
 Small frozen islands inside a moving region (``MotionPlan.holes``: a bird, a speck
-the mask kept still) are passed behind: the motion continues through them, they are
-sampled inpainted (OpenCV's Telea inpainting) and they do not occlude.
-
-Frozen pixels are never touched: they are the photo's bytes.
+the mask kept still) are passed behind, the soft edge and the paste over the photo
+are those of every engine (``composite``): frozen pixels are the photo's bytes.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 import torch
 
+from ..composite import Paste, fill_outside, pass_behind
 from ..loop import PADDING, LoopPolicy, StepCounter, sample, to_grid, validity_map
-from ..mask import feather, fill_outside, inside_distance
 from ..motion import as_plan
-
-Progress = Callable[[dict], None]
+from .base import Engine, Progress
 
 
 GRAIN_DITHER_SIGMA = 4.0   # px: size of the patches whose grain steps to the next pixel together
@@ -70,7 +67,7 @@ def grain_dither(shape: tuple[int, int], sigma: float = GRAIN_DITHER_SIGMA, seed
     return out
 
 
-class PixelEngine:
+class PixelEngine(Engine):
     """Weight-free cinemagraph renderer.
 
     fade:          length of each pixel's cross-over, fraction of the loop (``LoopPolicy``).
@@ -82,7 +79,7 @@ class PixelEngine:
     vp_blend:      keep the grain's contrast where two sources are blended
                    (variance-preserving; False = plain linear blend).
     still_weight:  weight of the still photo, the fallback where neither source is valid.
-    feather_px:    width of the compositing edge inside the mask, px (None = auto).
+    feather_px:    width of the soft edge inside the mask, px (None: ``composite.feather_width``).
     device:        torch device ("cpu", "cuda", ...).
     """
 
@@ -118,15 +115,10 @@ class PixelEngine:
             raise ValueError(f"ripple {plan.ripple.basis.shape} does not match the photo {photo.shape}")
         dev = self.device
         # frozen pixels are replaced by the nearest moving ones in what is sampled, so
-        # neither the footprint of a sample nor a blur drags them into moving content
+        # neither the footprint of a sample nor a blur drags them into moving content;
         # small frozen islands (plan.holes) are passed behind: sampled inpainted, not occluders
-        passable = mask if plan.holes is None else mask | plan.holes
-        source = photo if plan.holes is None else cv2.inpaint(photo, plan.holes.astype(np.uint8), 3,
-                                                                   cv2.INPAINT_TELEA)
+        source, passable = pass_behind(photo, mask, plan.holes)
         photo_f = fill_outside(source, passable).astype(np.float32)
-        dist = inside_distance(mask)
-        feather_px = self.feather_px if self.feather_px is not None else max(1.5, min(H, W) / 400)
-        alpha_map = feather(mask, feather_px, dist)
         smooth = photo_f
         if self.grain_sigma > 0:
             smooth = cv2.GaussianBlur(photo_f, (0, 0), self.grain_sigma, borderType=cv2.BORDER_REFLECT)
@@ -142,10 +134,9 @@ class PixelEngine:
         ys, xs = np.divmod(flat, W)
         start = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32)).to(dev)
         idx = torch.from_numpy(flat).to(dev)
-        a_map = torch.from_numpy(alpha_map.ravel()[flat])[None].to(dev)       # (1, K)
         still_smooth, still_grain = smooth_t.view(3, -1)[:, idx], grain_t.view(3, -1)[:, idx]
-        still = still_smooth + still_grain                                     # (3, K): the photo
-        still_part = (1.0 - a_map) * still                                     # what the feather keeps
+        # the soft edge blends toward the photo as split here (smooth + grain)
+        paste = Paste(photo, mask, feather_px=self.feather_px, device=dev, still=still_smooth + still_grain)
         nudge = 2e-3 / max(H, W)  # in grid units: no ties between two nearest pixels
         if self.grain_sigma > 0:
             dither = torch.from_numpy(grain_dither((H, W)).reshape(2, -1)[:, flat].T.copy()).to(dev)
@@ -168,10 +159,7 @@ class PixelEngine:
                 rho = torch.exp(-d2 / (self.grain_sigma ** 2))
                 q = w_f ** 2 + w_b ** 2 + w_s ** 2 + 2 * w_f * w_b * rho + 2 * w_s * (w_f + w_b)
                 detail = detail * q.rsqrt()
-            out = torch.addcmul(still_part, a_map, low_mix + detail)
-            frame = out.clamp_(0, 255).round_().to(torch.uint8).cpu().numpy()
-            result = photo.copy()
-            result.reshape(-1, 3)[flat] = frame.T
+            result = paste(low_mix + detail)
             if progress is not None:
                 progress({"stage": "render", "step": t + 1, "total": n})
             yield result

@@ -31,7 +31,9 @@ Any aspect ratio: the photo is scaled so its long side fits the canvas and
 the rest of the square is filled by mirroring the photo (the generator sees a
 plausible landscape and nothing is squashed or cropped); the animated canvas is
 cropped back to the photo's box and resized to the render size, and only the
-moving region is composited over the untouched photo.
+moving region is composited over the untouched photo (``composite``: the soft
+edge, the paste, and small frozen islands passed behind: the photo is inverted
+with them inpainted and they do not occlude, as in the pixel engine).
 """
 from __future__ import annotations
 
@@ -42,15 +44,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..composite import Paste, pass_behind
 from ..loop import PADDING, LoopFrame, LoopPolicy, StepCounter, validity_map
-from ..mask import feather, inside_distance
 from ..motion import as_plan
 from ..predictors.backbone import Backbone, Placement, Trunk, place, to_tensor
 from . import stylegan_authors
+from .base import Engine, Progress
 
 __all__ = ["StyleGANEngine", "Warp", "identity_warp", "place", "to_canvas_field", "Placement", "Trunk"]
-
-Progress = Callable[[dict], None]
 
 
 def to_canvas_field(field: np.ndarray, where: Placement, size: int) -> np.ndarray:
@@ -108,7 +109,7 @@ def identity_warp(feat: torch.Tensor) -> torch.Tensor:
     return feat
 
 
-class StyleGANEngine:
+class StyleGANEngine(Engine):
     """MSDFW renderer over a ``predictors.Backbone`` (or loaded ``weights.Networks``).
 
     nets:              a Backbone (shared with the learned predictors) or weights.Networks.
@@ -136,6 +137,20 @@ class StyleGANEngine:
         self.fade, self.still_weight = fade, still_weight
         self.authors = authors
         self.name = "stylegan-authors" if authors else "stylegan"  # told apart in cache keys
+        self._predictors = None
+
+    def identity(self) -> dict:
+        """The base identity plus the fingerprint of the checkpoint files loaded
+        (``weights.Networks.fingerprint``: their sha256s)."""
+        return {**super().identity(), "weights": self.nets.fingerprint}
+
+    def predictors(self):
+        """The learned mask and motion over this engine's backbone (``predictors.Predictors``,
+        sharing its per-photo inversion)."""
+        if self._predictors is None:
+            from ..predictors import Predictors
+            self._predictors = Predictors(self.backbone)
+        return self._predictors
 
     # -- per photo (the backbone's cached inversion and trunk) ---------------------------
     def invert(self, canvas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,6 +190,13 @@ class StyleGANEngine:
     def prepare_photo(self, photo: np.ndarray) -> tuple[Trunk, Placement, str]:
         """Trunk and placement of a photo (H, W, 3) uint8, cached by content hash."""
         return self.backbone.prepare(photo)
+
+    def behind(self, photo: np.ndarray, mask: np.ndarray, motion) -> tuple[np.ndarray, np.ndarray]:
+        """(what is inverted (H, W, 3) uint8, where sampling may go (H, W) bool): small frozen
+        islands passed behind (``composite.pass_behind``); the authors' variant has none."""
+        if self.authors:
+            return photo, mask
+        return pass_behind(photo, mask, as_plan(motion).holes)
 
     # -- per loop ------------------------------------------------------------------------
     def _grid_setup(self, mask: np.ndarray, motion, where: Placement):
@@ -224,8 +246,9 @@ class StyleGANEngine:
                       counter: StepCounter | None = None) -> Iterator[torch.Tensor]:
         """The loop on the canvas: n tensors (1, 3, S, S), cached trunk + incremental integration.
         field: a ``motion.MotionPlan`` or a (2, H, W) field at the photo's size."""
-        trunk, where, _ = self.prepare_photo(photo)
-        return self._canvas_frames(trunk, where, mask, field, n, counter)
+        source, passable = self.behind(photo, mask, field)
+        trunk, where, _ = self.prepare_photo(source)
+        return self._canvas_frames(trunk, where, passable, field, n, counter)
 
     def _canvas_frames(self, trunk: Trunk, where: Placement, mask, field, n, counter) -> Iterator[torch.Tensor]:
         if self.authors:
@@ -252,12 +275,13 @@ class StyleGANEngine:
         """Frame t computed the straightforward way: invert, run the generator from the
         feature onwards warping its features, integrate the motion from frame 0
         (``LoopPolicy.frame``). For tests and the benchmark."""
-        canvas_np, where = place(photo, self.size)
+        source, passable = self.behind(photo, mask, field)
+        canvas_np, where = place(source, self.size)
         canvas = to_tensor(canvas_np, self.device)
         latent, feature = self.invert(canvas)
         trunk = self.trunk(latent, feature)
         residual = self.backbone.residual(canvas, self.compose(trunk, identity_warp))
-        motion, valid, start, ripple = self._grid_setup(mask, field, where)
+        motion, valid, start, ripple = self._grid_setup(passable, field, where)
         warp = self._warp(self._policy(n).frame(t, start, motion, valid, ripple=ripple), start)
         return self.compose_reference(latent, feature, trunk.skip_low, residual, warp)
 
@@ -267,23 +291,16 @@ class StyleGANEngine:
         frozen pixels are the photo's bytes. field: a ``motion.MotionPlan`` or a (2, H, W)
         float32 field at the photo's size (the authors' variant takes the plan's field only)."""
         H, W, _ = photo.shape
-        trunk, where, _ = self.prepare_photo(photo)
-        dist = inside_distance(mask)
-        alpha = torch.from_numpy(feather(mask, max(1.5, min(H, W) / 400), dist)).to(self.device)
-        flat_np = np.flatnonzero(mask)
-        flat = torch.from_numpy(flat_np).to(self.device)
-        a = alpha.reshape(-1)[flat][None]
-        still = torch.from_numpy(photo.reshape(-1, 3)[flat_np].T.astype(np.float32)).to(self.device)
+        source, passable = self.behind(photo, mask, field)
+        trunk, where, _ = self.prepare_photo(source)
+        paste = Paste(photo, mask, device=self.device)
         if progress is not None:
             progress({"stage": "invert", "step": 1, "total": 1})
-        for t, canvas in enumerate(self._canvas_frames(trunk, where, mask, field, n, counter)):
+        for t, canvas in enumerate(self._canvas_frames(trunk, where, passable, field, n, counter)):
             crop = canvas[:, :, where.y0:where.y0 + where.h, where.x0:where.x0 + where.w]
             img = F.interpolate(crop, size=(H, W), mode="bicubic", align_corners=False,
                                 antialias=(H < where.h)) if (H, W) != (where.h, where.w) else crop
-            moving = ((img[0].reshape(3, -1)[:, flat] + 1.0) * 127.5).clamp(0, 255)
-            out = (a * moving + (1 - a) * still).round().to(torch.uint8).cpu().numpy()
-            frame = photo.copy()
-            frame.reshape(-1, 3)[flat_np] = out.T
+            frame = paste(((img[0].reshape(3, -1)[:, paste.index] + 1.0) * 127.5).clamp(0, 255))
             if progress is not None:
                 progress({"stage": "render", "step": t + 1, "total": n})
             yield frame

@@ -14,7 +14,7 @@ from .backbone import Backbone, BoundedCache, Placement, Trunk, loaded, place
 from .mask import MaskPredictor
 from .motion import MotionPredictor
 
-__all__ = ["Backbone", "BoundedCache", "Placement", "Predictors", "Trunk", "for_weights", "loaded", "place"]
+__all__ = ["Backbone", "BoundedCache", "Placement", "Predictors", "Trunk", "loaded", "place"]
 
 
 class Predictors:
@@ -26,14 +26,9 @@ class Predictors:
         self.motion_nets = MotionPredictor(backbone)
 
     def labels(self, photo: np.ndarray) -> np.ndarray | None:
-        """(H, W) uint8 labels, 0 other, 1 sky, 2 water; None without classifiers."""
+        """(H, W) uint8 labels (``regions`` codes: 0 solid, 1 sky, 2 water); None without classifiers."""
         return self.mask.labels(photo)
 
     def motion(self, photo: np.ndarray) -> dict[str, np.ndarray]:
         """Unit-scale (2, H, W) float32 patterns per region name; empty without predictors."""
         return self.motion_nets.patterns(photo)
-
-
-def for_weights(weights=None, device: str = "cpu") -> Predictors:
-    """The predictors over the (cached) backbone of the checkpoints found for `weights`."""
-    return Predictors(loaded(weights, device))

@@ -164,8 +164,8 @@ def posterior(fg: ColourModel, bg: ColourModel, lab: np.ndarray, prior: float = 
     return ((pf + 1e-6) / (pf + pb + 2e-6)).astype(np.float32)
 
 
-class Photo:
-    """The photo at the fine and the work size, with the measurements shared by
+class PhotoViews:
+    """Views of the photo at the fine and the work size, with the measurements shared by
     the sky and the water finders.
 
     Attributes (fine size (hf, wf) unless named *_w, work size (h, w)):

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .automask_cues import (ColourModel, Photo, box, components, dilate, disk, drop_small, erode, fill_holes,
-                            gradient, guided_filter, keep_touching, posterior, ramp)
+from .cues import (ColourModel, PhotoViews, box, components, dilate, disk, drop_small, erode, fill_holes,
+                   gradient, guided_filter, keep_touching, posterior, ramp)
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _periodic(gx: np.ndarray, gy: np.ndarray, axis: int, threshold: float) -> in
     return best
 
 
-def find_mirror(p: Photo):
+def find_mirror(p: PhotoViews):
     """The row of a mirror axis (water reflecting what is above it) at the work size,
     and the strength of the evidence in [0, 1]; (None, 0) when there is none."""
     gx, gy = gradient(p.L, 1.0)
@@ -120,7 +120,7 @@ def find_mirror(p: Photo):
     return 2 * a + 1, float(min(1.0, strength / 0.3))
 
 
-def axis_match(p: Photo, axis: int) -> np.ndarray:
+def axis_match(p: PhotoViews, axis: int) -> np.ndarray:
     """(D, w) bool: pixels within D rows below a mirror axis that match their mirror image
     above it (``mirror_match`` on the work-size gradient)."""
     gx, gy = gradient(p.L, 1.0)
@@ -128,7 +128,7 @@ def axis_match(p: Photo, axis: int) -> np.ndarray:
     return mirror_match(gx, gy, axis, 7, thr)[0]
 
 
-def reflected_things(p: Photo, axis: int, m: np.ndarray) -> np.ndarray:
+def reflected_things(p: PhotoViews, axis: int, m: np.ndarray) -> np.ndarray:
     """Things above a mirror axis whose mirror image was matched below it (m: ``axis_match``),
     (h, w) bool at the work size: structured, so solid (islands, shores, buildings), not sky."""
     out = np.zeros((p.h, p.w), bool)
@@ -137,7 +137,7 @@ def reflected_things(p: Photo, axis: int, m: np.ndarray) -> np.ndarray:
     return drop_small(out, 4)
 
 
-def mirror_water(p: Photo, axis: int, m: np.ndarray) -> np.ndarray:
+def mirror_water(p: PhotoViews, axis: int, m: np.ndarray) -> np.ndarray:
     """Water below a mirror axis at the work size, (h, w) bool: grown from the pixels
     that match their mirror image (m: ``axis_match``) through pixels coloured like a darker
     copy of their mirror image, minus textured things that are not mirrored (piers, reeds)."""
@@ -163,7 +163,7 @@ def mirror_water(p: Photo, axis: int, m: np.ndarray) -> np.ndarray:
 # 2. surfaces
 
 
-def horizontal_streaks(p: Photo) -> np.ndarray:
+def horizontal_streaks(p: PhotoViews) -> np.ndarray:
     """How much the fine texture is made of horizontal streaks (waves seen at a grazing
     angle), at the work size, (h, w) in [-1, 1]: +1 all gradients vertical,
     0 isotropic (gravel, foliage), -1 vertical streaks."""
@@ -172,7 +172,7 @@ def horizontal_streaks(p: Photo) -> np.ndarray:
     return p.to_work((jyy - jxx) / (jyy + jxx + 0.05))
 
 
-def long_lines(p: Photo, region_f: np.ndarray) -> np.ndarray:
+def long_lines(p: PhotoViews, region_f: np.ndarray) -> np.ndarray:
     """Long straight lines inside a fine region (road edges and markings, planks, rails),
     as a (hf, wf) bool map with a margin around each line."""
     _, dist = p.standout()
@@ -191,7 +191,7 @@ def long_lines(p: Photo, region_f: np.ndarray) -> np.ndarray:
     return out > 0
 
 
-def aligned(p: Photo) -> np.ndarray:
+def aligned(p: PhotoViews) -> np.ndarray:
     """Coherence of the fine gradient orientation over windows of ~6 % of the long side,
     at the work size, in [0, 1]: near 1 where everything is aligned over that distance
     (lane markings, planks, motion blur), lower for waves, whose crests bend."""
@@ -200,7 +200,7 @@ def aligned(p: Photo) -> np.ndarray:
     return p.to_work(np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / (jxx + jyy + 0.05))
 
 
-def surface_evidence(p: Photo, sky_w: np.ndarray, below: np.ndarray) -> dict:
+def surface_evidence(p: PhotoViews, sky_w: np.ndarray, below: np.ndarray) -> dict:
     """Per work pixel evidence for a water surface, each (h, w) in [0, 1] (see the module
     docstring): waves (horizontal streaks of visible texture), water colour (blue, cyan,
     teal), sky colour (what water reflects), and land (vegetation, sand, soil, wood)."""
@@ -270,7 +270,7 @@ def _one_level(regions: list) -> list:
     return kept
 
 
-def _continues_the_sky(p: Photo, region: np.ndarray, sky: np.ndarray) -> bool:
+def _continues_the_sky(p: PhotoViews, region: np.ndarray, sky: np.ndarray) -> bool:
     """A smooth region that meets the sky along much of its top without any edge is more
     of the sky (a deep-blue lower sky), not water: water shows waves, or a horizon."""
     cols = np.flatnonzero(region.any(0))
@@ -314,7 +314,7 @@ def _shore_level(region: np.ndarray) -> bool:
     return abs(slope) * w < 0.15 * h and float(np.mean(np.abs(ys - (slope * xs + icpt)) < 0.04 * h)) > 0.6
 
 
-def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.ndarray,
+def surface_water(p: PhotoViews, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.ndarray,
                   waterline: np.ndarray | None = None, terrain: np.ndarray | None = None):
     """Water surfaces below the skyline (see the module docstring), at the work size:
     (mask (h, w) bool, confidence, notes). A region is water when it lies at the
@@ -392,7 +392,7 @@ def surface_water(p: Photo, sky_f: np.ndarray, line: np.ndarray, exclude_w: np.n
     return water, conf, sorted(set(notes))
 
 
-def _like_water_below(p: Photo, water: np.ndarray, band: np.ndarray) -> np.ndarray:
+def _like_water_below(p: PhotoViews, water: np.ndarray, band: np.ndarray) -> np.ndarray:
     """(h, w) bool: pixels coloured more like the water just under `band` (the next tenth of
     the height, same columns) than like everything else: a far sea under its horizon
     continues the sea below it; a hazy headland does not."""
@@ -404,7 +404,7 @@ def _like_water_below(p: Photo, water: np.ndarray, band: np.ndarray) -> np.ndarr
     return posterior(ColourModel(p.lab[under]), ColourModel(p.lab[rest]), p.lab) > 0.7
 
 
-def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.ndarray) -> np.ndarray:
+def _settle(p: PhotoViews, water: np.ndarray, score: np.ndarray, ev: dict, below: np.ndarray) -> np.ndarray:
     """Settle the extent of accepted water regions by colour: learn the water's colours
     from its confident core and the land's from confident land, then drop pixels that
     are land-coloured and look like land (wooded or sandy patches merged into the
@@ -433,7 +433,7 @@ def _settle(p: Photo, water: np.ndarray, score: np.ndarray, ev: dict, below: np.
     return framed[:-1, 1:-1]
 
 
-def find_water(p: Photo) -> WaterResult:
+def find_water(p: PhotoViews) -> WaterResult:
     """Water from a mirror (see the module docstring); surfaces are added by
     `surface_water` once the sky is known."""
     axis, strength = find_mirror(p)
@@ -450,7 +450,7 @@ def find_water(p: Photo) -> WaterResult:
                        reflected=reflected_things(p, axis, m))
 
 
-def refine_water(p: Photo, water_w: np.ndarray, sky_f: np.ndarray) -> np.ndarray:
+def refine_water(p: PhotoViews, water_w: np.ndarray, sky_f: np.ndarray) -> np.ndarray:
     """Water at the fine size: snapped to the photo's edges, minus thin upright things
     standing in it (reeds, posts, masts, people), with a frozen margin at its edge."""
     u = p.unit

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .automask_cues import (ColourModel, Photo, box, components, dilate, erode, fill_holes, gradient,
-                            guided_filter, keep_touching, posterior, ramp)
+from .cues import (ColourModel, PhotoViews, box, components, dilate, erode, fill_holes, gradient,
+                   guided_filter, keep_touching, posterior, ramp)
 
 JUMP_COST = 0.6        # DP cost per row of skyline change between neighbouring columns
-SMOOTH_TEXTURE = 0.45  # L units per fine px: texture of a surface that is clearly not smooth sky
 MIN_SKY = 0.015        # share of the photo below which a sky is not worth animating
 
 
@@ -86,14 +85,14 @@ class SkyResult:
     terrain: np.ndarray | None = None             # (h, w) bool: hills found under a hazy ridge (not water either)
 
 
-def _texture_llr(p: Photo) -> np.ndarray:
+def _texture_llr(p: PhotoViews) -> np.ndarray:
     """Evidence from fine texture (log-odds, sky vs not): smooth is sky-like, soft texture
     (clouds, haze) says little, dense crisp texture (rock, foliage, walls) is not sky."""
     t = p.texture
     return (1.0 - 1.5 * ramp(t, 0.25, 1.2) - 2.5 * ramp(t, 1.2, 3.5)).astype(np.float32)
 
 
-def generic_score(p: Photo) -> np.ndarray:
+def generic_score(p: PhotoViews) -> np.ndarray:
     """How sky-like each work pixel looks before anything is learned from the photo,
     (h, w) in [0, 1]: a sum of log-odds from texture, position, brightness and,
     in colour photos, colour, through a logistic function."""
@@ -113,11 +112,11 @@ def generic_score(p: Photo) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-llr))).astype(np.float32)
 
 
-def vegetation(p: Photo) -> np.ndarray:
+def vegetation(p: PhotoViews) -> np.ndarray:
     return ramp(-p.a, 3, 12) * ramp(p.b, 2, 15)
 
 
-def learned_score(p: Photo, s0: np.ndarray, line: np.ndarray):
+def learned_score(p: PhotoViews, s0: np.ndarray, line: np.ndarray):
     """The score sharpened with the photo's own sky and ground colours, learned from
     confident pixels above and below a first skyline. Returns (score, sky model,
     ground model); the models are None where too few pixels were confident."""
@@ -136,7 +135,7 @@ def learned_score(p: Photo, s0: np.ndarray, line: np.ndarray):
     return (1.0 / (1.0 + np.exp(-llr))).astype(np.float32), sky_m, ground_m
 
 
-def crisp_ridges(p: Photo) -> np.ndarray:
+def crisp_ridges(p: PhotoViews) -> np.ndarray:
     """Sharp boundaries with a darker or more colourful side below (ridges, roofs, tree
     lines, a sea's horizon) at the work size, (h, w) in [0, 1]. Sharp: the fine
     gradient is well above the coarse one, which soft cloud edges are not. Each work
@@ -201,7 +200,7 @@ def _ridge_path(gain: np.ndarray, jump_cost: float, switch_cost: float) -> np.nd
     return path
 
 
-def ridge_in_haze(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ridge_in_haze(p: PhotoViews, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Move the skyline up over a hazy ridge (see `_ridge_once`). Returns the new (w,) line
     and the (h, w) bool band between the two lines: terrain, neither sky nor water."""
     moved = _ridge_once(p, line)
@@ -211,7 +210,7 @@ def ridge_in_haze(p: Photo, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return moved, terrain
 
 
-def _ridge_once(p: Photo, line: np.ndarray) -> np.ndarray:
+def _ridge_once(p: PhotoViews, line: np.ndarray) -> np.ndarray:
     """Move the skyline up to a long, crisp ridge above it where the band between
     the ridge and the skyline is darker than the sky over the ridge and not
     coloured like the sky (aerial perspective). Returns the new (w,) line."""
@@ -245,7 +244,7 @@ def _ridge_once(p: Photo, line: np.ndarray) -> np.ndarray:
     return out
 
 
-def _accept_ridge(p: Photo, r: np.ndarray, line: np.ndarray, e: np.ndarray, x0: int) -> bool:
+def _accept_ridge(p: PhotoViews, r: np.ndarray, line: np.ndarray, e: np.ndarray, x0: int) -> bool:
     n = len(r)
     xs = np.arange(x0, x0 + n)
     strength = float(e[r, xs].mean())
@@ -341,7 +340,7 @@ def _cut_off(rest: np.ndarray, vetoed: np.ndarray) -> np.ndarray:
     return keep[lab]
 
 
-def refine(p: Photo, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tuple[np.ndarray, dict]:
+def refine(p: PhotoViews, line: np.ndarray, score: np.ndarray, sky_m, ground_m) -> tuple[np.ndarray, dict]:
     """The sky at the fine size: the area above the skyline, snapped to the photo's
     edges, minus everything that is not sky (see the module docstring).
     Returns ((hf, wf) bool, {reason: fine-pixel mask of what was vetoed for it})."""
@@ -410,7 +409,7 @@ def _no_narrow_plunges(line: np.ndarray, h: int) -> np.ndarray:
     return np.where(line > 0.6 * h, held, line)       # only plunges into the lower part of the frame
 
 
-def find_sky(p: Photo, floor: np.ndarray | None = None, reflected: np.ndarray | None = None) -> SkyResult:
+def find_sky(p: PhotoViews, floor: np.ndarray | None = None, reflected: np.ndarray | None = None) -> SkyResult:
     """The sky of a photo (see the module docstring). `floor` (w,), optional: per work
     column, a row the sky may not reach (a waterline found from reflections);
     `reflected` (h, w) bool, optional: things whose mirror image was found in water

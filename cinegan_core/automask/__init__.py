@@ -8,15 +8,16 @@ the result says so in plain words.
     auto_mask(rgb) -> AutoMask(labels, confidence, share, notes)
     auto_labels(rgb) -> labels           (the same labels, for existing callers)
 
-Labels: 0 frozen, 1 sky, 2 water (``mask.REGIONS``). How it works:
+Labels are ``regions`` codes: 0 solid (frozen), 1 sky, 2 water (``regions.WATER``:
+still water, the code for water whose kind is not told apart). How it works:
 
-* ``automask_cues``: the photo at a fine size (long side 1024 px: thin things,
+* ``cues``: the photo at a fine size (long side 1024 px: thin things,
   crisp edges, texture, the final boundary) and a work size (384 px: regions);
-* ``automask_sky``: a skyline by dynamic programming over a sky score, ridges
+* ``sky``: a skyline by dynamic programming over a sky score, ridges
   in haze, then vetoes for everything solid above the skyline (cables and
   masts by a Hough transform, birds and kites, spires and branches rising from
   the ground, sky seen through foliage);
-* ``automask_water``: water from positive evidence only: a mirror reflection
+* ``water``: water from positive evidence only: a mirror reflection
   of what lies above the waterline, or a surface that reflects the sky's
   colours, or waves; roads, decks, sand and gravel have none of these;
 * the two are made consistent (no sky below a waterline, one connected sky,
@@ -25,31 +26,23 @@ Labels: 0 frozen, 1 sky, 2 water (``mask.REGIONS``). How it works:
 
 Deterministic: no random numbers and no process-wide state, so the same photo
 gives the same mask and concurrent calls from threads do not disturb each
-other. ``MaskPredictor`` is the interface a learned predictor (for example the
-authors' DatasetGAN classifiers, when weights exist) shares with this one.
+other.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import cv2
 import numpy as np
 
-from .automask_cues import Photo, dilate
-from .automask_sky import find_sky, skyline
-from .automask_water import find_water, refine_water, surface_water
-from .mask import FROZEN, SKY, WATER
+from ..regions import SKY, SOLID, WATER, is_moving, shares
+from .cues import PhotoViews, dilate
+from .sky import find_sky, skyline
+from .water import find_water, refine_water, surface_water
 
-__all__ = ["AutoMask", "MaskPredictor", "auto_labels", "auto_mask", "skyline"]
+__all__ = ["AutoMask", "auto_labels", "auto_mask", "skyline"]
 
-NAMES = {SKY: "sky", WATER: "water"}
 SURE = 0.6          # confidence below which a region is reported as unsure
-
-
-class MaskPredictor(Protocol):
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 photo -> (H, W) uint8 labels (0 frozen, 1 sky, 2 water)."""
 
 
 @dataclass
@@ -71,7 +64,7 @@ class AutoMask:
     @property
     def moving(self) -> np.ndarray:
         """(H, W) bool: True where the mask moves."""
-        return self.labels != FROZEN
+        return is_moving(self.labels)
 
 
 def auto_mask(rgb: np.ndarray) -> AutoMask:
@@ -82,7 +75,7 @@ def auto_mask(rgb: np.ndarray) -> AutoMask:
     """
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
     H, W = rgb.shape[:2]
-    p = Photo(rgb)
+    p = PhotoViews(rgb)
     mirror = find_water(p)
     sky = find_sky(p, floor=mirror.waterline, reflected=mirror.reflected)
     blocked = p.to_work(sky.blocked_f.astype(np.float32)) > 0.3 if sky.blocked_f is not None else mirror.mask_w
@@ -102,7 +95,7 @@ def auto_mask(rgb: np.ndarray) -> AutoMask:
     labels_f[sky_f] = SKY
     labels_f[water_f] = WATER
     labels = _upsample_labels(labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else labels_f
-    share = {NAMES[k]: float((labels == k).mean()) for k in (SKY, WATER)}
+    share = shares(labels)
     confidence = {"sky": sky.confidence if share["sky"] else 0.0,
                   "water": water_conf if share["water"] else 0.0}
     notes = _notes(share, confidence, sky.dropped, water_notes)
@@ -138,5 +131,5 @@ def _upsample_labels(labels: np.ndarray, size) -> np.ndarray:
     bilinearly and the largest wins (no blocky staircase edges)."""
     W, H = size
     stack = np.stack([cv2.resize((labels == k).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
-                      for k in (FROZEN, SKY, WATER)])
+                      for k in (SOLID, SKY, WATER)])
     return np.argmax(stack, 0).astype(np.uint8)

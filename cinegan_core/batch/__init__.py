@@ -1,0 +1,200 @@
+"""Campaign batches: many photos x variants from one jobs file, on one machine or a Ray cluster.
+
+A jobs file is a CSV table (one row per photo, a header naming the columns) or
+JSON (a list of rows, or ``{"defaults": {...}, "jobs": [...]}``). A row names:
+
+* ``photo`` (required): a path relative to the jobs file (or absolute);
+* ``mask``, ``motion``: the user's mask image / motion ``.npy`` (optional, same rule);
+* ``name``: the name its outputs carry instead of the photo's (optional);
+* any ``RenderSettings`` field under its own name (``preset``, ``format``,
+  ``frames`` or ``seconds``, ``fps``, ``engine``, ``max_side``, ``direction``,
+  ``speed``, ``arrows`` as "x0,y0,x1,y1;...", ...) and the per-region motion as
+  ``sky_direction``, ``sky_speed``, ``sky_style``, ``water_direction``, ``water_speed``,
+  ``water_style`` (styles: auto, drift, flow, ripple);
+* several values separated by "|" in a setting's column, or in its plural
+  (``presets``, ``formats``, ``aspects``..., which also take a JSON list): the row
+  becomes one job per combination, e.g. ``presets=calm|lively`` x
+  ``formats=mp4|gif`` = 4 jobs, ``frames=24|48`` = 2.
+
+Column names are case-insensitive, "-" and "." count as "_", empty cells are
+"not given", lines whose first cell starts with "#" are comments. Speeds are
+relative (px per frame per 1024 px of the long side), as in the app and the API.
+
+Every job is rendered with the same ``RenderSettings`` and cache key as the app
+(``service.render_key``: the photo's pixels at render size, the mask, the motion
+file, every setting and the identity of the engine used) into
+``OUT/cinegan-<photo>[-<preset>][-<other varied values>].<format>``, and
+``OUT/manifest.json`` records each job's settings, output, status
+(done / skipped / failed / pending), seconds, one-line error, key and the loop's
+quality figures (``quality.LoopProbe``). The manifest is the batch's memory: a
+job is skipped when its output exists, is the file the manifest recorded (same
+size) and its recorded key equals the key computed now; a job about to be
+rendered loses its recorded key first, so an output replaced while the batch was
+killed is never taken for a finished one. Outputs and the manifest are written
+to temporary files and renamed (nothing half-written is left behind). A file in
+OUT with a job's output name that the manifest does not know is never
+overwritten (that job fails and says so).
+
+Jobs run in this process (``workers=1``), in a pool of ``workers`` processes, or
+as Ray tasks (``ray="local"`` starts a local Ray, ``"auto"`` joins the cluster
+this machine belongs to or starts a local one, or an address such as
+``"10.0.0.5:6379"``; Ray is an optional extra, requirements-ray.txt). The
+automatic mask is computed once per photo: every worker on a machine shares it
+through the disk cache (``pipeline.auto_mask_cached``, keyed by the photo's
+pixels, under a lock). Ray tasks get the input files' bytes through Ray's object
+store (one copy per file) and send the finished video back, so the nodes need no
+shared folder; they do need cinegan_core's dependencies (the package itself is
+shipped with the job).
+
+Beside each finished loop the batch writes its poster and embed code, and over
+the campaign ``OUT/index.html``, every loop playing side by side (``pages``).
+
+The package: ``jobs`` (reading and expanding rows), ``naming`` (output names),
+``manifest`` (the manifest and resuming), ``runners`` (one job, the pool, Ray),
+``pages`` (posters, embed code, the A/B page); ``batch`` here ties them together.
+
+Note: ``cinegan_core.batch`` is the function; this package is
+``sys.modules["cinegan_core.batch"]`` (``from cinegan_core.batch import ...`` works).
+"""
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import CineGANError
+from .jobs import Job, Row, expand_row, make_settings, plan, read_jobs, rows_from_data
+from .manifest import MANIFEST, JobKeys, entry, folder_lock, read_manifest, triage, write_manifest
+from .naming import name_outputs
+from .pages import deliver
+from .runners import ray_session, render_job, run_pool, run_ray, task_of
+
+__all__ = ["MANIFEST", "BatchReport", "Job", "Row", "batch", "expand_row", "make_settings", "name_outputs", "plan",
+           "ray_session", "read_jobs", "read_manifest", "render_job", "rows_from_data", "write_manifest"]
+
+Progress = Callable[[dict], None]
+
+MANIFEST_EVERY = 1.0  # s: the manifest is rewritten at most this often while jobs finish (and at the end)
+
+
+@dataclass
+class BatchReport:
+    """What a batch did.
+
+    out_dir:  the output folder; manifest: path of its manifest.json.
+    jobs:     the manifest's job entries (dicts, see the module docstring).
+    seconds:  wall-clock time of the whole batch.
+    """
+
+    out_dir: str
+    manifest: str
+    jobs: list[dict]
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for j in self.jobs if j["status"] == status)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [j for j in self.jobs if j["status"] != "done" and j["status"] != "skipped"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every job is done or skipped, 2 when some failed."""
+        return 2 if self.failed else 0
+
+    def summary(self) -> str:
+        """One line: counts, time, rate."""
+        done = self.count("done")
+        line = (f"{len(self.jobs)} jobs: {done} done, {self.count('skipped')} skipped, "
+                f"{len(self.failed)} failed in {self.seconds:.1f} s")
+        if done:
+            line += f" ({done / self.seconds * 60:.1f} jobs/min)"
+        return line + f"; manifest {self.manifest}"
+
+
+def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, device: str | None = None,
+          weights=None, cache_dir: str | None = None, progress: Progress | None = None,
+          ray_gpus: float = 0.0, base_dir: str | None = None) -> BatchReport:
+    """Render a campaign: every job of a jobs file into one folder, with a manifest.
+
+    jobs:      a .csv / .json jobs file, or its rows as a list of dicts (or
+               {"defaults": {...}, "jobs": [...]}); see the module docstring.
+    out:       output folder (created); the videos and manifest.json go there.
+    workers:   processes on this machine (default 1: in this process); with
+               ray="local" the CPUs of the local Ray (default: all).
+    ray:       None (no Ray), "local", "auto" or a cluster address (needs the Ray extra).
+    device, weights: as for ``render``; cache_dir: the cache for per-photo work
+               (default $CINEGAN_CACHE or ~/.cache/cinegan).
+    progress:  progress({"stage": "batch", "step": jobs finished, "total": jobs}).
+    ray_gpus:  GPUs (or a fraction) each Ray task asks for.
+    base_dir:  folder that relative paths in row dicts start from (default: the
+               jobs file's folder, or the current folder for rows).
+    Returns a BatchReport; failed jobs are in it (and the manifest), not raised.
+    Raises CineGANError only for problems with the whole batch (jobs file, folder).
+    """
+    t0 = time.perf_counter()
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise CineGANError(f"workers must be a whole number of at least 1, got {workers!r}")
+    if not (isinstance(ray_gpus, (int, float)) and math.isfinite(ray_gpus) and ray_gpus >= 0):
+        raise CineGANError(f"ray_gpus must be a number of at least 0, got {ray_gpus!r}")
+    planned = plan(jobs, base_dir)
+    out_dir = os.path.abspath(os.fspath(out))
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise CineGANError(f"cannot create the output folder {out_dir!r}: {e}") from None
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    with folder_lock(out_dir):
+        old = read_manifest(out_dir)
+        entries = [entry(j) for j in planned]
+        todo = triage(planned, entries, out_dir, old, JobKeys(device, weights))
+        manifest = {"jobs_file": os.path.abspath(jobs) if isinstance(jobs, (str, os.PathLike)) else None,
+                    "started": started, "finished": None, "summary": None, "jobs": entries}
+
+        def save(final: bool = False) -> None:
+            report = BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
+            manifest["summary"] = {"jobs": len(entries), "done": report.count("done"),
+                                   "skipped": report.count("skipped"), "failed": report.count("failed"),
+                                   "pending": report.count("pending"), "seconds": round(report.seconds, 3)}
+            if final:
+                manifest["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            write_manifest(out_dir, manifest)
+
+        save()  # the jobs about to be rendered are recorded without a key first
+        finished = len(entries) - len(todo)
+        if progress:
+            progress({"stage": "batch", "step": finished, "total": len(entries)})
+        last_save = time.monotonic()
+
+        def record(i: int, result: dict) -> None:
+            nonlocal finished, last_save
+            entries[i].update(result)
+            if result["status"] == "done":
+                entries[i]["render_seconds"] = result["seconds"]
+            finished += 1
+            if progress:
+                progress({"stage": "batch", "step": finished, "total": len(entries)})
+            if time.monotonic() - last_save >= MANIFEST_EVERY:
+                save()
+                last_save = time.monotonic()
+
+        tasks = {i: task_of(planned[i], out_dir, device, weights, cache_dir) for i in todo}
+        manifest["delivery"] = list(old.get("delivery") or [])
+        try:
+            if not tasks:
+                pass
+            elif ray:
+                run_ray(tasks, out_dir, record, ray, workers, ray_gpus)
+            elif (workers or 1) > 1 and len(tasks) > 1:
+                run_pool(tasks, record, workers)
+            else:
+                for i, task in tasks.items():
+                    record(i, render_job(task))
+            manifest["delivery"] = deliver(out_dir, planned, entries, manifest["delivery"])
+        finally:
+            save(final=True)
+    return BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)

@@ -1,0 +1,255 @@
+"""Motion plans: how every moving region of a labelled photo moves, with no motion file.
+
+``region_motion`` turns a label map (``regions`` codes) and the user's settings
+(per group: direction, speed, style; arrows) into a ``MotionPlan``: a stationary
+field for drifting and flowing regions, eased to zero at each region's edge
+(``region_easing``) and continued behind small frozen islands
+(``enclosed_holes``), the ripple of calm water, and notes saying what was chosen.
+The engines render a plan through ``loop.LoopPolicy``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+
+import cv2
+import numpy as np
+
+from ..arrows import Arrow, coerce_arrows
+from ..errors import CineGANError
+from ..regions import GROUP_CODES, GROUPS, SKY, SOLID, is_water, to_groups
+from .files import uniform_motion
+from .styles import (DEFAULT_DRIFT, RIPPLE_AMPLITUDE, RIPPLE_WAVES, Ripple, check_style, choose_style,
+                     flow_directions, perspective, ripple_basis, ripple_cycles)
+
+EASE_FRACTION = 0.02  # motion eases to zero over this fraction of the short side inside each region
+
+
+@dataclass
+class MotionPlan:
+    """How every moving region moves: what the engines render through ``loop.LoopPolicy``.
+
+    field:  (2, H, W) float32, px per frame: the stationary motion of drifting and flowing
+            regions (zero outside the mask and in rippling regions; it continues through
+            ``holes``).
+    ripple: the periodic displacement of rippling regions, or None.
+    holes:  (H, W) bool, small frozen islands inside a moving region (``enclosed_holes``):
+            still in the output, but what moves passes behind them (an engine samples
+            them inpainted and does not treat them as occluders), or None.
+    styles: region name -> the style it got: "drift" | "flow" | "ripple", or "arrows",
+            "learned", "file" when the user's arrows, a learned predictor or a motion file set it.
+    notes:  what was decided on the user's behalf, for messages.
+    """
+
+    field: np.ndarray
+    ripple: Ripple | None = None
+    styles: dict = dc_field(default_factory=dict)
+    notes: list = dc_field(default_factory=list)
+    holes: np.ndarray | None = None
+
+
+def as_plan(motion) -> MotionPlan:
+    """A MotionPlan from a plan or a bare (2, H, W) field (which then only drifts/flows)."""
+    return motion if isinstance(motion, MotionPlan) else MotionPlan(np.asarray(motion, np.float32))
+
+
+HOLE_FRACTION = 0.02  # frozen islands inside a region up to this fraction of the photo: things in front of it
+
+
+def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float = HOLE_FRACTION) -> np.ndarray:
+    """(H, W) bool: frozen islands inside `region` (a bird, a kite, a lamp, a speck the
+    mask left still, also where it touches the image border), i.e. components of frozen
+    pixels (label 0) of at most max_fraction of the photo whose surroundings inside the
+    image are the region (at least 90 % of the ring around them). Things in front of the
+    sky or the water: what lies behind them keeps moving."""
+    H, W = labels.shape
+    frozen = (labels == SOLID).astype(np.uint8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(frozen, connectivity=8)
+    out = np.zeros((H, W), bool)
+    ring_kernel = np.ones((3, 3), np.uint8)
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        if area > max_fraction * H * W:
+            continue
+        y0, y1, x0, x1 = max(y - 1, 0), min(y + h + 1, H), max(x - 1, 0), min(x + w + 1, W)
+        part = comp[y0:y1, x0:x1] == k
+        ring = cv2.dilate(part.astype(np.uint8), ring_kernel).astype(bool) & ~part
+        if ring.any() and region[y0:y1, x0:x1][ring].mean() >= 0.9:
+            out[y0:y1, x0:x1] |= part
+    return out
+
+
+def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 0 outside the moving regions and at every region's
+    edge (also where sky meets water), rising smoothly to 1 ease_px inside. Small frozen
+    islands inside a region (``enclosed_holes``; holes: label -> those already found) are
+    not edges: the clouds or the water pass behind them at full speed instead of slowing
+    down and piling up around them."""
+    out = np.zeros(labels.shape, np.float32)
+    for k in np.unique(labels):
+        if k == SOLID:
+            continue
+        region = labels == k
+        through = region | (holes[k] if holes and k in holes else enclosed_holes(labels, region))
+        d = cv2.distanceTransform(through.astype(np.uint8), cv2.DIST_L2, 5) if not through.all() \
+            else np.full(region.shape, 1e6, np.float32)
+        u = np.clip((d - 0.5) / max(ease_px, 3.0), 0, 1)  # the region's outermost pixels barely move
+        out[through] = (u * u * (3 - 2 * u))[through]  # smoothstep
+    return out
+
+
+def plausible_labels(labels: np.ndarray) -> np.ndarray:
+    """Labels for motion: a water part that touches the top of the photo or lies higher
+    than the middle of the sky is taken as sky, so one sky moves as one. (H, W) uint8."""
+    water = is_water(labels).astype(np.uint8)
+    if not water.any():
+        return labels
+    sky_rows = np.nonzero(labels == SKY)[0]
+    sky_mid = float(np.median(sky_rows)) if len(sky_rows) else None
+    n, comp, stats, cent = cv2.connectedComponentsWithStats(water, connectivity=8)
+    out = labels.copy()
+    for k in range(1, n):
+        if stats[k, cv2.CC_STAT_TOP] == 0 or (sky_mid is not None and cent[k][1] < sky_mid):
+            out[comp == k] = SKY
+    return out
+
+
+def arrow_field(arrows: list[Arrow], size: tuple[int, int], frames: int, scale: float) -> np.ndarray:
+    """Dense (2, H, W) field from arrows (already in render px after `scale`):
+    inverse-distance weighting of each arrow's velocity (length / frames along it)
+    from its midpoint; one arrow gives a uniform drift."""
+    W, H = size
+    vel = np.array([[(a.x1 - a.x0) * scale / frames, (a.y1 - a.y0) * scale / frames] for a in arrows], np.float32)
+    if len(arrows) == 1:
+        return np.broadcast_to(vel[0][:, None, None], (2, H, W)).astype(np.float32)
+    mids = np.array([[(a.x0 + a.x1) * scale / 2, (a.y0 + a.y1) * scale / 2] for a in arrows], np.float32)
+    # interpolate on a coarse grid (the field is smooth), then resize
+    step = max(1, max(W, H) // 256)
+    gx = np.arange(0, W, step, dtype=np.float32)
+    gy = np.arange(0, H, step, dtype=np.float32)
+    d2 = (gx[None, None, :] - mids[:, 0, None, None]) ** 2 + (gy[None, :, None] - mids[:, 1, None, None]) ** 2
+    soft = (0.05 * max(W, H)) ** 2  # keeps weights finite and the blend smooth at the arrows
+    wts = 1.0 / (d2 + soft)
+    wts /= wts.sum(0, keepdims=True)
+    coarse = np.einsum("nyx,nc->cyx", wts, vel)
+    return np.moveaxis(cv2.resize(np.moveaxis(coarse, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR), -1, 0)
+
+
+def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None = None, styles: dict | None = None,
+                  drift: dict | None = None, arrows=None, arrow_scale: float = 1.0,
+                  patterns: dict | None = None, scale: float = 1.0) -> MotionPlan:
+    """The motion plan of a labelled mask, without any motion file.
+
+    labels: (H, W) uint8 ``regions`` codes; every water class moves as the "water" group.
+    frames: frames in the loop (arrows span one loop; ripples make whole periods in it).
+    photo:  (H, W, 3) uint8, the photo at this size: the automatic styles are read from it.
+    styles: {"sky" | "water": "auto" | "drift" | "flow" | "ripple"}; missing or None = "auto"
+            (sky drifts; water ripples when it mirrors the scene, flows when it is a channel
+            or clearly textured, else ripples; see ``choose_style``).
+    drift:  {"sky": (direction_deg, speed_px_per_frame), "water": ...}; None in either place
+            takes the default (speeds in DEFAULT_DRIFT are per 1024 px of the long side and are
+            scaled to this size). drift uses the direction; flow uses it only to pick which way
+            along the water body; ripple ignores it, and its amplitude is RIPPLE_AMPLITUDE x speed px.
+    arrows: Arrow list in input-photo px; arrow_scale converts them to render px.
+            Each arrow steers the region its start (else its end) lies in; a region with
+            arrows follows them whatever its style.
+    patterns: {"sky" | "water": (2, H, W)} learned motion patterns (any scale): a region with
+            one, no direction and style "auto" follows it, at its speed.
+    scale:  multiplies every speed, arrow and ripple amplitude at once (presets).
+    Returns a MotionPlan: the field (px per frame, eased to zero at region edges, zero
+    outside and in rippling regions), the ripple, the style of each region, notes.
+    """
+    patterns = patterns or {}
+    styles = {name: check_style(name, (styles or {}).get(name)) for name in GROUPS}
+    labels = plausible_labels(to_groups(labels))
+    H, W = labels.shape
+    drift = drift or {}
+    notes: list[str] = []
+    per_region = _arrows_by_region(labels, coerce_arrows(arrows), arrow_scale, notes)
+
+    holes = {k: enclosed_holes(labels, labels == k) for k in GROUP_CODES.values() if (labels == k).any()}
+    ease = region_easing(labels, EASE_FRACTION * min(H, W), holes)
+    field = np.zeros((2, H, W), np.float32)
+    ripple_basis_sum, chosen = None, {}
+    unit = max(H, W) / 1024.0
+    for name, k in GROUP_CODES.items():
+        region = labels == k
+        if not region.any():
+            continue
+        through = region | holes[k]  # the motion continues behind small frozen islands
+        direction, speed = drift.get(name, (None, None))
+        default_speed = speed is None
+        if default_speed:
+            speed = DEFAULT_DRIFT[name][1] * unit
+        speed *= scale
+        style = styles[name]
+        if k in per_region:
+            chosen[name] = "arrows"
+            field[:, region] = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)[:, region]
+            notes.append(f"{name}: follows your arrows")
+            continue
+        pattern = patterns.get(name)
+        if pattern is not None and direction is None and style == "auto":
+            mean = float(np.hypot(pattern[0], pattern[1])[region].mean())
+            if mean > 0:
+                chosen[name] = "learned"
+                field[:, region] = (pattern * (speed / mean))[:, region]
+                notes.append(f"{name}: learned motion, {speed:.2f} px/frame")
+                continue
+        how = "asked"
+        if style == "auto":
+            style, how = choose_style(name, photo, region)
+        chosen[name] = style
+        if style == "drift":
+            if direction is None:
+                direction = DEFAULT_DRIFT[name][0]
+            f = uniform_motion((W, H), direction, speed) * perspective(through, name)
+            field[:, through] = f[:, through]
+            what = f"drift at {direction:g} deg"
+        elif style == "flow":
+            d, along = flow_directions(region, photo, direction)
+            field[:, through] = (d * (speed * perspective(through, name)))[:, through]
+            what = f"flow {along}"
+        else:
+            basis = ripple_basis(region, RIPPLE_AMPLITUDE * speed)
+            ripple_basis_sum = basis if ripple_basis_sum is None else ripple_basis_sum + basis
+            what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
+        notes.append(f"{name}: {what}, {speed:.2f} px/frame{' (default speed)' if default_speed else ''}"
+                     f"{'' if how == 'asked' else f' (automatic: {how})'}")
+    ripple = None
+    if ripple_basis_sum is not None:
+        ripple = Ripple(np.ascontiguousarray(ripple_basis_sum * ease[None, None], dtype=np.float32),
+                        np.array([wave[4] for wave in RIPPLE_WAVES], np.float32), ripple_cycles(frames))
+        ripple.direction /= np.linalg.norm(ripple.direction, axis=1, keepdims=True)
+    passed = np.zeros((H, W), bool)
+    for h in holes.values():
+        passed |= h
+    return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None)
+
+
+def _arrows_by_region(labels: np.ndarray, arrows: list[Arrow], scale: float, notes: list[str]) -> dict:
+    """Arrows grouped by the label their start (else their end) lies in; arrows outside
+    every moving region are reported in notes. CineGANError for arrows outside the photo
+    or without length."""
+    H, W = labels.shape
+    per_region: dict[int, list[Arrow]] = {}
+    for i, a in enumerate(arrows, 1):
+        for x, y in ((a.x0, a.y0), (a.x1, a.y1)):
+            if not (0 <= x * scale < W + 0.5 and 0 <= y * scale < H + 0.5):
+                raise CineGANError(f"arrow {i} ({a.x0:g},{a.y0:g} -> {a.x1:g},{a.y1:g}) reaches outside the photo "
+                                   f"({W / scale:.0f}x{H / scale:.0f} px)")
+        if a.length * scale < 0.5:
+            raise CineGANError(f"arrow {i} ({a.x0:g},{a.y0:g} -> {a.x1:g},{a.y1:g}) has no length; "
+                               "drag from where content starts to where it should go")
+        label = 0
+        for x, y in ((a.x0, a.y0), (a.x1, a.y1)):
+            xi = min(W - 1, int(x * scale))
+            yi = min(H - 1, int(y * scale))
+            if labels[yi, xi]:
+                label = int(labels[yi, xi])
+                break
+        if not label:
+            notes.append(f"arrow {i} ({a.x0:g},{a.y0:g} -> {a.x1:g},{a.y1:g}) lies outside the moving areas "
+                         "and was ignored; paint the area into the mask to move it")
+            continue
+        per_region.setdefault(label, []).append(a)
+    return per_region
