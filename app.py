@@ -18,10 +18,8 @@ import argparse
 import contextlib
 import functools
 import inspect
-import json
 import os
 import sys
-import zipfile
 
 import gradio as gr
 import numpy as np
@@ -32,8 +30,10 @@ from cinegan_core import framing
 from cinegan_core.cache import Cache, make_key
 from cinegan_core.regions import in_group, shares
 from cinegan_core.motion import DEFAULT_DRIFT
-from cinegan_core.service import download_link, photo_stem, render_cached
-from cinegan_core.settings import DEFAULT_GIF_MAX_MB, MAX_GIF_MAX_MB, MIN_GIF_MAX_MB
+from cinegan_core.delivery import write_variants_zip
+from cinegan_core.service import download_link, output_stem, photo_stem, poster_link, render_cached
+from cinegan_core.settings import (DEFAULT_EMAIL_MAX_MB, DEFAULT_EMAIL_WIDTH, DEFAULT_GIF_MAX_MB, DEFAULT_WEBP_MAX_MB,
+                                   MAX_EMAIL_WIDTH, MAX_GIF_MAX_MB, MIN_EMAIL_WIDTH, MIN_GIF_MAX_MB)
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 EXAMPLES = [os.path.join(EXAMPLES_DIR, f) for f in ("sunset-skyline.jpg", "sea-overcast.jpg",
@@ -49,7 +49,8 @@ THUMB_SIDE = 256                                                   # px, the A/B
 
 ASPECTS = [("Original", "original"), ("Square 1:1", "1:1"), ("Portrait 4:5", "4:5"), ("Story 9:16", "9:16"),
            ("Wide 16:9", "16:9")]
-FILES = [("MP4", "mp4"), ("GIF", "gif"), ("WebM", "webm")]
+FILES = [("MP4", "mp4"), ("WebM", "webm"), ("WebP", "webp"), ("GIF", "gif"), ("Email GIF", "email")]
+KIT = ("mp4", "webm", "webp", "gif")   # what every A/B variant comes as (a test tool takes any of them)
 TINT = {"sky": (64, 156, 255, 120), "water": (0, 220, 170, 120)}  # overlay colours of the automatic mask
 MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                 # brush colours: paint motion / freeze
 NOTHING_FOUND, LITTLE_FOUND = 0.005, 0.05                          # moving share under which the upload warns
@@ -267,7 +268,9 @@ def on_format(preview, aspect, crop_x, crop_y):
 
 
 def on_file_type(fmt):
-    return gr.update(visible=fmt == "gif")
+    """The size limit (and email width) of the chosen file type, and only those."""
+    return (gr.update(visible=fmt == "gif"), gr.update(visible=fmt == "webp"), gr.update(visible=fmt == "email"),
+            gr.update(visible=fmt == "email"))
 
 
 @user_error
@@ -295,29 +298,36 @@ def on_clear(preview):
 
 def control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
                      arrows=(), aspect="original", crop_x=0.5, crop_y=0.5,
-                     gif_max_mb=DEFAULT_GIF_MAX_MB, sky_style="auto", water_style="auto") -> core.RenderSettings:
+                     gif_max_mb=DEFAULT_GIF_MAX_MB, sky_style="auto", water_style="auto",
+                     webp_max_mb=DEFAULT_WEBP_MAX_MB, email_width=DEFAULT_EMAIL_WIDTH,
+                     email_max_mb=DEFAULT_EMAIL_MAX_MB) -> core.RenderSettings:
     """The page's controls (or the API's arguments) as RenderSettings: the core's
     ``settings.from_api``, rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE."""
     return core.settings.from_api(
         {"sky_direction": sky_direction, "sky_speed": sky_speed, "water_direction": water_direction,
          "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
          "arrows": list(arrows) if not isinstance(arrows, str) else arrows, "aspect": aspect, "crop_x": crop_x,
-         "crop_y": crop_y, "gif_max_mb": gif_max_mb, "sky_style": sky_style, "water_style": water_style},
+         "crop_y": crop_y, "gif_max_mb": gif_max_mb, "sky_style": sky_style, "water_style": water_style,
+         "webp_max_mb": webp_max_mb, "email_width": email_width, "email_max_mb": email_max_mb},
         max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
 
 
 @gpu
-def render_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tuple[str, str, dict]:
+def render_files(photo_path: str, mask, settings: dict, progress_cb=None,
+                 formats=()) -> tuple[str, str, dict, dict]:
     """Render (or fetch from the cache) one loop. Returns (preview mp4/webm path,
-    download path in the chosen format, named after the photo, info). Only paths and
+    download path in the chosen format, named after the photo, info, {kind: path} of the
+    poster and of every format, each named as the embed code names it). Only paths and
     plain data cross this boundary (it may run in a ZeroGPU worker).
-    mask: None, a mask file's path, or an (h, w) bool array over the whole photo."""
+    mask: None, a mask file's path, or an (h, w) bool array over the whole photo.
+    formats: more formats to make from the same frames (the A/B variants' KIT)."""
     rs = core.RenderSettings.from_dict(settings)
     with named_as_uploaded(photo_path):
         out = render_cached(photo_path, rs, cache=cache, mask=mask, name=os.path.basename(photo_path),
-                            device=device(), progress=progress_cb)
-    download = download_link(cache, out)
-    return out.preview, download, out.info
+                            device=device(), progress=progress_cb, formats=formats)
+    kit = {f: download_link(cache, out, f) for f in out.files}
+    kit["poster"] = poster_link(cache, out)
+    return out.preview, kit[rs.format], out.info, kit
 
 
 def user_notes(info: dict) -> list[str]:
@@ -333,11 +343,14 @@ def status_line(info: dict) -> str:
     w, h = out.get("width", info["width"]), out.get("height", info["height"])
     fps = out.get("fps", info["fps"])
     secs = out.get("frames", info["frames"]) / fps
-    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {info.get('format', '').upper()}"
+    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {dict((v, k) for k, v in FILES).get(info.get('format'), '')}"
     if out.get("bytes"):
         what += f", {out['bytes'] / 1e6:.1f} MB"
-    if info.get("format") == "gif":
-        what += f" (limit {info['settings']['gif_max_mb']:g} MB, {out.get('colors', 256)} colours)"
+    if info.get("format") in ("gif", "email"):
+        limit = info["settings"]["gif_max_mb" if info["format"] == "gif" else "email_max_mb"]
+        what += f" (limit {limit:g} MB, {out.get('colors', 256)} colours)"
+    elif info.get("format") == "webp":
+        what += f" (limit {info['settings']['webp_max_mb']:g} MB, quality {out.get('quality')})"
     renderer = RENDERER.get(info.get("engine"), "renderer")
     head = (f"Ready (made earlier, {info['seconds']:.1f} s)" if info.get("cached")
             else f"Ready in {info['seconds']:.1f} s with the {renderer}")
@@ -369,14 +382,17 @@ def page_mask(editor, base):
 @user_error
 def on_generate(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
                 engine, aspect, crop_x, crop_y, gif_max_mb, sky_style="auto", water_style="auto",
+                webp_max_mb=DEFAULT_WEBP_MAX_MB, email_width=DEFAULT_EMAIL_WIDTH, email_max_mb=DEFAULT_EMAIL_MAX_MB,
                 progress=gr.Progress()):
+    """Generate: the playing loop, the file, the status, the embed code and the poster."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
     settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style)
-    preview, download, info = render_files(path, page_mask(editor, base), settings.to_dict(),
-                                           progress_bridge(progress))
-    return preview, download, status_line(info)
+                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style, webp_max_mb,
+                                email_width, email_max_mb)
+    preview, download, info, kit = render_files(path, page_mask(editor, base), settings.to_dict(),
+                                                progress_bridge(progress))
+    return preview, download, status_line(info), info["snippet"], kit["poster"]
 
 
 def thumbnail(preview: str, key: str) -> str:
@@ -386,10 +402,12 @@ def thumbnail(preview: str, key: str) -> str:
     return path
 
 
-def variant_entry(letter: str, preset: str, download: str, info: dict) -> dict:
-    """One variant in the zip's manifest.json: file, settings, sizes, duration, quality."""
+def variant_entry(letter: str, preset: str, name: str, download: str, info: dict) -> dict:
+    """One variant in the zip's manifest.json: its name (the stem of its files, the same in
+    every run), file, settings, sizes, duration, quality."""
     out = info["output"]
-    return {"variant": letter, "preset": preset, "file": os.path.basename(download), "format": info["format"],
+    return {"variant": letter, "name": name, "preset": preset, "file": os.path.basename(download),
+            "format": info["format"],
             "width": out["width"], "height": out["height"], "frames": out["frames"], "fps": out["fps"],
             "seconds": round(out["frames"] / out["fps"], 3), "bytes": out["bytes"],
             "motion_scale": info["settings"]["motion_scale"], "quality": info["quality"],
@@ -399,34 +417,42 @@ def variant_entry(letter: str, preset: str, download: str, info: dict) -> dict:
 @user_error
 def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
                 engine, aspect, crop_x, crop_y, gif_max_mb, sky_style="auto", water_style="auto",
+                webp_max_mb=DEFAULT_WEBP_MAX_MB, email_width=DEFAULT_EMAIL_WIDTH, email_max_mb=DEFAULT_EMAIL_MAX_MB,
                 progress=gr.Progress()):
     """A/B variants: the fixed presets (calm / natural / lively scale every speed and
     arrow), as animated thumbnails, plus a zip named after the photo with every
-    variant and a manifest (settings, sizes, durations, quality figures)."""
+    variant as MP4, WebM, WebP, GIF (and the chosen file), its poster and embed code,
+    a manifest (settings, sizes, durations, quality figures) and index.html, the page
+    that plays them side by side (``delivery.write_variants_zip``)."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
     settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style)
+                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style, webp_max_mb,
+                                email_width, email_max_mb)
     mask = page_mask(editor, base)
-    items, entries, files = [], [], []
+    items, entries, kits = [], [], []
     for i, name in enumerate(core.PRESETS):
         progress(i / len(core.PRESETS), desc=f"variant {name}")
-        preview, download, info = render_files(path, mask, settings.with_preset(name).to_dict())
+        chosen = settings.with_preset(name)
+        preview, download, info, kit = render_files(path, mask, chosen.to_dict(), formats=KIT)
         letter = chr(65 + i)
-        entry = variant_entry(letter, name, download, info)
+        entry = variant_entry(letter, name, output_stem(os.path.basename(path), chosen), download, info)
         items.append((thumbnail(preview, info["key"]),
                       f"{letter}: {name}, {entry['seconds']:g} s, {entry['bytes'] / 1e6:.1f} MB"))
-        entries.append(entry)
-        files.append(download)
+        entries.append(dict(entry, snippet=info["snippet"]))
+        kits.append(kit)
     stem = photo_stem(path)
-    manifest = {"photo": os.path.basename(path), "variants": entries}
-    zkey = make_key("variants", files, [e["settings"] for e in entries])
+    manifest = {"photo": os.path.basename(path), "variants": [{k: v for k, v in e.items() if k != "snippet"}
+                                                               for e in entries]}
+    zkey = make_key("variants", sorted(p for kit in kits for p in kit.values()), [e["settings"] for e in entries])
 
     def write_zip(tmp):
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-            for entry, file in zip(entries, files):
-                z.write(file, entry["file"])
-            z.writestr("manifest.json", json.dumps(manifest, indent=2))
+        write_variants_zip(tmp, [{"name": e["name"], "files": kit, "snippet": e["snippet"],
+                                  "label": f"{e['variant']}: {e['preset']}", "width": e["width"],
+                                  "height": e["height"], "frames": e["frames"], "fps": e["fps"],
+                                  "settings": e["settings"], "quality": e["quality"]}
+                                 for e, kit in zip(entries, kits)],
+                           manifest, f"{stem}: A/B variants")
 
     progress(1.0, desc="zip")
     zpath, _ = cache.get_or_create("variants", zkey, ".zip", write_zip)
@@ -436,7 +462,8 @@ def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_dire
 API_OUTPUTS = {"video": "the loop, in the chosen format, named after the photo",
                "info": "the render: engine, frames, fps, width, height, output (the file's own width, height, "
                        "fps, frames, bytes), quality (seam_ratio, frozen_exact, moving_share), settings, notes, warnings, "
-                       "file_name, key, cached (true when it came from the cache), seconds"}
+                       "file_name, key, cached (true when it came from the cache), seconds, snippet (the embed code), "
+                       "poster (file_name, width, height, bytes, url: where this server serves it)"}
 
 
 def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: str = "",
@@ -445,7 +472,9 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
                  seconds: float = 3.0, fps: float = 20.0, format: str = "mp4", engine: str = "auto",
                  aspect: str = "original", crop_x: float = 0.5, crop_y: float = 0.5,
                  gif_max_mb: float = DEFAULT_GIF_MAX_MB, sky_style: str = "auto",
-                 water_style: str = "auto") -> tuple[gr.FileData, dict]:
+                 water_style: str = "auto", webp_max_mb: float = DEFAULT_WEBP_MAX_MB,
+                 email_width: int = DEFAULT_EMAIL_WIDTH,
+                 email_max_mb: float = DEFAULT_EMAIL_MAX_MB) -> tuple[gr.FileData, dict]:
     """Render a cinemagraph from a landscape photo.
 
     Parameters:
@@ -458,7 +487,7 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         water_speed: px per frame per 1024 px of the photo's long side.
         seconds: length of the loop.
         fps: playback rate.
-        format: mp4, webm or gif.
+        format: mp4, webm, gif, webp (animated, for an img tag) or email (a GIF for email clients).
         engine: auto, pixel or stylegan.
         aspect: original, 1:1, 4:5, 9:16 or 16:9 (also square, portrait, story, wide): crop to a channel's shape and size.
         crop_x: where the crop box lies across, 0 = left edge, 0.5 = centred, 1 = right edge.
@@ -466,6 +495,9 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         gif_max_mb: largest GIF in MB; size, frame rate and colours are chosen to fit.
         sky_style: how the sky moves: auto, drift (one coherent sheet, slower near the horizon), flow or ripple.
         water_style: how the water moves: auto (chosen from the photo), flow (along the water's own course), ripple (calm water shimmers in place) or drift.
+        webp_max_mb: largest animated WebP in MB; quality, size and frame rate are chosen to fit.
+        email_width: widest email GIF in px (never enlarged).
+        email_max_mb: largest email GIF in MB; frame rate, colours and then size are chosen to fit.
     Returns:
         video and info (see the outputs).
     """
@@ -474,8 +506,10 @@ def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: st
         mpath = None if mask is None else mask["path"] if isinstance(mask, dict) else mask.path
         settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
                                     format, engine, arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style,
-                                    water_style)
-        _, download, info = render_files(path, mpath, settings.to_dict())
+                                    water_style, webp_max_mb, email_width, email_max_mb)
+        _, download, info, kit = render_files(path, mpath, settings.to_dict())
+        # the poster, where this server serves it (a path under its root URL)
+        info = dict(info, poster=dict(info["poster"], url=f"/gradio_api/file={kit['poster']}"))
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None
     return gr.FileData(path=download), info
@@ -500,7 +534,7 @@ def example_render(path):
     playing loop, the file to download and the status line."""
     settings = control_settings(DEFAULT_DRIFT["sky"][0], DEFAULT_DRIFT["sky"][1], DEFAULT_DRIFT["water"][0],
                                 DEFAULT_DRIFT["water"][1], 3.0, 20, "mp4", "auto")
-    preview, download, info = render_files(path, None, settings.to_dict())
+    preview, download, info, _ = render_files(path, None, settings.to_dict())
     return preview, download, status_line(info)
 
 
@@ -570,10 +604,27 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                         gif_mb = gr.Number(value=DEFAULT_GIF_MAX_MB, minimum=MIN_GIF_MAX_MB, maximum=MAX_GIF_MAX_MB,
                                            step=0.5, label="GIF size limit (MB)", elem_id="gif-mb", visible=False,
                                            scale=1)
+                        webp_mb = gr.Number(value=DEFAULT_WEBP_MAX_MB, minimum=MIN_GIF_MAX_MB,
+                                            maximum=MAX_GIF_MAX_MB, step=0.5, label="WebP size limit (MB)",
+                                            elem_id="webp-mb", visible=False, scale=1)
+                        email_width = gr.Number(value=DEFAULT_EMAIL_WIDTH, minimum=MIN_EMAIL_WIDTH,
+                                                maximum=MAX_EMAIL_WIDTH, step=10, precision=0, label="Email width (px)",
+                                                elem_id="email-width", visible=False, scale=1)
+                        email_mb = gr.Number(value=DEFAULT_EMAIL_MAX_MB, minimum=MIN_GIF_MAX_MB,
+                                             maximum=MAX_GIF_MAX_MB, step=0.1, label="Email size limit (MB)",
+                                             elem_id="email-mb", visible=False, scale=1)
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 status.render()
                 result.render()
                 download.render()
+                with gr.Accordion("Embed on a web page: code and poster", open=False, elem_id="embed"):
+                    gr.Markdown("Paste this where the loop should play; put the files it names beside the page "
+                                "(make the WebM, MP4 and WebP under **File**, or take all of them from the A/B zip). "
+                                "It plays muted, looping and inline on phones; the poster shows until it plays.",
+                                elem_id="embed-help")
+                    snippet_box = gr.Code(language="html", label="Embed code", elem_id="snippet", lines=6,
+                                          interactive=False, buttons=["copy"])
+                    poster_file = gr.File(label="Poster (JPEG)", elem_id="poster", height=60)
                 with gr.Accordion("Motion: direction, speed, arrows", open=False):
                     with gr.Row():
                         sky_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["sky"][0], step=1, label="Sky direction (°)",
@@ -604,7 +655,8 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                     variants_btn = gr.Button("Make three variants", elem_id="variants")
                     gallery = gr.Gallery(label="Variants (animated previews)", columns=3, height=220,
                                          elem_id="gallery", object_fit="contain")
-                    bundle = gr.File(label="All variants (zip with manifest.json)", elem_id="bundle")
+                    bundle = gr.File(label="All variants (zip: MP4, WebM, WebP, GIF, poster and embed code of "
+                                           "each; index.html plays them side by side)", elem_id="bundle")
 
         crop_outputs = [crop_row, crop_img, crop_x, crop_y]
         photo.change(on_photo, [photo, aspect, crop_x, crop_y],
@@ -616,13 +668,15 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         for control in (aspect, crop_x, crop_y):
             control.change(on_format, [preview, aspect, crop_x, crop_y], crop_outputs, show_progress="hidden",
                            api_visibility="private")
-        fmt.change(on_file_type, [fmt], [gif_mb], show_progress="hidden", api_visibility="private")
+        fmt.change(on_file_type, [fmt], [gif_mb, webp_mb, email_width, email_mb], show_progress="hidden",
+                   api_visibility="private")
         arrow_view.select(on_click, [preview, arrows, pending], [arrow_view, arrows, pending, arrow_info],
                           api_visibility="private")
         clear.click(on_clear, [preview], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
         inputs = [photo, editor, base, arrows, sky_dir, sky_speed, water_dir, water_speed, seconds, fps, fmt, engine,
-                  aspect, crop_x, crop_y, gif_mb, sky_style, water_style]
-        generate.click(on_generate, inputs, [result, download, status], api_visibility="private")
+                  aspect, crop_x, crop_y, gif_mb, sky_style, water_style, webp_mb, email_width, email_mb]
+        generate.click(on_generate, inputs, [result, download, status, snippet_box, poster_file],
+                       api_visibility="private")
         variants_btn.click(on_variants, inputs, [gallery, bundle], api_visibility="private")
         gr.api(api_generate, api_name="generate")
         name_api_fields(demo, "generate", API_OUTPUTS)

@@ -11,7 +11,8 @@ from .errors import CineGANError
 from .photo import DEFAULT_MAX_SIDE
 from .framing import ASPECTS, CHANNEL_SIZES
 from .regions import GROUPS, STYLES, shares
-from .settings import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB, ENGINES
+from .settings import (DEFAULT_EMAIL_MAX_MB, DEFAULT_EMAIL_WIDTH, DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB,
+                       DEFAULT_WEBP_MAX_MB, ENGINES, FORMATS)
 
 PROG = "cinegan"
 
@@ -41,13 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="CineGAN: turn a landscape photo into a seamless cinemagraph loop.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    r = sub.add_parser("render", help="render a loop to MP4, WebM, GIF or PNG frames",
+    r = sub.add_parser("render", help="render a loop to MP4, WebM, GIF, animated WebP, an email GIF or PNG frames",
                        description="Render a cinemagraph: the masked areas (sky, water) drift in a "
                                    "seamless loop, everything else stays exactly still.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("input", help="the photo (PNG, JPEG, WebP, TIFF, ...; any size, EXIF orientation applied)")
-    r.add_argument("-o", "--output", help="output video: .mp4 (H.264 High, yuv420p, faststart), .webm (VP9) or "
-                                        ".gif (looping, at most 512 px, under --gif-max-mb)")
+    r.add_argument("-o", "--output", help="output video: .mp4 (H.264 High, yuv420p, faststart), .webm (VP9), "
+                                        ".gif (looping, at most 512 px, under --gif-max-mb) or .webp (animated, "
+                                        "looping, under --webp-max-mb)")
+    r.add_argument("--format", choices=FORMATS,
+                   help="what to write (default: the output's extension); email: a GIF for email clients, "
+                        "--email-width px wide at most, under --email-max-mb, the poster (the photo) as its first "
+                        "frame, written to -o OUT.gif")
     r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs); "
                                   "default: sky and water are found automatically")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
@@ -87,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the crop box lies, 0..1 per axis: 0,0 = top left, 0.5,0.5 = centred, 1,1 = bottom right")
     r.add_argument("--gif-max-mb", type=float, default=DEFAULT_GIF_MAX_MB, metavar="MB",
                    help="largest GIF in MB (10^6 bytes): its size, frame rate and colours are chosen to fit")
+    r.add_argument("--webp-max-mb", type=float, default=DEFAULT_WEBP_MAX_MB, metavar="MB",
+                   help="largest animated WebP in MB: its quality, size and frame rate are chosen to fit")
+    r.add_argument("--email-width", type=_positive_int, default=DEFAULT_EMAIL_WIDTH, metavar="PX",
+                   help="widest email GIF in px (--format email; never enlarged)")
+    r.add_argument("--email-max-mb", type=float, default=DEFAULT_EMAIL_MAX_MB, metavar="MB",
+                   help="largest email GIF in MB (--format email): frame rate, colours and then size are chosen to fit")
     r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -148,7 +160,13 @@ def run(argv=None) -> int:
     if args.command == "render":
         from .pipeline import render
         from .settings import RenderSettings
+        from .video import extension, output_format
+        fmt = args.format
+        if args.output and fmt and output_format(args.output) != extension(fmt):
+            raise CineGANError(f"--format {fmt} writes a .{extension(fmt)} file, not {args.output!r}")
         settings = RenderSettings(
+            format=fmt or (output_format(args.output) if args.output else "mp4"),
+            webp_max_mb=args.webp_max_mb, email_width=args.email_width, email_max_mb=args.email_max_mb,
             frames=args.frames, fps=args.fps, engine=args.engine, max_side=args.max_side,
             direction=args.direction, speed=args.speed, speed_units="px",
             sky=(args.sky_direction, args.sky_speed, args.sky_style),
@@ -170,7 +188,11 @@ def run(argv=None) -> int:
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
         for v in info["videos"]:
             if v["format"] == "gif":
-                print(f"{PROG}: the GIF is {v['width']}x{v['height']} at {v['fps']:g} fps with {v['colors']} colours, "
+                what = "email GIF" if settings.format == "email" else "GIF"
+                print(f"{PROG}: the {what} is {v['width']}x{v['height']} at {v['fps']:g} fps with {v['colors']} "
+                      f"colours, {v['bytes'] / 1e6:.2f} MB", file=sys.stderr)
+            elif v["format"] == "webp":
+                print(f"{PROG}: the WebP is {v['width']}x{v['height']} at {v['fps']:g} fps, quality {v['quality']}, "
                       f"{v['bytes'] / 1e6:.2f} MB", file=sys.stderr)
     elif args.command == "batch":
         return _run_batch(args)

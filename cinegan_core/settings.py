@@ -28,7 +28,7 @@ from .engines import ENGINES
 from .photo import DEFAULT_MAX_SIDE, check_max_side
 from .regions import STYLES
 
-FORMATS = ("mp4", "webm", "gif")
+FORMATS = ("mp4", "webm", "gif", "webp", "email")  # email: a GIF for email clients (video.VideoWriter)
 SPEED_UNITS = ("relative", "px")
 MIN_FRAMES, MAX_FRAMES = 2, 1000
 DEFAULT_FRAMES = 60
@@ -36,7 +36,11 @@ DEFAULT_FPS = 20.0
 MAX_FPS = 120.0
 MAX_MOTION_SCALE = 10.0
 DEFAULT_GIF_MAX_MB = 8.0           # MB (10^6 bytes): what most channels take for a GIF
-MIN_GIF_MAX_MB, MAX_GIF_MAX_MB = 0.1, 100.0
+DEFAULT_WEBP_MAX_MB = 8.0          # MB: the same ceiling as a GIF's (a WebP is usually far below it)
+MIN_GIF_MAX_MB, MAX_GIF_MAX_MB = 0.1, 100.0  # MB, the range of every size limit (GIF, WebP, email)
+DEFAULT_EMAIL_WIDTH = 600          # px: the width of an email's content column
+DEFAULT_EMAIL_MAX_MB = 1.0         # MB: what email clients and senders take without clipping or warnings
+MIN_EMAIL_WIDTH, MAX_EMAIL_WIDTH = 100, 2000
 
 # A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
 PRESETS = {"calm": 0.5, "natural": 1.0, "lively": 1.8}
@@ -130,8 +134,9 @@ class RenderSettings:
     engine:       "auto" | "pixel" | "stylegan" | "stylegan-authors" (the authors' own
                   choices: splatting, t/(N-1) weights, no low skip; for comparisons).
     max_side:     longest side of the render, px (None: the photo's own size).
-    format:       "mp4" | "webm" | "gif": the file the app, API and batches deliver
-                  (the command line takes it from the output's extension).
+    format:       "mp4" | "webm" | "gif" | "webp" | "email" (a GIF for email clients): the file
+                  the app, API and batches deliver (the command line takes it from the
+                  output's extension unless --format says email).
     direction, speed: for every moving region (per-region values below win).
     sky, water:   RegionMotion per region.
     arrows:       Arrow tuple, px of the input photo: content at the start reaches
@@ -144,6 +149,8 @@ class RenderSettings:
                   as "story" or "square" are accepted): crop to a channel's shape and size.
     crop_x, crop_y: where the crop box lies, 0..1 per axis (0 = left / top, 0.5 = centred).
     gif_max_mb:   largest GIF, MB (10^6 bytes): size, frame rate and colours are chosen to fit.
+    webp_max_mb:  largest animated WebP, MB: quality, size and frame rate are chosen to fit.
+    email_width:  px, widest email GIF (never enlarged); email_max_mb: its largest size, MB.
     """
 
     frames: int = DEFAULT_FRAMES
@@ -163,6 +170,9 @@ class RenderSettings:
     crop_x: float = 0.5
     crop_y: float = 0.5
     gif_max_mb: float = DEFAULT_GIF_MAX_MB
+    webp_max_mb: float = DEFAULT_WEBP_MAX_MB
+    email_width: int = DEFAULT_EMAIL_WIDTH
+    email_max_mb: float = DEFAULT_EMAIL_MAX_MB
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -201,8 +211,13 @@ class RenderSettings:
         set_(self, "aspect", aspect_name(self.aspect))
         set_(self, "crop_x", _number("crop_x", self.crop_x, lo=0.0, hi=1.0, allow_none=False))
         set_(self, "crop_y", _number("crop_y", self.crop_y, lo=0.0, hi=1.0, allow_none=False))
-        set_(self, "gif_max_mb", _number("gif_max_mb", self.gif_max_mb, lo=MIN_GIF_MAX_MB, hi=MAX_GIF_MAX_MB,
-                                         allow_none=False))
+        for name in ("gif_max_mb", "webp_max_mb", "email_max_mb"):
+            set_(self, name, _number(name, getattr(self, name), lo=MIN_GIF_MAX_MB, hi=MAX_GIF_MAX_MB,
+                                     allow_none=False))
+        width = _number("email_width", self.email_width, lo=MIN_EMAIL_WIDTH, hi=MAX_EMAIL_WIDTH, allow_none=False)
+        if not width.is_integer():
+            raise CineGANError(f"email_width must be a whole number of px, got {self.email_width!r}")
+        set_(self, "email_width", int(width))
 
     # -- derived values ----------------------------------------------------------------
     @property
@@ -216,6 +231,12 @@ class RenderSettings:
         own = getattr(self, name)
         return RegionMotion(self.direction if own.direction is None else own.direction,
                             self.speed if own.speed is None else own.speed, own.style)
+
+    def budget_bytes(self, fmt: str | None = None) -> int | None:
+        """The size limit in bytes of an animated image in `fmt` (default: this format):
+        gif_max_mb, webp_max_mb or email_max_mb; None for a video."""
+        mb = {"gif": self.gif_max_mb, "webp": self.webp_max_mb, "email": self.email_max_mb}.get(fmt or self.format)
+        return None if mb is None else round(mb * 1e6)
 
     def speed_unit(self, long_side: int) -> float:
         """px per frame at a render whose long side is long_side px, per unit of this
@@ -266,18 +287,23 @@ class RenderSettings:
 
     def key(self) -> dict:
         """What the render cache hashes: every field that changes the frames or the file
-        (the crop position only with a crop, the GIF budget only for GIFs)."""
+        (the crop position only with a crop, a size limit only for its format)."""
         out = self.to_dict()
         if self.aspect == "original":
             del out["crop_x"], out["crop_y"]
-        if self.format != "gif":
-            del out["gif_max_mb"]
+        for fmt, names in _FORMAT_FIELDS.items():
+            if self.format != fmt:
+                for name in names:
+                    del out[name]
         return out
 
     @property
     def crop(self) -> tuple[float, float]:
         """(crop_x, crop_y)."""
         return self.crop_x, self.crop_y
+
+
+_FORMAT_FIELDS = {"gif": ("gif_max_mb",), "webp": ("webp_max_mb",), "email": ("email_width", "email_max_mb")}
 
 
 # --- the web API's flat arguments ------------------------------------------------------------
@@ -290,7 +316,8 @@ def api_defaults() -> dict:
             "water_direction": DEFAULT_DRIFT["water"][0], "water_speed": DEFAULT_DRIFT["water"][1],
             "sky_style": "auto", "water_style": "auto",
             "seconds": 3.0, "fps": DEFAULT_FPS, "format": "mp4", "engine": "auto", "aspect": "original",
-            "crop_x": 0.5, "crop_y": 0.5, "gif_max_mb": DEFAULT_GIF_MAX_MB}
+            "crop_x": 0.5, "crop_y": 0.5, "gif_max_mb": DEFAULT_GIF_MAX_MB, "webp_max_mb": DEFAULT_WEBP_MAX_MB,
+            "email_width": DEFAULT_EMAIL_WIDTH, "email_max_mb": DEFAULT_EMAIL_MAX_MB}
 
 
 def from_api(args: dict, *, max_side: int | None = 1024, channel_side: int | None = 1920) -> RenderSettings:
@@ -325,4 +352,5 @@ def from_api(args: dict, *, max_side: int | None = 1024, channel_side: int | Non
         "water": [a["water_direction"], a["water_speed"], a["water_style"]],
         "seconds": a["seconds"], "fps": a["fps"], "format": a["format"], "engine": a["engine"],
         "arrows": list(arrows), "aspect": aspect, "crop_x": a["crop_x"], "crop_y": a["crop_y"],
-        "gif_max_mb": a["gif_max_mb"], "max_side": max_side if aspect == "original" else channel_side})
+        "gif_max_mb": a["gif_max_mb"], "webp_max_mb": a["webp_max_mb"], "email_width": a["email_width"],
+        "email_max_mb": a["email_max_mb"], "max_side": max_side if aspect == "original" else channel_side})

@@ -46,9 +46,12 @@ store (one copy per file) and send the finished video back, so the nodes need no
 shared folder; they do need cinegan_core's dependencies (the package itself is
 shipped with the job).
 
+Beside each finished loop the batch writes its poster and embed code, and over
+the campaign ``OUT/index.html``, every loop playing side by side (``pages``).
+
 The package: ``jobs`` (reading and expanding rows), ``naming`` (output names),
-``manifest`` (the manifest and resuming), ``runners`` (one job, the pool, Ray);
-``batch`` here ties them together.
+``manifest`` (the manifest and resuming), ``runners`` (one job, the pool, Ray),
+``pages`` (posters, embed code, the A/B page); ``batch`` here ties them together.
 
 Note: ``cinegan_core.batch`` is the function; this package is
 ``sys.modules["cinegan_core.batch"]`` (``from cinegan_core.batch import ...`` works).
@@ -66,6 +69,7 @@ from ..errors import CineGANError
 from .jobs import Job, Row, expand_row, make_settings, plan, read_jobs, rows_from_data
 from .manifest import MANIFEST, JobKeys, entry, folder_lock, read_manifest, triage, write_manifest
 from .naming import name_outputs
+from .pages import deliver
 from .runners import ray_session, render_job, run_pool, run_ray, task_of
 
 __all__ = ["MANIFEST", "BatchReport", "Job", "Row", "batch", "expand_row", "make_settings", "name_outputs", "plan",
@@ -179,6 +183,7 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
                 last_save = time.monotonic()
 
         tasks = {i: task_of(planned[i], out_dir, device, weights, cache_dir) for i in todo}
+        manifest["delivery"] = list(old.get("delivery") or [])
         try:
             if not tasks:
                 pass
@@ -189,6 +194,7 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
             else:
                 for i, task in tasks.items():
                     record(i, render_job(task))
+            manifest["delivery"] = deliver(out_dir, planned, entries, manifest["delivery"])
         finally:
             save(final=True)
     return BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
