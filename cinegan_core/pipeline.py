@@ -30,7 +30,7 @@ from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_
 from .photo import Photo, load_photo
 from .quality import LoopProbe
 from .regions import GROUPS, SKY, SOLID, group_of, is_moving, is_water, shares
-from .settings import DEFAULT_FRAMES, RenderSettings
+from .settings import DEFAULT_FRAMES, RenderSettings, to_settings
 
 Progress = Callable[[dict], None]
 
@@ -154,13 +154,14 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
 
 
 def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
-    """The settings of a call: a RenderSettings, or keyword options naming its fields
-    (``render(p, o, frames=48)``), not both. CineGANError for unknown names."""
+    """The settings of a call: a RenderSettings, or keyword options with the flat names
+    of every surface (``render(p, o, frames=48, sky_direction=90)``, ``settings.to_settings``),
+    not both. CineGANError for unknown names."""
     options = options or {}
     if settings is not None and options:
         raise CineGANError(f"give either settings or options ({', '.join(sorted(options))}), not both")
     if settings is None:
-        return RenderSettings.from_dict(options)
+        return to_settings(options)
     if not isinstance(settings, RenderSettings):
         raise TypeError(f"settings must be a RenderSettings, got {type(settings).__name__}")
     return settings
