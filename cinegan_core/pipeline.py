@@ -89,15 +89,15 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
     from .cache import make_key
     key = make_key("labels", 2, photo.sha256)
 
-    def write(tmp):
+    def write(folder):
         am = auto_mask(photo.rgb)
         meta = json.dumps({"confidence": am.confidence, "share": am.share, "notes": am.notes})
-        with open(tmp, "wb") as fh:
+        with open(os.path.join(folder, "labels.npz"), "wb") as fh:
             np.savez(fh, labels=am.labels, meta=np.array(meta))
 
-    path, _ = cache.get_or_create("labels", key, ".npz", write)
+    entry, _ = cache.get_or_create("labels", key, write)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with entry, np.load(entry.path("labels.npz"), allow_pickle=False) as z:
             labels, meta = z["labels"], json.loads(str(z["meta"]))
         if labels.shape == photo.rgb.shape[:2]:
             return AutoMask(labels=labels, confidence=meta["confidence"], share=meta["share"], notes=meta["notes"])

@@ -19,10 +19,14 @@ JSON (a list of rows, or ``{"defaults": {...}, "jobs": [...]}``). A row names:
 Column names are case-insensitive, "-" and "." count as "_", empty cells are
 "not given", lines whose first cell starts with "#" are comments. Speeds are
 relative (px per frame per 1024 px of the long side), as in the app and the API.
+A row's settings become a ``RenderSettings`` through the converter every surface
+uses (``settings.to_settings``): the order of the columns never matters, and a
+list that expands to nothing (``frames=|``) is a failed job of its own.
 
-Every job is rendered with the same ``RenderSettings`` and cache key as the app
-(``service.render_key``: the photo's pixels at render size, the mask, the motion
-file, every setting and the identity of the engine used) into
+Every job is rendered through the render cache the app uses
+(``service.render_cached``, same key: a loop the app already made is not made
+again; the cache is the environment's, ``$CINEGAN_CACHE`` at most
+``$CINEGAN_CACHE_GB``, unless one is given) and copied to
 ``OUT/cinegan-<photo>[-<preset>][-<other varied values>].<format>``, and
 ``OUT/manifest.json`` records each job's settings, output, status
 (done / skipped / failed / pending), seconds, one-line error, key and the loop's
@@ -48,7 +52,8 @@ shipped with the job).
 
 The package: ``jobs`` (reading and expanding rows), ``naming`` (output names),
 ``manifest`` (the manifest and resuming), ``runners`` (one job, the pool, Ray);
-``batch`` here ties them together.
+``batch`` here ties them together (``run_jobs``: planned jobs into a folder, which
+the app's A/B variants use too).
 
 Note: ``cinegan_core.batch`` is the function; this package is
 ``sys.modules["cinegan_core.batch"]`` (``from cinegan_core.batch import ...`` works).
@@ -69,7 +74,7 @@ from .naming import name_outputs
 from .runners import ray_session, render_job, run_pool, run_ray, task_of
 
 __all__ = ["MANIFEST", "BatchReport", "Job", "Row", "batch", "expand_row", "make_settings", "name_outputs", "plan",
-           "ray_session", "read_jobs", "read_manifest", "render_job", "rows_from_data", "write_manifest"]
+           "ray_session", "read_jobs", "read_manifest", "render_job", "rows_from_data", "run_jobs", "write_manifest"]
 
 Progress = Callable[[dict], None]
 
@@ -113,7 +118,7 @@ class BatchReport:
 
 
 def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, device: str | None = None,
-          weights=None, cache_dir: str | None = None, progress: Progress | None = None,
+          weights=None, cache=None, cache_dir: str | None = None, progress: Progress | None = None,
           ray_gpus: float = 0.0, base_dir: str | None = None) -> BatchReport:
     """Render a campaign: every job of a jobs file into one folder, with a manifest.
 
@@ -123,8 +128,10 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
     workers:   processes on this machine (default 1: in this process); with
                ray="local" the CPUs of the local Ray (default: all).
     ray:       None (no Ray), "local", "auto" or a cluster address (needs the Ray extra).
-    device, weights: as for ``render``; cache_dir: the cache for per-photo work
-               (default $CINEGAN_CACHE or ~/.cache/cinegan).
+    device, weights: as for ``render``.
+    cache:     the render cache (a cache.Cache, or its folder); default the environment's
+               (``service.shared_cache``: $CINEGAN_CACHE, $CINEGAN_CACHE_GB); cache_dir: its
+               folder (the same as cache=folder).
     progress:  progress({"stage": "batch", "step": jobs finished, "total": jobs}).
     ray_gpus:  GPUs (or a fraction) each Ray task asks for.
     base_dir:  folder that relative paths in row dicts start from (default: the
@@ -132,12 +139,28 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
     Returns a BatchReport; failed jobs are in it (and the manifest), not raised.
     Raises CineGANError only for problems with the whole batch (jobs file, folder).
     """
-    t0 = time.perf_counter()
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise CineGANError(f"workers must be a whole number of at least 1, got {workers!r}")
     if not (isinstance(ray_gpus, (int, float)) and math.isfinite(ray_gpus) and ray_gpus >= 0):
         raise CineGANError(f"ray_gpus must be a number of at least 0, got {ray_gpus!r}")
     planned = plan(jobs, base_dir)
+    jobs_file = os.path.abspath(jobs) if isinstance(jobs, (str, os.PathLike)) else None
+    return run_jobs(planned, out, workers=workers, ray=ray, device=device, weights=weights,
+                    cache=cache if cache is not None else cache_dir, progress=progress, ray_gpus=ray_gpus,
+                    jobs_file=jobs_file)
+
+
+def run_jobs(planned: list[Job], out, *, workers: int | None = None, ray: str | None = None,
+             device: str | None = None, weights=None, cache=None, progress: Progress | None = None,
+             ray_gpus: float = 0.0, jobs_file: str | None = None) -> BatchReport:
+    """Render planned, named jobs (``plan``, or built by hand as ``service.variants`` does)
+    into the folder out with its manifest.json, resuming what a manifest there says is
+    done. Arguments as for ``batch``; jobs_file: recorded in the manifest."""
+    from ..cache import Cache
+    from ..service import shared_cache
+    t0 = time.perf_counter()
+    if not isinstance(cache, Cache):
+        cache = shared_cache(None if cache is None else os.fspath(cache))
     out_dir = os.path.abspath(os.fspath(out))
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -148,8 +171,7 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
         old = read_manifest(out_dir)
         entries = [entry(j) for j in planned]
         todo = triage(planned, entries, out_dir, old, JobKeys(device, weights))
-        manifest = {"jobs_file": os.path.abspath(jobs) if isinstance(jobs, (str, os.PathLike)) else None,
-                    "started": started, "finished": None, "summary": None, "jobs": entries}
+        manifest = {"jobs_file": jobs_file, "started": started, "finished": None, "summary": None, "jobs": entries}
 
         def save(final: bool = False) -> None:
             report = BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
@@ -178,7 +200,7 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
                 save()
                 last_save = time.monotonic()
 
-        tasks = {i: task_of(planned[i], out_dir, device, weights, cache_dir) for i in todo}
+        tasks = {i: task_of(planned[i], out_dir, device, weights, cache) for i in todo}
         try:
             if not tasks:
                 pass

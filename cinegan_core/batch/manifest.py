@@ -69,8 +69,9 @@ def write_manifest(out_dir: str, data: dict) -> None:
 
 
 def entry(job: Job) -> dict:
-    """A job's manifest entry before it runs: "failed" for an invalid row, else "pending"."""
-    return {"row": job.where, "photo": job.photo, "mask": job.mask, "motion": job.motion,
+    """A job's manifest entry before it runs: "failed" for an invalid row, else "pending".
+    photo, mask and motion are recorded as the row gave them."""
+    return {"row": job.where, "photo": job.label, "mask": job.given.get("mask"), "motion": job.given.get("motion"),
             "variant": job.variant, "settings": None if job.settings is None else job.settings.to_dict(),
             "output": job.output, "status": "failed" if job.error else "pending", "seconds": None,
             "error": job.error, "key": None, "quality": None}

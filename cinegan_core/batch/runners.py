@@ -16,21 +16,25 @@ import time
 from typing import Callable
 
 from ..errors import CineGANError, one_line
-from ..settings import RenderSettings
+from ..settings import to_settings
 from .jobs import FILE_COLUMNS, Job
 from .manifest import RESULT_FIELDS
 
 
-_CACHES: dict = {}
-
-
-def shared_cache(root: str | None):
-    """One cache.Cache per folder in this process (None: the default folder)."""
+def job_cache(spec: dict | None):
+    """This process's cache for a task's {"root", "max_bytes"} (None: ``service.shared_cache``,
+    from the environment)."""
     from ..cache import Cache
-    root = os.path.abspath(root) if root else None
-    if root not in _CACHES:
-        _CACHES[root] = Cache(root)
-    return _CACHES[root]
+    from ..service import shared_cache
+    if not spec:
+        return shared_cache()
+    key = (spec["root"], spec["max_bytes"])
+    if key not in _CACHES:
+        _CACHES[key] = Cache(spec["root"], max_bytes=spec["max_bytes"])
+    return _CACHES[key]
+
+
+_CACHES: dict = {}
 
 
 def set_threads(threads: int | None) -> None:
@@ -44,30 +48,29 @@ def set_threads(threads: int | None) -> None:
 
 
 def render_job(task: dict) -> dict:
-    """Render one job; never raises for the job's own errors.
+    """Render one job through the render cache (``service.render_cached``: a loop already
+    made, by the app or another batch, is not rendered again) and copy it to its output
+    (atomically); never raises for the job's own errors.
 
     task: {"photo", "mask", "motion": paths (None = not given); "settings":
-           RenderSettings.to_dict(); "output": the file to write (atomically);
-           "device", "weights", "cache_dir"}.
-    Returns {"status": "done", "key", "seconds", "engine", "engine_message",
-    "width", "height", "frames", "bytes", "notes", "quality"} or
+           RenderSettings.to_dict(); "output": the file to write; "device", "weights",
+           "cache": {"root", "max_bytes"} or None (the environment's)}.
+    Returns {"status": "done", "key", "seconds", "cached", "engine", "engine_message",
+    "width", "height", "frames", "bytes", "notes", "warnings", "quality"} or
     {"status": "failed", "error": one line, "seconds"}.
     """
-    from ..pipeline import render
-    from ..service import render_inputs
+    from ..service import copy_out, render_cached
     t0 = time.perf_counter()
     try:
-        settings = RenderSettings.from_dict(task["settings"])
-        photo, motion, eng, message, key = render_inputs(task["photo"], settings, mask=task.get("mask"),
-                                                         motion=task.get("motion"), device=task.get("device"),
-                                                         weights=task.get("weights"))
-        info = render(photo, task["output"], settings, mask=task.get("mask"), motion=motion, renderer=eng,
-                      cache=shared_cache(task.get("cache_dir")))
+        settings = to_settings(task["settings"])
+        rendered = render_cached(task["photo"], settings, cache=job_cache(task.get("cache")), mask=task.get("mask"),
+                                 motion=task.get("motion"), device=task.get("device"), weights=task.get("weights"))
+        copy_out(rendered.video, task["output"])
     except Exception as e:  # one job's failure is recorded; the batch goes on
         return {"status": "failed", "error": one_line(e), "seconds": time.perf_counter() - t0}
-    result = dict(info, engine_message=message, bytes=os.path.getsize(task["output"]))
-    return {"status": "done", "key": key, "seconds": time.perf_counter() - t0,
-            **{k: result[k] for k in RESULT_FIELDS}}
+    info = dict(rendered.info, bytes=os.path.getsize(task["output"]))
+    return {"status": "done", "key": info["key"], "seconds": time.perf_counter() - t0, "cached": info["cached"],
+            **{k: info[k] for k in RESULT_FIELDS}}
 
 
 def _ray_render(task: dict, photo: bytes, mask: bytes | None, motion: bytes | None):
@@ -89,12 +92,13 @@ def _ray_render(task: dict, photo: bytes, mask: bytes | None, motion: bytes | No
         return result, video
 
 
-def task_of(job: Job, out_dir: str, device, weights, cache_dir) -> dict:
-    """What ``render_job`` needs of a job: plain data a pool or Ray can send to a worker."""
+def task_of(job: Job, out_dir: str, device, weights, cache) -> dict:
+    """What ``render_job`` needs of a job: plain data a pool or Ray can send to a worker
+    (cache: a cache.Cache, whose folder and size the worker uses)."""
     return {"photo": job.photo, "mask": job.mask, "motion": job.motion, "settings": job.settings.to_dict(),
             "output": os.path.join(out_dir, job.output), "device": device,
             "weights": None if weights is None else os.path.abspath(os.fspath(weights)),
-            "cache_dir": None if cache_dir is None else os.path.abspath(cache_dir)}
+            "cache": {"root": cache.root, "max_bytes": cache.max_bytes}}
 
 
 def run_pool(tasks: dict[int, dict], record: Callable[[int, dict], None], workers: int) -> None:
