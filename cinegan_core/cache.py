@@ -320,7 +320,8 @@ class Entry:
         self.close()
 
     def __del__(self):
-        self.close()
+        with contextlib.suppress(Exception):  # also at interpreter shutdown
+            self.close()
 
 
 @dataclasses.dataclass
@@ -340,6 +341,20 @@ def _files(folder: str) -> list[tuple[int, int, int, int]]:
                 st = os.lstat(os.path.join(d, n))
                 out.append((st.st_dev, st.st_ino, st.st_size, st.st_nlink))
     return out
+
+
+def _check_name(what: str, value: str) -> None:
+    """ValueError unless value is letters, digits, _ . - (and not a writer's ".tmp-" name)."""
+    if not isinstance(value, str) or not _NAME.match(value) or ".tmp-" in value:
+        raise ValueError(f"cache {what} {value!r} must be letters, digits, '_', '.' or '-'")
+
+
+def _listdir(folder: str) -> list[str]:
+    """The names in a folder, none when it went meanwhile."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _age(path: str, now: float) -> float | None:
@@ -377,9 +392,10 @@ class Cache:
 
     def path(self, kind: str, key: str) -> str:
         """The folder of the entry (kind, key). kind and key: letters, digits, _ . -"""
-        for what, value in (("kind", kind), ("key", key)):
-            if not _NAME.match(value) or ".tmp-" in value or value in (OUT, LOCKS):
-                raise ValueError(f"cache {what} {value!r} must be letters, digits, '_', '.' or '-'")
+        _check_name("kind", kind)
+        _check_name("key", key)
+        if kind in (OUT, LOCKS):
+            raise ValueError(f"cache kind {kind!r} is reserved")
         return os.path.join(self.root, kind, key[:2], key)
 
     def contains(self, path: str) -> bool:
@@ -431,7 +447,7 @@ class Cache:
     def lock(self, key: str) -> Iterator[None]:
         """Exclusive lock on a key, across threads and processes; a thread holding it may
         take it again."""
-        self.path(LOCKS[:-1], key)  # validates the key
+        _check_name("key", key)
         lock_file = os.path.join(self.root, LOCKS, key + ".lock")
         held = self._locks.held
         if lock_file in held:
@@ -517,12 +533,28 @@ class Cache:
 
     # --- handing out ----------------------------------------------------------------------------
 
+    _outs_swept = 0.0  # when this process last removed old hand-outs (evictions do it too)
+
     def out_folder(self) -> str:
         """A new, empty folder for what one caller is handed (``ROOT/out/<token>/``), kept
-        OUT_GRACE s after it was made, then removed by eviction."""
+        OUT_GRACE s after it was made, then removed (by eviction, or here now and then:
+        a cache that only serves hits stores nothing, so it never evicts)."""
         base = os.path.join(self.root, OUT)
         os.makedirs(base, exist_ok=True)
+        now = time.time()
+        if now - Cache._outs_swept > OUT_GRACE / 10:
+            Cache._outs_swept = now
+            self._sweep(self._outs(with_files=False), [])
         return tempfile.mkdtemp(prefix="h-", dir=base)
+
+    def _outs(self, with_files: bool = True) -> list[_Unit]:
+        """The hand-out folders (with their files' inodes when with_files)."""
+        outs = []
+        for n in _listdir(os.path.join(self.root, OUT)):
+            p = os.path.join(self.root, OUT, n)
+            with contextlib.suppress(OSError):
+                outs.append(_Unit(p, os.lstat(p).st_mtime, _files(p) if with_files else []))
+        return outs
 
     def hand_out(self, entry: Entry, names: dict[str, str], folder: str | None = None) -> dict[str, str]:
         """Files of a held entry under the names one caller wants (downloads): hard links
@@ -552,29 +584,20 @@ class Cache:
     def _scan(self) -> tuple[list[_Unit], list[_Unit], list[tuple[str, str]]]:
         """(entries, hand-out folders, [(temporary or debris, what)]): what is one of
         "writer" (a .tmp-* folder or file), "lock", "debris" (anything else that is no entry)."""
-        entries, outs, temps = [], [], []
-        with contextlib.suppress(OSError):
-            temps += [(os.path.join(self.root, LOCKS, n), "lock") for n in os.listdir(os.path.join(self.root, LOCKS))]
-        with contextlib.suppress(OSError):
-            for n in os.listdir(os.path.join(self.root, OUT)):
-                p = os.path.join(self.root, OUT, n)
-                with contextlib.suppress(OSError):
-                    outs.append(_Unit(p, os.lstat(p).st_mtime, _files(p)))
-        try:
-            kinds = [k for k in os.listdir(self.root) if k not in (OUT, LOCKS)]
-        except OSError:
-            kinds = []
+        entries, outs = [], self._outs()
+        temps = [(os.path.join(self.root, LOCKS, n), "lock") for n in _listdir(os.path.join(self.root, LOCKS))]
+        kinds = [k for k in _listdir(self.root) if k not in (OUT, LOCKS)]
         for kind in kinds:
             kdir = os.path.join(self.root, kind)
             if not os.path.isdir(kdir) or os.path.islink(kdir):
                 temps.append((kdir, "debris"))
                 continue
-            for shard in os.listdir(kdir):
+            for shard in _listdir(kdir):
                 sdir = os.path.join(kdir, shard)
                 if not os.path.isdir(sdir) or os.path.islink(sdir):
                     temps.append((sdir, "writer" if ".tmp-" in shard else "debris"))
                     continue
-                for name in os.listdir(sdir):
+                for name in _listdir(sdir):
                     p = os.path.join(sdir, name)
                     if ".tmp-" in name:
                         temps.append((p, "writer"))
