@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 import cinegan_core as core
 from cinegan_core import framing, service
 from cinegan_core.regions import in_group, shares
-from cinegan_core.settings import API_FIELDS, FIELD, from_api
+from cinegan_core.settings import API_FIELDS, FIELD, FORMAT_CHOICES, FORMAT_FIELDS, from_api
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 EXAMPLES = [os.path.join(EXAMPLES_DIR, f) for f in ("sunset-skyline.jpg", "sea-overcast.jpg",
@@ -42,6 +42,9 @@ ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))              # the render 
 
 # the page's controls, in the order the handlers take them: the API's arguments after the arrows
 CONTROLS = [f.name for f in API_FIELDS if f.control]
+# the size controls beside the File choice: each shown only for the formats it is about
+SIZE_CONTROLS = list(dict.fromkeys(name for names in FORMAT_FIELDS.values() for name in names))
+FORMAT_WORDS = {value: words for words, value in FORMAT_CHOICES}
 TINT = {"sky": (64, 156, 255, 120), "water": (0, 220, 170, 120)}  # overlay colours of the automatic mask
 MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                 # brush colours: paint motion / freeze
 NOTHING_FOUND, LITTLE_FOUND = 0.005, 0.05                          # moving share under which the upload warns
@@ -236,7 +239,8 @@ def on_format(preview, aspect, crop_x, crop_y):
 
 
 def on_file_type(fmt):
-    return gr.update(visible=fmt == "gif")
+    """The size limits (and the email width) of the chosen file type, and only those (SIZE_CONTROLS)."""
+    return tuple(gr.update(visible=name in FORMAT_FIELDS.get(fmt, ())) for name in SIZE_CONTROLS)
 
 
 @user_error
@@ -274,15 +278,16 @@ def controls(arrows, values) -> dict:
 
 
 @gpu
-def render_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tuple[str, str, dict]:
+def render_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tuple[str, str, dict, str]:
     """Render (or fetch from the cache) one loop. Returns (preview mp4/webm path,
-    download path in the chosen format, named after this upload, info). Only paths and
-    plain data cross this boundary (it may run in a ZeroGPU worker).
+    download path in the chosen format, info (with the embed code), poster path), the
+    files named after this upload. Only paths and plain data cross this boundary (it may
+    run in a ZeroGPU worker).
     mask: None, a mask file's path, or an (h, w) bool array over the whole photo."""
     with named_as_uploaded(photo_path):
         out = service.render_cached(photo_path, core.RenderSettings.from_dict(settings), cache=cache, mask=mask,
                                     name=os.path.basename(photo_path), device=DEVICE, progress=progress_cb)
-    return out.preview, out.video, out.info
+    return out.preview, out.video, out.info, out.poster
 
 
 @gpu
@@ -307,11 +312,13 @@ def status_line(info: dict) -> str:
     w, h = out.get("width", info["width"]), out.get("height", info["height"])
     fps = out.get("fps", info["fps"])
     secs = out.get("frames", info["frames"]) / fps
-    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {info.get('format', '').upper()}"
+    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {FORMAT_WORDS.get(info.get('format'), '')}"
     if out.get("bytes"):
         what += f", {out['bytes'] / 1e6:.1f} MB"
-    if info.get("format") == "gif":
-        what += f" (limit {info['settings']['gif_max_mb']:g} MB, {out.get('colors', 256)} colours)"
+    limit = core.RenderSettings.from_dict(info["settings"]).budget_bytes()
+    if limit is not None:
+        made = f"quality {out.get('quality')}" if info["format"] == "webp" else f"{out.get('colors', 256)} colours"
+        what += f" (limit {limit / 1e6:g} MB, {made})"
     renderer = RENDERER.get(info.get("engine"), "renderer")
     head = (f"Ready (made earlier, {info['seconds']:.1f} s)" if info.get("cached")
             else f"Ready in {info['seconds']:.1f} s with the {renderer}")
@@ -343,20 +350,22 @@ def page_mask(editor, base):
 
 @user_error
 def on_generate(path, editor, base, arrows, *values, progress=gr.Progress()):
-    """Generate: the page's controls (CONTROLS, in order) -> the playing loop, the download, the status."""
+    """Generate: the page's controls (CONTROLS, in order) -> the playing loop, the download,
+    the status, the embed code and the poster."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
     settings = page_settings(controls(arrows, values))
-    preview, download, info = render_files(path, page_mask(editor, base), settings.to_dict(),
-                                           progress_bridge(progress))
-    return preview, download, status_line(info)
+    preview, download, info, poster = render_files(path, page_mask(editor, base), settings.to_dict(),
+                                                   progress_bridge(progress))
+    return preview, download, status_line(info), info["snippet"], poster
 
 
 @user_error
 def on_variants(path, editor, base, arrows, *values, progress=gr.Progress()):
     """A/B variants: the fixed presets (calm / natural / lively scale every speed and
-    arrow), as animated thumbnails, plus a zip named after the photo with every
-    variant and the batch's manifest.json (settings, sizes, durations, quality figures)."""
+    arrow), as animated thumbnails, plus a zip named after the photo with every variant as
+    MP4, WebM, WebP, GIF (and the chosen file), its poster and embed code, index.html (the
+    page that plays them side by side) and the batch's manifest.json (``service.variants``)."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
     settings = page_settings(controls(arrows, values))
@@ -366,7 +375,8 @@ def on_variants(path, editor, base, arrows, *values, progress=gr.Progress()):
 API_OUTPUTS = {"video": "the loop, in the chosen format, named after the photo",
                "info": "the render: engine, frames, fps, width, height, output (the file's own width, height, "
                        "fps, frames, bytes), quality (seam_ratio, frozen_exact, moving_share), settings, notes, warnings, "
-                       "file_name, key, cached (true when it came from the cache), seconds"}
+                       "file_name, key, cached (true when it came from the cache), seconds, snippet (the embed code), "
+                       "poster (file_name, width, height, bytes, url: where this server serves it)"}
 API_INPUTS = {"photo": "the photo (any size; sky and water are found automatically).",
               "mask": "optional mask image over the whole photo, white = moves.",
               **{f.name: f.help for f in API_FIELDS}}
@@ -377,7 +387,9 @@ def api_generate(photo, mask=None, *values):
         path = photo["path"] if isinstance(photo, dict) else photo.path
         mpath = None if mask is None else mask["path"] if isinstance(mask, dict) else mask.path
         settings = page_settings(dict(zip([f.name for f in API_FIELDS], values)))
-        _, download, info = render_files(path, mpath, settings.to_dict())
+        _, download, info, poster = render_files(path, mpath, settings.to_dict())
+        # the poster, where this server serves it (a path under its root URL)
+        info = dict(info, poster=dict(info["poster"], url=f"/gradio_api/file={poster}"))
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None
     return gr.FileData(path=download), info
@@ -413,7 +425,7 @@ def name_api_fields(demo: gr.Blocks, api_name: str, inputs: dict[str, str], outp
 def example_render(path):
     """What an example shows before anyone touches a control (cached lazily): the
     playing loop, the file to download and the status line."""
-    preview, download, info = render_files(path, None, page_settings({}).to_dict())
+    preview, download, info, _ = render_files(path, None, page_settings({}).to_dict())
     return preview, download, status_line(info)
 
 
@@ -426,7 +438,7 @@ def control(name: str, **extra):
     if f.control == "slider":
         return gr.Slider(f.lo, f.hi, step=f.step, **kw)
     if f.control == "number":
-        return gr.Number(minimum=f.lo, maximum=f.hi, step=f.step, **kw)
+        return gr.Number(minimum=f.lo, maximum=f.hi, step=f.step, precision=0 if f.type is int else None, **kw)
     if f.control == "radio":
         return gr.Radio(list(f.choices), **kw)
     return gr.Dropdown(list(f.choices), **kw)
@@ -493,11 +505,21 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                             gr.Markdown("The bright box is what the post keeps.", elem_id="crop-hint")
                     with gr.Row():
                         fmt = control("format", elem_id="file-type", scale=2)
-                        gif_mb = control("gif_max_mb", elem_id="gif-mb", visible=False, scale=1)
+                        sizes = {name: control(name, elem_id=name.replace("_max", "").replace("_", "-"),
+                                               visible=name in FORMAT_FIELDS.get(FIELD["format"].start, ()), scale=1)
+                                 for name in SIZE_CONTROLS}
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 status.render()
                 result.render()
                 download.render()
+                with gr.Accordion("Embed on a web page: code and poster", open=False, elem_id="embed"):
+                    gr.Markdown("Paste this where the loop should play; put the files it names beside the page "
+                                "(make the WebM, MP4 and WebP under **File**, or take all of them from the A/B zip). "
+                                "It plays muted, looping and inline on phones; the poster shows until it plays.",
+                                elem_id="embed-help")
+                    snippet_box = gr.Code(language="html", label="Embed code", elem_id="snippet", lines=6,
+                                          interactive=False, buttons=["copy"])
+                    poster_file = gr.File(label="Poster (JPEG)", elem_id="poster", height=60)
                 with gr.Accordion("Motion: direction, speed, arrows", open=False):
                     with gr.Row():
                         sky_dir = control("sky_direction")
@@ -522,7 +544,8 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                     variants_btn = gr.Button("Make three variants", elem_id="variants")
                     gallery = gr.Gallery(label="Variants (animated previews)", columns=3, height=220,
                                          elem_id="gallery", object_fit="contain")
-                    bundle = gr.File(label="All variants (zip with manifest.json)", elem_id="bundle")
+                    bundle = gr.File(label="All variants (zip: MP4, WebM, WebP, GIF, poster and embed code of "
+                                           "each; index.html plays them side by side)", elem_id="bundle")
 
         crop_outputs = [crop_row, crop_img, crop_x, crop_y]
         photo.change(on_photo, [photo, aspect, crop_x, crop_y],
@@ -534,16 +557,18 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         for moved in (aspect, crop_x, crop_y):
             moved.change(on_format, [preview, aspect, crop_x, crop_y], crop_outputs, show_progress="hidden",
                            api_visibility="private")
-        fmt.change(on_file_type, [fmt], [gif_mb], show_progress="hidden", api_visibility="private")
+        fmt.change(on_file_type, [fmt], [sizes[name] for name in SIZE_CONTROLS], show_progress="hidden",
+                   api_visibility="private")
         arrow_view.select(on_click, [preview, arrows, pending], [arrow_view, arrows, pending, arrow_info],
                           api_visibility="private")
         clear.click(on_clear, [preview], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
         widgets = {"sky_direction": sky_dir, "sky_speed": sky_speed, "water_direction": water_dir,
                    "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
-                   "aspect": aspect, "crop_x": crop_x, "crop_y": crop_y, "gif_max_mb": gif_mb,
-                   "sky_style": sky_style, "water_style": water_style}
+                   "aspect": aspect, "crop_x": crop_x, "crop_y": crop_y, "sky_style": sky_style,
+                   "water_style": water_style, **sizes}
         inputs = [photo, editor, base, arrows] + [widgets[name] for name in CONTROLS]
-        generate.click(on_generate, inputs, [result, download, status], api_visibility="private")
+        generate.click(on_generate, inputs, [result, download, status, snippet_box, poster_file],
+                       api_visibility="private")
         variants_btn.click(on_variants, inputs, [gallery, bundle], api_visibility="private")
         gr.api(api_generate, api_name="generate")
         name_api_fields(demo, "generate", API_INPUTS, API_OUTPUTS)

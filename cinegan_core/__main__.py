@@ -10,12 +10,13 @@ import sys
 from .errors import CineGANError
 from .framing import ASPECTS, CHANNEL_SIZES
 from .regions import GROUPS, STYLES, shares
-from .settings import ENGINES, RenderSettings
+from .settings import ENGINES, FORMATS, RenderSettings
 
 PROG = "cinegan"
 DEFAULTS = RenderSettings()  # the options start from the settings' own defaults
 # the render options that are settings under their own flat names (``settings.to_settings``)
 SETTING_OPTIONS = ("frames", "fps", "engine", "max_side", "direction", "speed", "aspect", "gif_max_mb",
+                   "webp_max_mb", "email_width", "email_max_mb",
                    *(f"{g}_{part}" for g in GROUPS for part in ("direction", "speed", "style")))
 
 
@@ -54,13 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="CineGAN: turn a landscape photo into a seamless cinemagraph loop.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    r = sub.add_parser("render", help="render a loop to MP4, WebM, GIF or PNG frames",
+    r = sub.add_parser("render", help="render a loop to MP4, WebM, GIF, animated WebP, an email GIF or PNG frames",
                        description="Render a cinemagraph: the masked areas (sky, water) drift in a "
                                    "seamless loop, everything else stays exactly still.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("input", help="the photo (PNG, JPEG, WebP, TIFF, ...; any size, EXIF orientation applied)")
-    r.add_argument("-o", "--output", help="output video: .mp4 (H.264 High, yuv420p, faststart), .webm (VP9) or "
-                                        ".gif (looping, at most 512 px, under --gif-max-mb)")
+    r.add_argument("-o", "--output", help="output video: .mp4 (H.264 High, yuv420p, faststart), .webm (VP9), "
+                                        ".gif (looping, at most 512 px, under --gif-max-mb) or .webp (animated, "
+                                        "looping, under --webp-max-mb)")
+    r.add_argument("--format", choices=FORMATS,
+                   help="what to write (default: the output's extension); email: a GIF for email clients, "
+                        "--email-width px wide at most, under --email-max-mb, the poster (the photo) as its first "
+                        "frame, written to -o OUT.gif")
     r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs); "
                                   "default: sky and water are found automatically")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
@@ -100,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the crop box lies, 0..1 per axis: 0,0 = top left, 0.5,0.5 = centred, 1,1 = bottom right")
     r.add_argument("--gif-max-mb", type=float, default=DEFAULTS.gif_max_mb, metavar="MB",
                    help="largest GIF in MB (10^6 bytes): its size, frame rate and colours are chosen to fit")
+    r.add_argument("--webp-max-mb", type=float, default=DEFAULTS.webp_max_mb, metavar="MB",
+                   help="largest animated WebP in MB: its quality, size and frame rate are chosen to fit")
+    r.add_argument("--email-width", type=_positive_int, default=DEFAULTS.email_width, metavar="PX",
+                   help="widest email GIF in px (--format email; never enlarged)")
+    r.add_argument("--email-max-mb", type=float, default=DEFAULTS.email_max_mb, metavar="MB",
+                   help="largest email GIF in MB (--format email): frame rate, colours and then size are chosen to fit")
     r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -158,10 +170,15 @@ def _progress_bar(quiet: bool):
 
 def render_settings(args):
     """The render command's settings: its options by their flat names (``settings.to_settings``),
-    speeds in px per frame at the render size."""
+    speeds in px per frame at the render size; the format is --format's, else the output's."""
     from .settings import to_settings
+    from .video import extension, output_format
+    fmt = args.format
+    if args.output and fmt and output_format(args.output) != extension(fmt):
+        raise CineGANError(f"--format {fmt} writes a .{extension(fmt)} file, not {args.output!r}")
     flat = {name: getattr(args, name) for name in SETTING_OPTIONS}
-    return to_settings(dict(flat, arrows=args.arrow, crop_x=args.crop[0], crop_y=args.crop[1], speed_units="px"))
+    return to_settings(dict(flat, arrows=args.arrow, crop_x=args.crop[0], crop_y=args.crop[1], speed_units="px",
+                            format=fmt or (output_format(args.output) if args.output else DEFAULTS.format)))
 
 
 def run(argv=None) -> int:
@@ -184,7 +201,11 @@ def run(argv=None) -> int:
               f"{info['engine_message']}, {info['seconds']:.1f} s", file=sys.stderr)
         for v in info["videos"]:
             if v["format"] == "gif":
-                print(f"{PROG}: the GIF is {v['width']}x{v['height']} at {v['fps']:g} fps with {v['colors']} colours, "
+                what = "email GIF" if settings.format == "email" else "GIF"
+                print(f"{PROG}: the {what} is {v['width']}x{v['height']} at {v['fps']:g} fps with {v['colors']} "
+                      f"colours, {v['bytes'] / 1e6:.2f} MB", file=sys.stderr)
+            elif v["format"] == "webp":
+                print(f"{PROG}: the WebP is {v['width']}x{v['height']} at {v['fps']:g} fps, quality {v['quality']}, "
                       f"{v['bytes'] / 1e6:.2f} MB", file=sys.stderr)
     elif args.command == "batch":
         return _run_batch(args)

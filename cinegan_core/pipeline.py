@@ -280,8 +280,10 @@ def frames(scene: Scene, n: int = DEFAULT_FRAMES, *, engine: Engine | str | None
 def render(photo, output=None, settings: RenderSettings | None = None, *, frames_dir=None, mask=None,
            motion=None, device: str | None = None, weights=None, progress: Progress | None = None,
            cache=None, renderer=None, **options) -> dict:
-    """Render a cinemagraph to `output` (.mp4 | .webm | .gif, or a list of such paths,
-    all encoded from one render) and/or PNG frames in `frames_dir`.
+    """Render a cinemagraph to `output` (.mp4 | .webm | .gif | .webp, or a list of such
+    paths or of (path, format) pairs, all encoded from one render) and/or PNG frames in
+    `frames_dir`. A path's format is its extension's, or settings.format when that is
+    written with this extension (the "email" GIF: 600 px wide, the poster as its first frame).
 
     settings: a RenderSettings, or its fields as keyword options
               (``render(p, "loop.gif", frames=48, arrows=["100,80,300,90"])``).
@@ -297,20 +299,24 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     figures: seam_ratio, frozen_exact, moving_share). Outputs appear only when complete (no
     half-written files on failure).
     """
-    from .video import PngFrames, VideoWriter, output_format
+    from .video import PngFrames, VideoWriter, extension, output_format
     settings = resolve_settings(settings, options)
     outputs = [] if output is None else [output] if isinstance(output, (str, os.PathLike)) else list(output)
     if not outputs and frames_dir is None:
         raise CineGANError("nothing to write: give an output file (-o OUT.mp4) or --frames-dir")
+    targets = []
     for out in outputs:
-        output_format(out)
+        path, fmt = (out, None) if isinstance(out, (str, os.PathLike)) else out
+        ext = output_format(path)
+        targets.append((path, fmt or (settings.format if extension(settings.format) == ext else ext)))
     t0 = time.perf_counter()
     if renderer is None:
         eng, message = pick_engine(settings.engine, device, weights)
     else:
         eng, message = renderer, f"{renderer.name} engine"
     scene = prepare(photo, settings, mask=mask, motion=motion, cache=cache, engine=eng)
-    sinks = [VideoWriter(out, settings.fps, gif_max_bytes=round(settings.gif_max_mb * 1e6)) for out in outputs]
+    sinks = [VideoWriter(path, settings.fps, fmt, max_bytes=settings.budget_bytes(fmt), width=settings.email_width,
+                         poster=scene.photo.rgb) for path, fmt in targets]
     if frames_dir is not None:
         sinks.append(PngFrames(frames_dir))
     probe = LoopProbe(scene.photo.rgb, scene.mask)

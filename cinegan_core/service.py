@@ -2,28 +2,35 @@
 
 * one cache per process (``shared_cache``: ``Cache.from_env``, $CINEGAN_CACHE and
   $CINEGAN_CACHE_GB);
-* renders through it (``render_cached``), thumbnails (``thumbnail``) and A/B
-  variants (``variants``: a small batch, zipped with the batch's manifest);
+* renders through it (``render_cached``; ``render_formats``: one loop in several
+  formats, encoded from one render), thumbnails (``thumbnail``) and A/B variants
+  (``variants``: a small batch, zipped as its folder is: every variant in the web kit,
+  posters, embed codes, index.html and the batch's manifest);
 * the device and the engine a server loads once (``serving_device``, ``preload_engine``).
 
-A render entry is one cache folder: the video ``loop.<format>``, for a GIF an MP4
-``preview.mp4`` (what a browser plays), and ``info.json`` (engine, frames, size,
-notes, warnings, quality, settings...), with their digests; it is written aside
-and renamed into place once, and evicted as a unit (``cache``). Its key
-(``render_key``) covers everything the frames depend on: the photo's pixels at
-render size, its original size and crop box, the arrows in render px, the
-engine's identity, the user's mask and motion file, every setting; and nothing
-else. What belongs to one request (the name a download carries, ``cached``, the
-seconds the call took) is computed when serving, never stored: the same photo
-uploaded under two names downloads under each caller's own name.
+A render entry is one cache folder: the video ``loop.<ext>``, for an image format
+(GIF, WebP, email GIF) an MP4 ``preview.mp4`` (what a browser's player plays),
+what a render delivers beside it (``_deliverables``: the poster, the untouched
+photo at the video's size) and ``info.json`` (engine, frames, size, notes,
+warnings, quality, settings, the poster's size...), with their digests; it is
+written aside and renamed into place once, and evicted as a unit (``cache``). Its
+key (``render_key``) covers everything the frames and the file depend on: the
+photo's pixels at render size, its original size and crop box, the arrows in
+render px, the engine's identity, the user's mask and motion file, every setting;
+and nothing else. What belongs to one request (the names the files are handed out
+under, the embed code that names them, ``cached``, the seconds the call took) is
+computed when serving, never stored: the same photo uploaded under two names
+downloads under each caller's own name.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -32,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import Cache, default_root, env_max_bytes, make_key, mask_digest
+from .delivery import file_names, snippet, write_poster
 from .errors import CineGANError
 from .framing import arrows_in_frame
 from .photo import Photo
@@ -39,12 +47,17 @@ from .settings import PRESETS, RenderSettings
 
 INFO = "info.json"
 PREVIEW = "preview.mp4"
-THUMB_SIDE = 256  # px, the A/B gallery's animated previews
+POSTER = "poster.jpg"
+ENTRY_LAYOUT = 2   # what a render entry holds (keyed: entries of another layout are not served)
+THUMB_SIDE = 256   # px, the A/B gallery's animated previews
+KIT = ("mp4", "webm", "webp", "gif")   # what every A/B variant comes as (a test tool takes any of them)
+PLAYABLE = ("mp4", "webm")             # formats a browser's video player plays (others get a preview)
 
 
 def video_name(settings: RenderSettings) -> str:
-    """The video's file name inside a render entry."""
-    return "loop." + settings.format
+    """The video's file name inside a render entry: loop.<ext> (the email GIF is a .gif)."""
+    from .video import extension
+    return "loop." + extension(settings.format)
 
 
 @dataclass
@@ -52,15 +65,20 @@ class Rendered:
     """One finished loop, handed to one caller (files kept ``cache.OUT_GRACE`` s).
 
     video:   path of the file in settings.format, named for this caller (``output_name``).
-    preview: path of what a browser plays (the video itself, or an MP4 beside a GIF).
+    preview: path of what a browser plays (the video itself, or an MP4 beside an image format).
+    poster:  path of the poster JPEG (the untouched photo at the video's size), named as the
+             embed code names it (``delivery.file_names``).
     info:    JSON-ready description, the same on a hit as on a miss, plus this
-             request's own "file_name", "cached" (bool), "seconds" (this call) and "key".
+             request's own "file_name", "poster" (file_name, width, height, bytes),
+             "snippet" (the embed code, naming this caller's files), "cached" (bool),
+             "seconds" (this call) and "key".
     files:   every file of the render entry but its info, handed out: {name in the
              entry: path}, named after the caller's photo (``hand_out_names``).
     """
 
     video: str
     preview: str
+    poster: str
     info: dict
     files: dict
 
@@ -114,12 +132,16 @@ def photo_stem(name: str | None) -> str:
     return stem[:40] or "loop"
 
 
+def output_stem(photo_name: str | None, settings: RenderSettings) -> str:
+    """The stem every file of a loop shares: cinegan-<photo>[-<preset>]."""
+    return "-".join(["cinegan", photo_stem(photo_name)] + ([settings.preset] if settings.preset else []))
+
+
 def output_name(photo_name: str | None, settings: RenderSettings, ext: str | None = None) -> str:
-    """The name a user gets for a loop: cinegan-<photo>[-<preset>].<ext>."""
-    parts = ["cinegan", photo_stem(photo_name)]
-    if settings.preset:
-        parts.append(settings.preset)
-    return "-".join(parts) + "." + (ext or settings.format)
+    """The name a user gets for a loop: cinegan-<photo>[-<preset>].<ext> (default: the
+    settings' format's file, ``delivery.file_names``: the email GIF is ...-email.gif)."""
+    stem = output_stem(photo_name, settings)
+    return f"{stem}.{ext}" if ext else file_names(stem)[settings.format]
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -139,19 +161,39 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
     arrows = arrows_in_frame(settings.arrows, photo.frame_box)[0] if photo.cropped else settings.arrows
     in_render = [[round(v * photo.scale, 4) for v in (a.x0, a.y0, a.x1, a.y1)] for a in arrows]
     frame = {"pixels": photo.sha256, "original_size": list(photo.original_size), "box": list(photo.frame_box)}
-    return make_key("render", engine, frame, in_render, None if mask is None else mask_digest(mask),
+    return make_key("render", ENTRY_LAYOUT, engine, frame, in_render, None if mask is None else mask_digest(mask),
                     None if motion is None else np.ascontiguousarray(motion, dtype=np.float32), settings.key())
 
 
+@dataclass
+class Inputs:
+    """What one render starts from (``render_inputs``).
+
+    photo: the Photo at render size; field: the user's (2, h, w) float32 motion, or None;
+    engine, message: the Engine picked and what to say about it (None when its identity
+    was given); engine_id: its ``identity()``; user_mask: the user's mask in the render
+    frame, (H, W) bool, or None (automatic)."""
+
+    photo: Photo
+    field: np.ndarray | None
+    engine: object
+    message: str | None
+    engine_id: dict
+    user_mask: np.ndarray | None
+
+    def key(self, settings: RenderSettings) -> str:
+        """The cache key of these inputs rendered with settings (``render_key``)."""
+        return render_key(self.photo, settings, self.engine_id, self.user_mask, self.field)
+
+
 def render_inputs(photo, settings: RenderSettings, *, mask=None, motion=None, device: str | None = None,
-                  weights=None, engine_id: dict | None = None):
-    """What one render starts from, and its cache key: (Photo, field, engine, engine
-    message, key). The one place where inputs become a key (the app, the API and batch
-    jobs all come through here).
+                  weights=None, engine_id: dict | None = None) -> Inputs:
+    """What one render starts from, and with ``Inputs.key`` its cache key. The one place
+    where inputs become a key (the app, the API and batch jobs all come through here).
 
     photo:     path, bytes, array or Photo (loaded at settings.max_side, aspect and crop).
     mask:      the user's mask over the whole photo, None = automatic (framed like the photo).
-    motion:    a motion file or array, None = from the settings; field: (2, h, w) float32 or None.
+    motion:    a motion file or array, None = from the settings.
     engine_id: ``Engine.identity()`` already known for settings.engine (then no engine
                is picked and engine, message are None)."""
     from .engines import pick_engine
@@ -166,7 +208,7 @@ def render_inputs(photo, settings: RenderSettings, *, mask=None, motion=None, de
     if engine_id is None:
         eng, message = pick_engine(settings.engine, device, weights)
         engine_id = eng.identity()
-    return ph, field, eng, message, render_key(ph, settings, engine_id, user_mask, field)
+    return Inputs(ph, field, eng, message, engine_id, user_mask)
 
 
 # --- renders ----------------------------------------------------------------------------------
@@ -185,53 +227,142 @@ def render_cached(photo, settings: RenderSettings, *, cache: Cache, mask=None, m
     progress: progress({"stage", "step", "total"}) while rendering.
     Concurrent identical requests render once (the others wait for it).
     """
+    return render_formats(photo, settings, (settings.format,), cache=cache, mask=mask, motion=motion, name=name,
+                          device=device, weights=weights, progress=progress)[settings.format]
+
+
+def render_formats(photo, settings: RenderSettings, formats, *, cache: Cache, mask=None, motion=None,
+                   name: str | None = None, device: str | None = None, weights=None,
+                   progress=None) -> dict[str, Rendered]:
+    """One loop in several formats ({format: Rendered}, as ``render_cached`` gives each):
+    each format is its own cache entry, keyed as ``render_cached`` keys it (a format made
+    earlier, by the app or a batch, is found), and those missing are encoded from one
+    render. formats: names from ``settings.FORMATS`` (settings.format is one only if listed);
+    the other arguments as for ``render_cached``."""
     t0 = time.perf_counter()
-    ph, field, eng, message, key = render_inputs(photo, settings, mask=mask, motion=motion, device=device,
-                                                 weights=weights)
+    wanted = {f: settings.replace(format=f) for f in dict.fromkeys(formats)}
+    inputs = render_inputs(photo, settings, mask=mask, motion=motion, device=device, weights=weights)
+    keys = {f: inputs.key(s) for f, s in wanted.items()}
+    entries, hits = {}, {}
+    try:
+        def look(fmts) -> list[str]:
+            for f in fmts:
+                found = cache.get("render", keys[f])
+                if found is not None:
+                    entries[f], hits[f] = found, True
+            return [f for f in fmts if f not in entries]
 
-    def make(folder: str) -> None:
-        _render_into(folder, ph, settings, eng, message, mask, field, progress, cache)
+        missing = look(list(wanted))
+        if missing:
+            with contextlib.ExitStack() as locks:
+                for key in sorted({keys[f] for f in missing}):  # one order: no two callers wait on each other
+                    locks.enter_context(cache.lock(key))
+                missing = look(missing)  # made by someone else while we waited
+                if missing:
+                    made = _render_entries(cache, {f: (wanted[f], keys[f]) for f in missing}, inputs, mask,
+                                           progress)
+                    entries.update(made)
+                    hits.update(dict.fromkeys(made, False))
+        return {f: _serve(cache, entries[f], wanted[f], keys[f], name, hits[f], t0) for f in wanted}
+    finally:
+        for entry in entries.values():
+            entry.close()
 
-    entry, hit = cache.get_or_create("render", key, make)
-    with entry:
-        with open(entry.path(INFO), encoding="utf-8") as fh:
-            info = json.load(fh)
-        names = hand_out_names(entry.names, name, settings)
-        handed = cache.hand_out(entry, names)
+
+def _serve(cache: Cache, entry, settings: RenderSettings, key: str, name: str | None, hit: bool,
+           t0: float) -> Rendered:
+    """Hand a held render entry to one caller: its files under this caller's names, and the
+    description with what belongs to this request (names, embed code, cached, seconds)."""
+    with open(entry.path(INFO), encoding="utf-8") as fh:
+        info = json.load(fh)
+    names = hand_out_names(entry.names, name, settings)
+    handed = cache.hand_out(entry, names)
     files = {inside: handed[given] for inside, given in names.items()}
-    video = files[video_name(settings)]
-    info = dict(info, file_name=os.path.basename(video), cached=hit, seconds=time.perf_counter() - t0, key=key)
-    return Rendered(video=video, preview=files.get(PREVIEW, video), info=info, files=files)
+    video, poster = files[video_name(settings)], files[POSTER]
+    kinds = file_names(output_stem(name, settings))
+    shown = dict(info["poster"], file_name=os.path.basename(poster))
+    info = dict(info, file_name=os.path.basename(video), poster=shown, cached=hit,
+                snippet=snippet(kinds, shown["width"], shown["height"]),
+                seconds=time.perf_counter() - t0, key=key)
+    return Rendered(video=video, preview=files.get(PREVIEW, video), poster=poster, info=info, files=files)
 
 
 def hand_out_names(names: list[str], photo_name: str | None, settings: RenderSettings) -> dict[str, str]:
     """What one caller gets the files of a render entry as: the video as ``output_name``,
-    the preview as the same name in .mp4, anything else as <that stem>-<its name>; the
-    description (info.json) is not handed out."""
-    stem = output_name(photo_name, settings, "x")[:-2]
+    the preview as the same stem in .mp4, the poster as the embed code names it
+    (``delivery.file_names``), anything else as <that stem>-<its name>; the description
+    (info.json) is not handed out."""
+    stem = output_stem(photo_name, settings)
     out = {}
     for n in names:
         if n == video_name(settings):
             out[n] = output_name(photo_name, settings)
         elif n == PREVIEW:
             out[n] = f"{stem}.mp4"
+        elif n == POSTER:
+            out[n] = file_names(stem)["poster"]
         elif n != INFO:
             out[n] = f"{stem}-{n}"
     return out
 
 
-def _render_into(folder: str, photo: Photo, settings: RenderSettings, eng, message: str, mask, field,
-                 progress, cache: Cache) -> None:
-    """Render into an entry's folder: the video, a preview beside a GIF, and info.json
-    (what else a render delivers is written here too, beside them, and handed out with them)."""
+def _render_entries(cache: Cache, wanted: dict, inputs: Inputs, mask, progress) -> dict:
+    """Render once and store each format as its own entry: {format: held Entry}.
+
+    wanted: {format: (RenderSettings in that format, key)}. The frames are encoded into
+    every format at once, in a folder of this render (a preview MP4 beside image formats:
+    the MP4 made now, or one made for them), then each entry is filled from it (hard links
+    where it can) and renamed into place (``Cache.put``)."""
     from .pipeline import render
-    video = os.path.join(folder, video_name(settings))
-    targets = [video] + ([os.path.join(folder, PREVIEW)] if settings.format == "gif" else [])
-    res = render(photo, targets, settings, mask=mask, motion=field, renderer=eng, progress=progress, cache=cache)
-    out = dict(res["videos"][0], bytes=os.path.getsize(video))
-    info = {k: v for k, v in res.items() if k != "videos"}
-    info.update(engine_message=message, render_seconds=res["seconds"], format=settings.format, output=out)
-    del info["seconds"]
+    from .video import extension
+    first = next(iter(wanted.values()))[0]
+    work = tempfile.mkdtemp(prefix="cinegan-render-")
+    made = {}
+    try:
+        targets = {f: os.path.join(work, f"loop-{f}.{extension(f)}") for f in wanted}
+        outputs = [(path, f) for f, path in targets.items()]
+        preview = targets.get("mp4")
+        if preview is None and any(f not in PLAYABLE for f in wanted):
+            preview = os.path.join(work, PREVIEW)
+            outputs.append((preview, "mp4"))
+        res = render(inputs.photo, outputs, first, mask=mask, motion=inputs.field, renderer=inputs.engine,
+                     progress=progress, cache=cache)
+        delivered, facts = _deliverables(work, inputs.photo)
+        base = {k: v for k, v in res.items() if k not in ("videos", "seconds", "settings")}
+        base.update(facts, engine_message=inputs.message, render_seconds=res["seconds"])
+        for (f, (settings, key)), out in zip(wanted.items(), res["videos"]):
+            files = {video_name(settings): targets[f], **delivered}
+            if f not in PLAYABLE:
+                files[PREVIEW] = preview
+            info = dict(base, settings=settings.to_dict(), format=f,
+                        output=dict(out, bytes=os.path.getsize(targets[f])))
+            made[f] = cache.put("render", key, lambda folder, files=files, info=info: _fill(folder, files, info))
+        return made
+    except BaseException:
+        for entry in made.values():
+            entry.close()
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _deliverables(folder: str, photo: Photo) -> tuple[dict, dict]:
+    """What a render delivers beside its video, written into folder and stored in every
+    entry of the render (handed out with the video): ({name in the entry: path}, {what
+    info.json says of them}). Now the poster: the untouched photo at the video's size
+    (``delivery.write_poster``; info "poster": width, height, bytes)."""
+    path = os.path.join(folder, POSTER)
+    return {POSTER: path}, {"poster": write_poster(photo.rgb, path)}
+
+
+def _fill(folder: str, files: dict, info: dict) -> None:
+    """An entry's folder: files {name: path} (hard links where they can be made, else
+    copies: several entries of one render share them) and info.json."""
+    for name, src in files.items():
+        try:
+            os.link(src, os.path.join(folder, name))
+        except OSError:
+            shutil.copyfile(src, os.path.join(folder, name))
     with open(os.path.join(folder, INFO), "w", encoding="utf-8") as fh:
         json.dump(info, fh, indent=1, default=_json_default)
 
@@ -258,9 +389,12 @@ def thumbnail(cache: Cache, key: str, video: str, side: int = THUMB_SIDE) -> str
 class Variants:
     """The A/B variants of one photo.
 
-    items:    [(thumbnail GIF path, caption)] in preset order ("A: calm, 3 s, 1.2 MB").
-    zip:      the zip of every variant and the batch's manifest.json, named after the photo.
-    manifest: that manifest (``batch.manifest``: one job entry per variant).
+    items:    [(thumbnail GIF path, caption)] in preset order ("A: calm, 3 s, 1.2 MB": the
+              size of the chosen format's file).
+    zip:      the zip of the variants' batch folder, named after the photo: every variant in
+              the chosen format and the web kit (KIT), its poster and embed code, index.html
+              (every variant playing side by side) and the batch's manifest.json.
+    manifest: that manifest (``batch.manifest``: one job entry per variant and format).
     """
 
     items: list
@@ -271,13 +405,15 @@ class Variants:
 def variants(photo: str, settings: RenderSettings, *, cache: Cache, mask=None, name: str | None = None,
              device: str | None = None, weights=None, progress=None) -> Variants:
     """The preset variants (calm / natural / lively: ``PRESETS`` scale every speed and
-    arrow) of one photo, rendered as a small campaign batch through the render cache into
-    a folder of this request, zipped with the batch's manifest.json (same format as any
-    batch), with an animated thumbnail of each.
+    arrow) of one photo, rendered as a small campaign batch (``batch.run_jobs``: one render
+    per variant, encoded in settings.format and every KIT format) through the render cache
+    into a folder of this request, which gets what every batch folder gets (posters, embed
+    codes, index.html, manifest.json) and is zipped as it is, with an animated thumbnail of
+    each variant.
 
     photo: the photo's path; name: its file name as this caller knows it (outputs,
     manifest and zip are named after it); mask: path or (h, w) bool over the whole photo.
-    progress: progress({"stage": "batch", "step": variants done, "total"})."""
+    progress: progress({"stage": "batch", "step": jobs done, "total"})."""
     from .batch import Job, name_outputs, run_jobs
     from .mask import save_mask
     name = name or os.path.basename(photo)
@@ -287,13 +423,15 @@ def variants(photo: str, settings: RenderSettings, *, cache: Cache, mask=None, n
     if mask is not None and not isinstance(mask, (str, os.PathLike)):
         painted, mask, given_mask = np.asarray(mask, bool), os.path.join(work, "painted-mask.png"), "painted"
         save_mask(painted, mask)
+    formats = tuple(dict.fromkeys((settings.format, *KIT)))
     jobs = [Job(where=f"variant {chr(65 + i)}", photo=os.path.abspath(photo), mask=mask, label=name,
-                name=name, settings=settings.with_preset(p), variant={"preset": p},
+                name=name, settings=settings.with_preset(p).replace(format=f), variant={"preset": p, "format": f},
                 given={"mask": given_mask or (None if mask is None else os.path.basename(mask))})
-            for i, p in enumerate(PRESETS)]
+            for i, p in enumerate(PRESETS) for f in formats]
     name_outputs(jobs)
     out = os.path.join(work, f"cinegan-{stem}-variants")
-    report = run_jobs(jobs, out, cache=cache, device=device, weights=weights, progress=progress)
+    report = run_jobs(jobs, out, cache=cache, device=device, weights=weights, progress=progress,
+                      title=f"{stem}: A/B variants")
     if report.failed:
         raise CineGANError(report.failed[0]["error"] or "a variant failed")
     with open(report.manifest, encoding="utf-8") as fh:
@@ -304,20 +442,29 @@ def variants(photo: str, settings: RenderSettings, *, cache: Cache, mask=None, n
             if not f.startswith(".") and os.path.isfile(os.path.join(out, f)):
                 z.write(os.path.join(out, f), f)
     items = []
-    for i, job in enumerate(manifest["jobs"]):
-        secs = job["frames"] / job["settings"]["fps"]
-        items.append((thumbnail(cache, job["key"], os.path.join(out, job["output"])),
-                      f"{chr(65 + i)}: {job['variant']['preset']}, {secs:g} s, {job['bytes'] / 1e6:.1f} MB"))
+    for i, preset in enumerate(PRESETS):
+        chosen, mp4 = (next(j for j in manifest["jobs"] if j["variant"] == {"preset": preset, "format": f})
+                       for f in (settings.format, "mp4"))
+        secs = chosen["frames"] / chosen["settings"]["fps"]
+        items.append((thumbnail(cache, mp4["key"], os.path.join(out, mp4["output"])),
+                      f"{chr(65 + i)}: {preset}, {secs:g} s, {chosen['bytes'] / 1e6:.1f} MB"))
     return Variants(items=items, zip=zpath, manifest=manifest)
 
 
 def copy_out(src: str, dst: str) -> None:
-    """Copy a handed-out file to a user's folder atomically (no half-written file)."""
+    """Copy a handed-out file to a user's folder atomically (no half-written file); a file
+    there that already holds these bytes is left as it is (a batch run again rewrites
+    nothing that did not change)."""
+    import filecmp
     from .video import atomic_output
+    with contextlib.suppress(OSError):
+        if filecmp.cmp(src, dst, shallow=False):
+            return
     with atomic_output(dst) as tmp:
         shutil.copyfile(src, tmp)
 
 
-__all__ = ["INFO", "PREVIEW", "Rendered", "THUMB_SIDE", "Variants", "copy_out", "hand_out_names", "output_name",
-           "photo_stem", "preload_engine", "render_cached", "render_inputs", "render_key", "serving_device",
-           "shared_cache", "thumbnail", "variants", "video_name"]
+__all__ = ["INFO", "KIT", "POSTER", "PREVIEW", "Inputs", "Rendered", "THUMB_SIDE", "Variants", "copy_out",
+           "hand_out_names", "output_name", "output_stem", "photo_stem", "preload_engine", "render_cached",
+           "render_formats", "render_inputs", "render_key", "serving_device", "shared_cache", "thumbnail", "variants",
+           "video_name"]

@@ -40,7 +40,7 @@ from .framing import ASPECTS, aspect_name
 from .photo import DEFAULT_MAX_SIDE, check_max_side
 from .regions import DEFAULT_DRIFT, GROUPS, STYLES
 
-FORMATS = ("mp4", "webm", "gif")
+FORMATS = ("mp4", "webm", "gif", "webp", "email")  # email: a GIF for email clients (video.VideoWriter)
 SPEED_UNITS = ("relative", "px")
 MIN_FRAMES, MAX_FRAMES = 2, 1000
 DEFAULT_FRAMES = 60
@@ -48,7 +48,11 @@ DEFAULT_FPS = 20.0
 MAX_FPS = 120.0
 MAX_MOTION_SCALE = 10.0
 DEFAULT_GIF_MAX_MB = 8.0           # MB (10^6 bytes): what most channels take for a GIF
-MIN_GIF_MAX_MB, MAX_GIF_MAX_MB = 0.1, 100.0
+DEFAULT_WEBP_MAX_MB = 8.0          # MB: the same ceiling as a GIF's (a WebP is usually far below it)
+MIN_GIF_MAX_MB, MAX_GIF_MAX_MB = 0.1, 100.0  # MB, the range of every size limit (GIF, WebP, email)
+DEFAULT_EMAIL_WIDTH = 600          # px: the width of an email's content column
+DEFAULT_EMAIL_MAX_MB = 1.0         # MB: what email clients and senders take without clipping or warnings
+MIN_EMAIL_WIDTH, MAX_EMAIL_WIDTH = 100, 2000
 AUTO = "auto"                      # a direction or speed chosen from the photo
 
 # A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
@@ -156,8 +160,9 @@ class RenderSettings:
     engine:       "auto" | "pixel" | "stylegan" | "stylegan-authors" (the authors' own
                   choices: splatting, t/(N-1) weights, no low skip; for comparisons).
     max_side:     longest side of the render, px (None: the photo's own size).
-    format:       "mp4" | "webm" | "gif": the file the app, API and batches deliver
-                  (the command line takes it from the output's extension).
+    format:       "mp4" | "webm" | "gif" | "webp" | "email" (a GIF for email clients): the file
+                  the app, API and batches deliver (the command line takes it from the
+                  output's extension unless --format says email).
     direction, speed: for every moving region (per-region values below win); None or
                   "auto": automatic.
     sky, water:   RegionMotion per region.
@@ -172,6 +177,8 @@ class RenderSettings:
                   as "story" or "square" are accepted): crop to a channel's shape and size.
     crop_x, crop_y: where the crop box lies, 0..1 per axis (0 = left / top, 0.5 = centred).
     gif_max_mb:   largest GIF, MB (10^6 bytes): size, frame rate and colours are chosen to fit.
+    webp_max_mb:  largest animated WebP, MB: quality, size and frame rate are chosen to fit.
+    email_width:  px, widest email GIF (never enlarged); email_max_mb: its largest size, MB.
     """
 
     frames: int = DEFAULT_FRAMES
@@ -191,6 +198,9 @@ class RenderSettings:
     crop_x: float = 0.5
     crop_y: float = 0.5
     gif_max_mb: float = DEFAULT_GIF_MAX_MB
+    webp_max_mb: float = DEFAULT_WEBP_MAX_MB
+    email_width: int = DEFAULT_EMAIL_WIDTH
+    email_max_mb: float = DEFAULT_EMAIL_MAX_MB
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -229,8 +239,13 @@ class RenderSettings:
         set_(self, "aspect", aspect_name(self.aspect))
         set_(self, "crop_x", _number("crop_x", self.crop_x, lo=0.0, hi=1.0, allow_none=False))
         set_(self, "crop_y", _number("crop_y", self.crop_y, lo=0.0, hi=1.0, allow_none=False))
-        set_(self, "gif_max_mb", _number("gif_max_mb", self.gif_max_mb, lo=MIN_GIF_MAX_MB, hi=MAX_GIF_MAX_MB,
-                                         allow_none=False))
+        for name in ("gif_max_mb", "webp_max_mb", "email_max_mb"):
+            set_(self, name, _number(name, getattr(self, name), lo=MIN_GIF_MAX_MB, hi=MAX_GIF_MAX_MB,
+                                     allow_none=False))
+        width = _number("email_width", self.email_width, lo=MIN_EMAIL_WIDTH, hi=MAX_EMAIL_WIDTH, allow_none=False)
+        if not width.is_integer():
+            raise CineGANError(f"email_width must be a whole number of px, got {self.email_width!r}")
+        set_(self, "email_width", int(width))
 
     # -- derived values ----------------------------------------------------------------
     @property
@@ -244,6 +259,12 @@ class RenderSettings:
         own = getattr(self, name)
         return RegionMotion(self.direction if own.direction is None else own.direction,
                             self.speed if own.speed is None else own.speed, own.style)
+
+    def budget_bytes(self, fmt: str | None = None) -> int | None:
+        """The size limit in bytes of an animated image in `fmt` (default: this format):
+        gif_max_mb, webp_max_mb or email_max_mb; None for a video."""
+        mb = {"gif": self.gif_max_mb, "webp": self.webp_max_mb, "email": self.email_max_mb}.get(fmt or self.format)
+        return None if mb is None else round(mb * 1e6)
 
     def speed_unit(self, long_side: int) -> float:
         """px per frame at a render whose long side is long_side px, per unit of this
@@ -277,12 +298,13 @@ class RenderSettings:
 
     def key(self) -> dict:
         """What the render cache hashes of the settings: every field that changes the
-        frames or the file (the crop position only with a crop, the GIF budget only for GIFs)."""
+        frames or the file (the crop position only with a crop, a size limit only for its format)."""
         out = self.to_dict()
         if self.aspect == "original":
             del out["crop_x"], out["crop_y"]
-        if self.format != "gif":
-            del out["gif_max_mb"]
+        for f in FIELDS:
+            if f.formats and self.format not in f.formats:
+                del out[f.name]
         return out
 
     @property
@@ -302,10 +324,13 @@ class Field:
     help:    plain words: the API page's description of the argument.
     start:   where the page's control and the API's argument start (the API's default);
              None when it is not one of theirs.
-    type:    float | str, the API's type of the argument.
+    type:    float | int | str, the API's type of the argument (a number given as text is
+             read as one for float and int; as a whole number for int).
     control: how the page shows it: "slider" | "number" | "radio" | "dropdown" | "" (none,
              or a control of its own, such as the arrows drawn on the photo).
     label, info: the page's words; lo, hi, step: the control's range; choices: (words, value).
+    formats: the formats the setting is about (a size limit), () = every one: it is in the
+             cache key, and the page shows it, only for those (``FORMAT_FIELDS``).
     """
 
     name: str
@@ -319,6 +344,7 @@ class Field:
     hi: float | None = None
     step: float | None = None
     choices: tuple = ()
+    formats: tuple = ()
 
 
 STYLE_CHOICES = (("Automatic", AUTO), ("Drift: one slow sheet (clouds)", "drift"),
@@ -326,7 +352,8 @@ STYLE_CHOICES = (("Automatic", AUTO), ("Drift: one slow sheet (clouds)", "drift"
 ASPECT_CHOICES = (("Original", "original"), ("Square 1:1", "1:1"), ("Portrait 4:5", "4:5"),
                   ("Story 9:16", "9:16"), ("Wide 16:9", "16:9"))
 assert tuple(v for _, v in ASPECT_CHOICES) == ASPECTS
-FORMAT_CHOICES = (("MP4", "mp4"), ("GIF", "gif"), ("WebM", "webm"))
+FORMAT_CHOICES = (("MP4", "mp4"), ("WebM", "webm"), ("WebP", "webp"), ("GIF", "gif"), ("Email GIF", "email"))
+assert tuple(sorted(v for _, v in FORMAT_CHOICES)) == tuple(sorted(FORMATS))
 ENGINE_CHOICES = (("Automatic", "auto"), ("Standard (fast)", "pixel"), ("StyleGAN (best quality)", "stylegan"))
 DIRECTION_INFO = "0 = right, 90 = down, 180 = left, 270 = up"
 
@@ -349,7 +376,8 @@ FIELDS = (
           label="Length (s)", lo=1, hi=10, step=0.5),
     Field("fps", "playback rate.", start=DEFAULT_FPS, control="slider", label="Frames per second",
           lo=10, hi=30, step=1),
-    Field("format", "mp4, webm or gif.", start="mp4", type=str, control="radio", label="File",
+    Field("format", "mp4, webm, gif, webp (animated, for an img tag) or email (a GIF for email clients).",
+          start="mp4", type=str, control="radio", label="File",
           choices=FORMAT_CHOICES),
     Field("engine", "auto, pixel or stylegan.", start="auto", type=str, control="radio", label="Renderer",
           choices=ENGINE_CHOICES),
@@ -362,22 +390,32 @@ FIELDS = (
           control="slider", label="Crop: top ↕ bottom", lo=0, hi=1, step=0.01),
     Field("gif_max_mb", "largest GIF in MB; size, frame rate and colours are chosen to fit.",
           start=DEFAULT_GIF_MAX_MB, control="number", label="GIF size limit (MB)", lo=MIN_GIF_MAX_MB,
-          hi=MAX_GIF_MAX_MB, step=0.5),
+          hi=MAX_GIF_MAX_MB, step=0.5, formats=("gif",)),
     Field("sky_style", "how the sky moves: auto, drift (one coherent sheet, slower near the horizon), flow or "
           "ripple.", start=AUTO, type=str, control="dropdown", label="Sky motion", choices=STYLE_CHOICES),
     Field("water_style", "how the water moves: auto (chosen from the photo), flow (along the water's own course), "
           "ripple (calm water shimmers in place) or drift.", start=AUTO, type=str, control="dropdown",
           label="Water motion", choices=STYLE_CHOICES),
+    Field("webp_max_mb", "largest animated WebP in MB; quality, size and frame rate are chosen to fit.",
+          start=DEFAULT_WEBP_MAX_MB, control="number", label="WebP size limit (MB)", lo=MIN_GIF_MAX_MB,
+          hi=MAX_GIF_MAX_MB, step=0.5, formats=("webp",)),
+    Field("email_width", "widest email GIF in px (never enlarged).", start=DEFAULT_EMAIL_WIDTH, type=int,
+          control="number", label="Email width (px)", lo=MIN_EMAIL_WIDTH, hi=MAX_EMAIL_WIDTH, step=10,
+          formats=("email",)),
+    Field("email_max_mb", "largest email GIF in MB; frame rate, colours and then size are chosen to fit.",
+          start=DEFAULT_EMAIL_MAX_MB, control="number", label="Email size limit (MB)", lo=MIN_GIF_MAX_MB,
+          hi=MAX_GIF_MAX_MB, step=0.1, formats=("email",)),
     # not arguments of the API (the page renders at the service's sizes, in relative speeds)
-    Field("frames", "frames in one loop (instead of seconds)."),
+    Field("frames", "frames in one loop (instead of seconds).", type=int),
     Field("direction", "degrees, every moving region; \"auto\": chosen from the photo."),
     Field("speed", "px per frame, every moving region; \"auto\": the default."),
-    Field("max_side", "longest side of the render, px."),
+    Field("max_side", "longest side of the render, px.", type=int),
     Field("speed_units", "relative (per 1024 px of the long side) or px (at the render size).", type=str),
     Field("motion_scale", "multiplies every speed and arrow."),
     Field("preset", "calm, natural or lively: scales every speed and arrow.", type=str),
 )
 FIELD = {f.name: f for f in FIELDS}
+FORMAT_FIELDS = {fmt: tuple(f.name for f in FIELDS if fmt in f.formats) for fmt in FORMATS}
 API_FIELDS = tuple(f for f in FIELDS if f.start is not None)
 
 
@@ -395,15 +433,14 @@ def known_names() -> list[str]:
 def _typed(name: str, value):
     """A number given as text ("24", " 0.5 ") as a number, for the numeric settings;
     anything else is passed on as it is (RenderSettings says what is wrong with it)."""
-    numeric = {"frames", "fps", "max_side", "direction", "speed", "motion_scale", "crop_x", "crop_y",
-               "gif_max_mb", "seconds"} | {n for n, (_, part) in region_names().items() if part != "style"}
-    if not isinstance(value, str) or name not in numeric:
+    f = FIELD.get(name)
+    if not isinstance(value, str) or f is None or f.type not in (int, float):
         return value
     try:
         x = float(value)
     except ValueError:
         return value
-    return int(x) if x.is_integer() and name in ("frames", "max_side") else x
+    return int(x) if x.is_integer() and f.type is int else x
 
 
 def to_settings(values: Mapping, *, base: RenderSettings | None = None) -> RenderSettings:

@@ -14,10 +14,16 @@ What the channels take:
   frames (frozen pixels stay identical, so they cost almost nothing), looping
   forever, under a size budget (``encode_gif``: size, frame rate and colours are
   chosen by encoding, measuring and adjusting, a bounded number of times).
+* Email GIF: a GIF at most ``width`` px wide (600 is what email layouts use) whose
+  first frame is the poster (clients that show only the first frame show the photo).
+* WebP: animated, lossy, looping forever, what every current browser shows in an
+  ``<img>`` at a fraction of a GIF's size; under a size budget by the same search as
+  the GIF's (``fit_budget``: quality, size and frame rate).
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import io
@@ -29,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import imageio_ffmpeg
@@ -37,24 +44,31 @@ from PIL import Image
 
 from .errors import CineGANError
 
-FORMATS = ("mp4", "webm", "gif")
+FORMATS = ("mp4", "webm", "gif", "webp")   # what a file's extension says
+EMAIL = "email"      # a delivery format of its own: a GIF for email clients (``VideoWriter``)
 GIF_MAX_SIDE = 512   # px; GIFs are scaled down to this (they are large and 256-colour anyway)
 GIF_MAX_FPS = 25     # GIF delays are whole centiseconds; faster rates play wrongly in browsers
 GIF_SHRINK_FLOOR = 320  # px; a GIF over budget is first made smaller down to this long side,
 GIF_MIN_SIDE = 96       # then loses colours and frame rate, and only then shrinks further
 GIF_MIN_COLORS = 64
 GIF_MIN_FRAMES = 8      # frame dropping stops before the loop has fewer frames than this
-GIF_ATTEMPTS = 8        # encodes at most, per GIF
-GIF_MARGIN = 0.93       # aim under the budget by this factor (sizes are not exactly proportional)
+WEBP_MAX_FPS = 50       # WebP delays under 20 ms are slowed down by some browsers
+WEBP_MIN_SIDE = 96
+WEBP_METHOD = 4         # libwebp's effort, 0..6: 6 saves about 2% at 15x the time
 
 
 def output_format(path) -> str:
-    """'mp4' | 'webm' | 'gif' from a file name; CineGANError for anything else."""
+    """'mp4' | 'webm' | 'gif' | 'webp' from a file name; CineGANError for anything else."""
     ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise CineGANError(f"cannot write {os.fspath(path)!r}: the output must end in "
-                           f".mp4, .webm or .gif (or use --frames-dir for PNG frames)")
+                           f".mp4, .webm, .gif or .webp (or use --frames-dir for PNG frames)")
     return ext
+
+
+def extension(fmt: str) -> str:
+    """The file extension of a delivery format (the email GIF is a .gif)."""
+    return "gif" if fmt == EMAIL else fmt
 
 
 @contextlib.contextmanager
@@ -156,7 +170,8 @@ def _codec_args(fmt: str, size: tuple[int, int]) -> dict:
     raise ValueError(f"no streaming encoder for {fmt!r} (GIFs go through encode_gif)")
 
 
-def gif_size(width: int, height: int, max_side: int = GIF_MAX_SIDE) -> tuple[int, int]:
+def scaled_size(width: int, height: int, max_side: int = GIF_MAX_SIDE) -> tuple[int, int]:
+    """(width, height) scaled down (never up) so the long side is at most max_side px."""
     s = min(1.0, max_side / max(width, height))
     return max(2, round(width * s)), max(2, round(height * s))
 
@@ -217,14 +232,161 @@ def gif_levels(frame: np.ndarray) -> np.ndarray:
     return np.minimum((frame.astype(np.uint16) + 2) >> 2 << 2, 255).astype(np.uint8)
 
 
+# --- animated images under a size budget: one search for GIF and WebP ---------------------------
+
+@dataclass(frozen=True)
+class Ladder:
+    """How an animated image format gives up quality to fit a size budget (``fit_budget``).
+
+    format:   "gif" | "webp"; name: as messages say it.
+    levels:   quality levels, best first (GIF: palette colours; WebP: (quality of the
+              first frame, quality of the others), libwebp's 0..100).
+    fields:   the names ``fit_budget``'s info gives a level's value(s).
+    words:    a level in plain words ("{level} colours").
+    saving:   a file one level down is about this fraction of the size.
+    steps:    what to give up, in order, while a try is too large: ("shrink", px) the long
+              side down to px at most (a number < 1: that fraction of the side, not under
+              min_side); ("level", i) quality down to level i at most; ("frames", n) half the
+              frame rate, while min_frames frames remain and (n > 0) every n-th frame at most is kept.
+    min_side: px, the smallest long side tried.
+    attempts: encodes at most; margin: aim under the budget by this factor (sizes are
+              not exactly proportional to pixels x frames).
+    """
+
+    format: str
+    name: str
+    levels: tuple
+    fields: tuple
+    words: str
+    saving: float
+    steps: tuple
+    min_side: int
+    min_frames: int = 8
+    attempts: int = 8
+    margin: float = 0.93
+
+
+# GIF: smaller down to 320 px first, then 128 colours, a little smaller, half the frame rate,
+# 64 colours, and only then smaller still (a halving of the colours saves about 15%)
+GIF_LADDER = Ladder("gif", "GIF", levels=(256, 128, GIF_MIN_COLORS), fields=("colors",), words="{level} colours",
+                    saving=0.85, steps=(("shrink", GIF_SHRINK_FLOOR), ("level", 1), ("shrink", 0.8), ("frames", 0),
+                                        ("level", 2), ("shrink", GIF_MIN_SIDE)),
+                    min_side=GIF_MIN_SIDE, min_frames=GIF_MIN_FRAMES)
+# the email GIF keeps its width (the email's column) longest: half the frame rate first, then
+# 128 colours, a little smaller, the frame rate again, 64 colours, smaller still
+EMAIL_LADDER = dataclasses.replace(GIF_LADDER, name="email GIF",
+                                   steps=(("frames", 2), ("level", 1), ("shrink", 0.8), ("frames", 0), ("level", 2),
+                                          ("shrink", GIF_MIN_SIDE)))
+# WebP keeps its size longest (it is what a page shows large): quality first, then a little
+# smaller, half the frame rate, the lowest qualities, and only then smaller still. The first
+# frame is the whole picture and everything that stays still keeps its pixels for the whole
+# loop, so it gets a higher quality than the frames after it, which carry only what moves.
+WEBP_LADDER = Ladder("webp", "WebP", levels=((85, 75), (80, 65), (75, 55), (70, 45), (65, 35)),
+                     fields=("first_quality", "quality"), words="quality {level[1]} ({level[0]} for the first frame)",
+                     saving=0.78, steps=(("level", 2), ("shrink", 0.8), ("frames", 0), ("level", 4),
+                                        ("shrink", WEBP_MIN_SIDE)), min_side=WEBP_MIN_SIDE)
+
+
+def _next_try(ladder: Ladder, side: int, step: int, level: int, ratio: float, frames: int) -> tuple[int, int, int]:
+    """The next (side, step, level) for a file `ratio` times too large (< 1), following
+    ladder.steps. Sizes go about with pixels x frames, and a level down saves ladder.saving."""
+    need = ratio
+
+    def shrink(floor: int) -> None:
+        nonlocal side, need
+        new = max(min(floor, side), math.floor(side * math.sqrt(min(need, 1.0))))
+        need *= (side / new) ** 2
+        side = new
+
+    for kind, arg in ladder.steps:
+        if need >= 1:
+            break
+        if kind == "shrink":
+            shrink(arg if arg >= 1 else max(ladder.min_side, math.ceil(arg * side)))
+        elif kind == "level":
+            while need < 1 and level < min(arg, len(ladder.levels) - 1):
+                level, need = level + 1, need / ladder.saving
+        elif kind == "frames" and frames // (step * 2) >= ladder.min_frames and (not arg or step * 2 <= arg):
+            step, need = step * 2, need * 2
+    return side, step, level
+
+
+def fit_budget(encode, ladder: Ladder, side: int, fps: float, frames: int, out: str,
+               max_bytes: int | None = None) -> dict:
+    """Encode an animated image under a size budget: encode, measure, adjust.
+
+    encode:    encode(path, side, step, level) -> (bytes written, (width, height)): the loop
+               with its long side at `side` px, every `step`-th frame, quality ladder.levels[level].
+    side:      px, the long side of the first try and the largest tried.
+    fps, frames: the loop's frame rate and frame count (before any frame dropping).
+    out:       the file to write (the best try is renamed onto it).
+    max_bytes: the budget (None: one encode at `side`). At most ladder.attempts encodes:
+               each try is sized from the last one's measured bytes (``_next_try``), and a
+               try that fits with much room to spare is followed by one a little larger.
+               The same frames and budget always give the same file.
+               CineGANError when even the smallest try is over the budget.
+    Returns {"frames", "width", "height", "fps", "format", "bytes", "attempts"} and the
+    level's ladder.fields (GIF "colors"; WebP "first_quality", "quality").
+    """
+    step, level = 1, 0
+    top = side
+    tried: dict[tuple[int, int, int], int] = {}
+    best = None          # (bytes, (side, step, level), (w, h), temporary path) of the best fit so far
+    over_side = None     # the smallest side found over budget
+    work = tempfile.mkdtemp(prefix=f".{ladder.format}-tries-", dir=os.path.dirname(os.path.abspath(out)))
+    try:
+        while len(tried) < ladder.attempts:
+            path = os.path.join(work, f"{len(tried)}.{ladder.format}")
+            nbytes, wh = encode(path, side, step, level)
+            tried[(side, step, level)] = nbytes
+            if max_bytes is None or nbytes <= max_bytes:
+                if best is None or (side, -step, -level) > (best[1][0], -best[1][1], -best[1][2]):
+                    best = (nbytes, (side, step, level), wh, path)
+                if max_bytes is None or nbytes > 0.8 * max_bytes:
+                    break
+                # room to spare: one try larger, below the side known to be too large
+                grow = math.floor(side * math.sqrt(ladder.margin * max_bytes / nbytes))
+                grow = min(grow, (over_side or top + 1) - 1)
+                if grow < 1.08 * side or (grow, step, level) in tried:
+                    break
+                side = grow
+                continue
+            over_side = side if over_side is None else min(over_side, side)
+            if best is not None:  # a larger try after a fit did not fit: keep the fit
+                break
+            nxt = _next_try(ladder, side, step, level, ladder.margin * max_bytes / nbytes, frames)
+            if nxt in tried:
+                break
+            side, step, level = nxt
+        if best is None:
+            w, h = wh
+            words = ladder.words.format(level=ladder.levels[level])
+            raise CineGANError(f"this loop does not fit in a {max_bytes / 1e6:.3g} MB {ladder.name} (the smallest "
+                               f"try, {w}x{h} at {fps / step:.3g} fps with {words}, is {nbytes / 1e6:.2f} MB): "
+                               f"raise the {ladder.name} size limit, make the loop shorter, or choose MP4")
+        nbytes, (side, step, level), (w, h), path = best
+        os.replace(path, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    value = ladder.levels[level]
+    return {"frames": len(range(0, frames, step)), "width": w, "height": h, "fps": fps / step,
+            "format": ladder.format, "bytes": nbytes, **dict(zip(ladder.fields, value if isinstance(value, tuple)
+                                                                  else (value,))), "attempts": len(tried)}
+
+
+def _spooled(spool: str, size: tuple[int, int]) -> np.ndarray:
+    """The raw rgb24 frames of `size` = (width, height) in the file `spool`, (N, H, W, 3) uint8 (mapped)."""
+    return np.memmap(spool, np.uint8, "r").reshape(-1, size[1], size[0], 3)
+
+
 def _gif_attempt(spool: str, size: tuple[int, int], fps: float, out: str, side: int, step: int,
                  colors: int) -> tuple[int, tuple[int, int]]:
     """Encode the raw RGB frames in `spool` (frames of `size`, at `fps`) to the GIF
     `out`: long side `side` px, every `step`-th frame, a palette of `colors`.
     Returns (bytes written, (width, height))."""
-    w, h = gif_size(*size, max_side=side)
+    w, h = scaled_size(*size, max_side=side)
     if (w, h) != tuple(size):  # resized here rather than in ffmpeg, to keep the 64 levels (gif_levels)
-        frames = np.memmap(spool, np.uint8, "r").reshape(-1, size[1], size[0], 3)
+        frames = _spooled(spool, size)
         spool = out + ".rgb"
         with open(spool, "wb") as fh:
             for frame in frames:
@@ -245,89 +407,69 @@ def _gif_attempt(spool: str, size: tuple[int, int], fps: float, out: str, side: 
     return os.path.getsize(out), (w, h)
 
 
-def _next_gif_try(side: int, step: int, colors: int, ratio: float, frames: int) -> tuple[int, int, int]:
-    """The next (side, step, colors) for a GIF `ratio` times too large (< 1).
-
-    In order of what the eye misses least: shrink down to GIF_SHRINK_FLOOR, 128
-    colours, shrink a little more (to 80% of the side), halve the frame rate (while
-    GIF_MIN_FRAMES remain), GIF_MIN_COLORS colours, then shrink down to GIF_MIN_SIDE.
-    Sizes go about with pixels x frames; a halving of the colours saves about 15%."""
-    need = ratio
-
-    def shrink(floor: int) -> None:
-        nonlocal side, need
-        new = max(min(floor, side), math.floor(side * math.sqrt(min(need, 1.0))))
-        need *= (side / new) ** 2
-        side = new
-
-    shrink(GIF_SHRINK_FLOOR)
-    if need < 1 and colors > 128:
-        colors, need = 128, need / 0.85
-    if need < 1:
-        shrink(max(GIF_MIN_SIDE, math.ceil(0.8 * side)))
-    if need < 1 and frames // (step * 2) >= GIF_MIN_FRAMES:
-        step, need = step * 2, need * 2
-    while need < 1 and colors > GIF_MIN_COLORS:
-        colors, need = colors // 2, need / 0.85
-    if need < 1:
-        shrink(GIF_MIN_SIDE)
-    return side, step, colors
-
-
 def encode_gif(spool: str, size: tuple[int, int], fps: float, frames: int, out: str,
-               max_bytes: int | None = None, side: int = GIF_MAX_SIDE) -> dict:
-    """Encode raw RGB frames to a looping GIF under a size budget.
+               max_bytes: int | None = None, side: int = GIF_MAX_SIDE, ladder: Ladder = GIF_LADDER) -> dict:
+    """Encode raw RGB frames to a looping GIF under a size budget (``fit_budget`` with
+    `ladder`: GIF_LADDER, or EMAIL_LADDER, which keeps the size longest).
 
     spool:  file of `frames` raw rgb24 frames of size = (width, height), playing at fps.
-    out:    the GIF to write.
-    max_bytes: the budget (None: one encode at `side`). At most GIF_ATTEMPTS encodes:
-            each try is sized from the last one's measured bytes (``_next_gif_try``),
-            and a try that fits with much room to spare is followed by one a little
-            larger. The same frames and budget always give the same file.
-            CineGANError when even the smallest try is over the budget.
-    Returns {"frames", "width", "height", "fps", "format", "bytes", "colors", "attempts"}.
+    out:    the GIF to write; max_bytes: the budget (None: one encode); side: px, the
+            longest side tried. Returns ``fit_budget``'s info ("colors": the palette's size).
     """
-    step, colors = 1, 256
-    side = min(side, max(size))
-    tried: dict[tuple[int, int, int], int] = {}
-    best = None          # (bytes, (side, step, colors), (w, h), temporary path) of the best fit so far
-    over_side = None     # the smallest side found over budget
-    work = tempfile.mkdtemp(prefix=".gif-tries-", dir=os.path.dirname(os.path.abspath(out)))
-    try:
-        while len(tried) < GIF_ATTEMPTS:
-            path = os.path.join(work, f"{len(tried)}.gif")
-            nbytes, wh = _gif_attempt(spool, size, fps, path, side, step, colors)
-            tried[(side, step, colors)] = nbytes
-            if max_bytes is None or nbytes <= max_bytes:
-                if best is None or (side, -step, colors) > (best[1][0], -best[1][1], best[1][2]):
-                    best = (nbytes, (side, step, colors), wh, path)
-                if max_bytes is None or nbytes > 0.8 * max_bytes:
-                    break
-                # room to spare: one try larger, below the side known to be too large
-                grow = math.floor(side * math.sqrt(GIF_MARGIN * max_bytes / nbytes))
-                grow = min(grow, (over_side or min(GIF_MAX_SIDE, max(size)) + 1) - 1, max(size))
-                if grow < 1.08 * side or (grow, step, colors) in tried:
-                    break
-                side = grow
-                continue
-            over_side = side if over_side is None else min(over_side, side)
-            if best is not None:  # a larger try after a fit did not fit: keep the fit
-                break
-            nxt = _next_gif_try(side, step, colors, GIF_MARGIN * max_bytes / nbytes, frames)
-            if nxt in tried:
-                break
-            side, step, colors = nxt
-        if best is None:
-            w, h = wh
-            raise CineGANError(f"this loop does not fit in a {max_bytes / 1e6:.3g} MB GIF (the smallest try, {w}x{h} "
-                               f"at {fps / step:.3g} fps with {colors} colours, is {nbytes / 1e6:.2f} MB): raise the "
-                               "GIF size limit, make the loop shorter, or choose MP4")
-        nbytes, (side, step, colors), (w, h), path = best
-        os.replace(path, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return {"frames": len(range(0, frames, step)), "width": w, "height": h, "fps": fps / step, "format": "gif",
-            "bytes": nbytes, "colors": colors, "attempts": len(tried)}
+    return fit_budget(lambda path, s, step, level: _gif_attempt(spool, size, fps, path, s, step,
+                                                                ladder.levels[level]),
+                      ladder, min(side, max(size)), fps, frames, out, max_bytes)
+
+
+def _webp_attempt(spool: str, size: tuple[int, int], fps: float, frames: int, out: str, side: int, step: int,
+                  qualities: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    """Encode the raw RGB frames in `spool` (`frames` frames of `size`, at `fps`) to the
+    animated WebP `out`, looping forever: long side `side` px, every `step`-th frame,
+    lossy at qualities = (first frame, the others). Returns (bytes written, (width, height)).
+
+    libwebp's animation encoder (through Pillow's binding of it, the one
+    ``Image.save(save_all=True)`` uses, here frame by frame so that the first frame can
+    have its own quality and no more than one frame is in memory) stores each frame after
+    the first as the rectangle that changed, with unchanged pixels inside it left
+    transparent: what stays still is coded once."""
+    from PIL import _webp
+    w, h = scaled_size(*size, max_side=side)
+    first, rest = qualities
+    # canvas background 0 (never seen: every frame is opaque), loop 0 = forever, no size
+    # minimisation, kmin = kmax = 0 (key frames only where the encoder needs one), lossy only
+    enc = _webp.WebPAnimEncoder((w, h), 0, 0, False, 0, 0, False, False)
+    ms = 1000.0 * step / fps
+    clip = _spooled(spool, size)
+    n = 0
+    for i in range(0, frames, step):
+        img = Image.fromarray(np.asarray(clip[i]))
+        if (w, h) != tuple(size):
+            img = img.resize((w, h), Image.LANCZOS)
+        enc.add(img.getim(), round(n * ms), False, first if n == 0 else rest, 100, WEBP_METHOD)
+        n += 1
+    del clip
+    enc.add(None, round(n * ms), False, rest, 100, 0)  # the end time: the last frame's duration
+    data = enc.assemble("", "", "")
+    if not data:
+        raise CineGANError("the WebP encoder failed")
+    with open(out, "wb") as fh:
+        fh.write(data)
+    return len(data), (w, h)
+
+
+def encode_webp(spool: str, size: tuple[int, int], fps: float, frames: int, out: str,
+                max_bytes: int | None = None, side: int | None = None) -> dict:
+    """Encode raw RGB frames to an animated WebP looping forever, under a size budget
+    (``fit_budget`` with WEBP_LADDER: quality, size and frame rate).
+
+    spool:  file of `frames` raw rgb24 frames of size = (width, height), playing at fps.
+    out:    the WebP to write; max_bytes: the budget (None: one encode at the best
+            quality); side: px, the longest side tried (None: the frames' own).
+    Returns ``fit_budget``'s info ("first_quality", "quality": libwebp's 0..100).
+    """
+    return fit_budget(lambda path, s, step, level: _webp_attempt(spool, size, fps, frames, path, s, step,
+                                                                 WEBP_LADDER.levels[level]),
+                      WEBP_LADDER, min(side or max(size), max(size)), fps, frames, out, max_bytes)
 
 
 def thumbnail_gif(video, out, side: int = 256, fps: float = 10.0, max_bytes: int = 1_000_000) -> dict:
@@ -339,7 +481,7 @@ def thumbnail_gif(video, out, side: int = 256, fps: float = 10.0, max_bytes: int
         meta = next(gen)
         (w, h), src_fps = meta["size"], meta["fps"]
         step = max(1, round(src_fps / fps))
-        size = gif_size(w, h, side)
+        size = scaled_size(w, h, side)
         fd, spool = tempfile.mkstemp(prefix="cinegan-thumb-", suffix=".rgb")
         count = 0
         with os.fdopen(fd, "wb") as fh:
@@ -356,27 +498,41 @@ def thumbnail_gif(video, out, side: int = 256, fps: float = 10.0, max_bytes: int
         os.remove(spool)
 
 
+IMAGE_FORMATS = ("gif", "webp", EMAIL)   # spooled, then encoded under a size budget
+_MAX_FPS = {"gif": GIF_MAX_FPS, EMAIL: GIF_MAX_FPS, "webp": WEBP_MAX_FPS}
+
+
 class VideoWriter:
     """Encode frames one at a time to path; a context manager.
 
-    fps: frames per second of playback. The file appears only when the block
-    ends without error and the encoder finished cleanly. GIFs are scaled to at most GIF_MAX_SIDE, play at most
-    GIF_MAX_FPS (frames are dropped evenly to get there) and, with
-    gif_max_bytes, fit that budget (``encode_gif``; their frames wait in a
-    temporary raw file until the loop is complete). After the block, `info`
-    holds {"frames", "width", "height", "fps", "format"} of the file written
-    (GIFs add "bytes", "colors", "attempts").
+    fps:       frames per second of playback.
+    fmt:       "mp4" | "webm" | "gif" | "webp" (None: from the extension), or "email": a GIF
+               at most `width` px wide (never enlarged; None: the frames' width) whose first
+               frame is `poster` ((H, W, 3) uint8 at the frames' size; None: the loop's own).
+    max_bytes: the budget of a GIF, WebP or email GIF: size, frame rate and quality are
+               chosen to fit (``fit_budget``); None: no budget.
+
+    The file appears only when the block ends without error and the encoder finished
+    cleanly. GIFs are scaled to at most GIF_MAX_SIDE and play at most GIF_MAX_FPS, WebPs
+    at most WEBP_MAX_FPS (frames are dropped evenly to get there); their frames wait in a
+    temporary raw file until the loop is complete. After the block, `info` holds {"frames",
+    "width", "height", "fps", "format"} of the file written (GIF and WebP add "bytes",
+    "attempts" and their quality: "colors", or "first_quality" and "quality").
     """
 
-    def __init__(self, path, fps: float, fmt: str | None = None, *, gif_max_bytes: int | None = None):
+    def __init__(self, path, fps: float, fmt: str | None = None, *, max_bytes: int | None = None,
+                 width: int | None = None, poster: np.ndarray | None = None):
         self.path = os.fspath(path)
         self.fmt = fmt or output_format(path)
+        if output_format(self.path) != extension(self.fmt):
+            raise CineGANError(f"cannot write {self.path!r} as {self.fmt}: the file must end in .{extension(self.fmt)}")
         self.fps = fps
         self.step = 1
-        if self.fmt == "gif":
-            while fps / self.step > GIF_MAX_FPS:
-                self.step += 1
-        self.gif_max_bytes = gif_max_bytes
+        while fps / self.step > _MAX_FPS.get(self.fmt, math.inf):
+            self.step += 1
+        self.max_bytes = max_bytes
+        self.width = width
+        self.poster = poster
         self.info = {}
         self._writer = None
         self._spool = None
@@ -393,8 +549,8 @@ class VideoWriter:
         if i % self.step:
             return
         h, w = frame.shape[:2]
-        if self.fmt == "gif":
-            self._spool_frame(frame)
+        if self.fmt in IMAGE_FORMATS:
+            self._spool_frame(self.poster if i == 0 and self.fmt == EMAIL and self.poster is not None else frame)
             return
         if self._writer is None:
             self.size = (w + w % 2, h + h % 2)
@@ -406,22 +562,32 @@ class VideoWriter:
         self._writer.send(even_pad(frame))
         self.info["frames"] += 1
 
+    def _spool_size(self, w: int, h: int) -> tuple[int, int]:
+        if self.fmt == "gif":
+            return scaled_size(w, h)
+        if self.fmt == EMAIL and self.width and w > self.width:
+            return self.width, max(2, round(h * self.width / w))
+        return w, h
+
     def _spool_frame(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
         if self._spool is None:
-            self.size = gif_size(w, h)
-            fd, self._spool_path = tempfile.mkstemp(prefix="cinegan-gif-", suffix=".rgb")
+            self.size = self._spool_size(w, h)
+            fd, self._spool_path = tempfile.mkstemp(prefix=f"cinegan-{self.fmt}-", suffix=".rgb")
             self._spool = os.fdopen(fd, "wb")
             self._spooled = 0
         if (w, h) != self.size:
             frame = np.asarray(Image.fromarray(frame).resize(self.size, Image.LANCZOS))
-        self._spool.write(gif_levels(frame).tobytes())
+        self._spool.write((frame if self.fmt == "webp" else gif_levels(frame)).tobytes())
         self._spooled += 1
 
-    def _finish_gif(self) -> None:
+    def _finish_image(self) -> None:
         self._spool.close()
-        self.info = encode_gif(self._spool_path, self.size, self.fps / self.step, self._spooled, self._tmp,
-                               self.gif_max_bytes)
+        args = (self._spool_path, self.size, self.fps / self.step, self._spooled, self._tmp, self.max_bytes)
+        if self.fmt == "webp":
+            self.info = encode_webp(*args)
+        else:
+            self.info = encode_gif(*args, side=max(self.size), ladder=EMAIL_LADDER if self.fmt == EMAIL else GIF_LADDER)
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -432,7 +598,7 @@ class VideoWriter:
                     self._writer.abort()  # no point finishing a video that will be thrown away
             elif self._spool is not None:
                 if exc_type is None:
-                    self._finish_gif()
+                    self._finish_image()
             elif exc_type is None:
                 raise CineGANError("no frames to write")
         except BaseException:
@@ -447,9 +613,9 @@ class VideoWriter:
 
 
 def write_video(frames: Iterable[np.ndarray], path, fps: float, fmt: str | None = None, *,
-                gif_max_bytes: int | None = None) -> dict:
-    """Encode all frames to path; returns the VideoWriter's info."""
-    with VideoWriter(path, fps, fmt, gif_max_bytes=gif_max_bytes) as out:
+                max_bytes: int | None = None, width: int | None = None, poster: np.ndarray | None = None) -> dict:
+    """Encode all frames to path (see ``VideoWriter`` for the arguments); returns its info."""
+    with VideoWriter(path, fps, fmt, max_bytes=max_bytes, width=width, poster=poster) as out:
         for frame in frames:
             out.add(frame)
     return out.info

@@ -168,16 +168,23 @@ def test_variants_presets_and_manifest(server, photo, tmp_path):
     assert os.path.basename(zpath) == "cinegan-sea-variants.zip"
     with zipfile.ZipFile(zpath) as z:
         manifest = json.loads(z.read("manifest.json"))   # a campaign batch's manifest
-        assert sorted(z.namelist()) == ["cinegan-sea-calm.mp4", "cinegan-sea-lively.mp4", "cinegan-sea-natural.mp4",
-                                        "manifest.json"]
+        kit = [".mp4", ".webm", ".webp", ".gif", "-poster.jpg", "-embed.html"]   # every variant, as a test tool takes it
+        assert sorted(z.namelist()) == sorted([f"cinegan-sea-{p}{k}" for p in ("calm", "natural", "lively") for k in kit]
+                                              + ["index.html", "manifest.json"])
+        jobs = [m for m in manifest["jobs"] if m["variant"]["format"] == "mp4"]
+        assert [m["output"] for m in jobs] == ["cinegan-sea-calm.mp4", "cinegan-sea-natural.mp4",
+                                               "cinegan-sea-lively.mp4"]          # stable names to join on
         for m in manifest["jobs"]:   # sizes and durations are those of the files in the zip
+            assert m["bytes"] == len(z.read(m["output"]))
+        for m in jobs:
             with open(tmp_path / "probe.mp4", "wb") as fh:
                 fh.write(z.read(m["output"]))
             frames, meta = read_video(fh.name)
             assert len(frames) == m["frames"] == 10 and m["settings"]["fps"] == 10
             assert m["bytes"] == len(z.read(m["output"])) and (m["width"], m["height"]) == (frames.shape[2], frames.shape[1])
-    assert [m["photo"] for m in manifest["jobs"]] == ["sea.jpg"] * 3 and manifest["summary"]["done"] == 3
-    assert [m["settings"]["motion_scale"] for m in manifest["jobs"]] == [0.5, 1.0, 1.8]
+    assert [m["photo"] for m in manifest["jobs"]] == ["sea.jpg"] * 12 and manifest["summary"]["done"] == 12
+    assert [m["settings"]["motion_scale"] for m in jobs] == [0.5, 1.0, 1.8]
+    assert len({m["key"] for m in manifest["jobs"]}) == 12                      # each format its own cache entry
     for m in manifest["jobs"]:
         q = m["quality"]
         assert q["frozen_exact"] is True and 0.8 < q["seam_ratio"] < 1.25 and 0.3 < q["moving_share"] < 1
@@ -231,8 +238,8 @@ def test_the_same_photo_under_another_name_is_named_after_it(server, client, pho
     _, zpath = app.on_variants.__wrapped__(str(tmp_path / "beach.jpg"), None, None, [], *controls, progress=quiet)
     with zipfile.ZipFile(zpath) as z:
         assert os.path.basename(zpath) == "cinegan-beach-variants.zip"
-        assert all(n.startswith("cinegan-beach-") for n in z.namelist() if n != "manifest.json")
-        assert b"holiday" not in z.read("manifest.json")
+        assert all(n.startswith("cinegan-beach-") for n in z.namelist() if n not in ("manifest.json", "index.html"))
+        assert not any(b"holiday" in z.read(n) for n in z.namelist())
 
 
 def test_editor_strokes_change_the_mask(server):
@@ -317,6 +324,39 @@ def test_gif_within_its_budget_with_its_real_size_reported(server, client, photo
     assert app.status_line(again).startswith("**Ready (made earlier")
     with pytest.raises(Exception, match="gif_max_mb"):
         client.predict(handle_file(photo), format="gif", gif_max_mb=0, api_name="/generate")
+
+
+def test_webp_and_email_with_the_embed_code_and_the_poster(server, client, photo):
+    """format="webp" and "email" through the API; info holds the embed code and where the poster is."""
+    import urllib.request
+    from gradio_client import handle_file
+    app, url = server
+    webp, info = client.predict(handle_file(photo), seconds=1.0, fps=10, format="webp", webp_max_mb=0.3,
+                                api_name="/generate")
+    with Image.open(webp) as w:
+        assert w.format == "WEBP" and w.info["loop"] == 0 and w.n_frames == info["output"]["frames"] == 10
+        assert w.size == (info["width"], info["height"]) and os.path.getsize(webp) == info["output"]["bytes"] <= 300_000
+    assert os.path.basename(webp) == info["file_name"] == "cinegan-sea.webp"
+    snippet = info["snippet"]
+    for words in ("autoplay muted loop playsinline", 'poster="cinegan-sea-poster.jpg"', 'src="cinegan-sea.webm"',
+                  'src="cinegan-sea.mp4"', 'src="cinegan-sea.webp"', "aspect-ratio:384/256"):
+        assert words in snippet
+    poster = info["poster"]
+    assert poster["file_name"] == "cinegan-sea-poster.jpg" and (poster["width"], poster["height"]) == (384, 256)
+    with urllib.request.urlopen(url.rstrip("/") + poster["url"]) as r:
+        data = r.read()
+    assert len(data) == poster["bytes"] and data[:2] == b"\xff\xd8"                 # the JPEG, served
+    assert "quality" in app.status_line(info) and "WebP" in app.status_line(info)
+    email, info = client.predict(handle_file(photo), seconds=1.0, fps=10, format="email", email_width=200,
+                                 email_max_mb=0.5, api_name="/generate")
+    with Image.open(email) as g:
+        assert g.format == "GIF" and g.size[0] == 200 and os.path.getsize(email) <= 500_000
+    assert os.path.basename(email) == "cinegan-sea-email.gif" and "Email GIF" in app.status_line(info)
+    # the page: the embed code and the poster come with the loop
+    controls = CONTROLS[:6] + ("webp",) + CONTROLS[7:]
+    _, download, _, code, poster_path = app.on_generate.__wrapped__(photo, None, None, [], *controls, progress=quiet)
+    assert download.endswith("cinegan-sea.webp") and code == snippet
+    assert os.path.basename(poster_path) == "cinegan-sea-poster.jpg"
 
 
 def test_bad_aspect_is_an_error(client, photo):
@@ -462,7 +502,7 @@ def test_networks_are_loaded_once_at_import_when_the_weights_are_present(tmp_pat
         "print('LOADED', len(loads), app.DEVICE, app.STYLEGAN, engine['props']['visible'])\n"
         "Image.open(os.path.join(os.environ['ROOT'], 'examples', 'sea-overcast.jpg')).resize((96, 64)).save('sea.png')\n"
         "settings = app.page_settings({'seconds': 1, 'fps': 4}).to_dict()\n"
-        "_, _, info = app.render_files(os.path.abspath('sea.png'), None, settings)\n"
+        "_, _, info, _ = app.render_files(os.path.abspath('sea.png'), None, settings)\n"
         "print('RENDERED', info['engine'], info['frames'], len(loads))\n")
     env = dict(os.environ, PYTHONPATH=ROOT, ROOT=ROOT, CINEGAN_CACHE=str(tmp_path / "cache"),
                CINEGAN_WEIGHTS=str(tmp_path / "weights"), CINEGAN_MAX_SIDE="96")

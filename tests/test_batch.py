@@ -187,7 +187,10 @@ def test_cli_bad_row_is_recorded_and_the_good_ones_render(tmp_path):
         q = job["quality"]
         assert q["frozen_exact"] is True and abs(q["moving_share"] - 0.5) < 0.01 and 0.5 < q["seam_ratio"] < 2
         assert len(job["key"]) == 64 and job["settings"]["frames"] == 6 and job["seconds"] > 0
-    assert sorted(os.listdir(out)) == sorted([".cinegan-batch.lock", MANIFEST] +
+    beside = [f"{os.path.splitext(m['jobs'][i]['output'])[0]}{k}" for i in (0, 1, 3) for k in ("-poster.jpg",
+                                                                                             "-embed.html")]
+    assert m["delivery"] == sorted(beside + ["index.html"])
+    assert sorted(os.listdir(out)) == sorted([".cinegan-batch.lock", MANIFEST, "index.html"] + beside +
                                              [m["jobs"][i]["output"] for i in (0, 1, 3)])  # no temporary files
 
 
@@ -213,6 +216,51 @@ def test_resume_skips_done_jobs_and_renders_only_the_changed_row(tmp_path):
         {k: v for k, v in before.items() if k != "cinegan-b-natural.mp4"}
     assert after["cinegan-b-natural.mp4"] != before["cinegan-b-natural.mp4"]
     assert len(read_video(os.path.join(out, "cinegan-b-natural.mp4"))[0]) == 8
+
+
+def test_each_loop_gets_its_poster_and_embed_code_and_the_folder_an_ab_page(tmp_path, monkeypatch):
+    import html.parser
+    from cinegan_core import pipeline
+    jobs = write_campaign(tmp_path, ["a.png,sky.png,calm|lively,mp4|webm|webp|email,6,6,pixel"])
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "cinegan-a-lively-embed.html").write_text("mine")           # a file the batch did not write
+    renders, real = [], pipeline.render
+    monkeypatch.setattr(pipeline, "render", lambda *a, **k: renders.append(a[1]) or real(*a, **k))
+    report = batch(jobs, out)
+    assert report.exit_code == 0
+    assert len(renders) == 2                                            # one render per loop, in four formats
+    assert len({j["key"] for j in report.jobs}) == 8                    # each format its own cache entry
+    outputs = [j["output"] for j in report.jobs]
+    assert outputs == [f"cinegan-a-{p}{s}" for p in ("calm", "lively") for s in (".mp4", ".webm", ".webp", "-email.gif")]
+    assert (out / "cinegan-a-lively-embed.html").read_text() == "mine"  # left alone
+    code = (out / "cinegan-a-calm-embed.html").read_text()
+    for words in ('<video autoplay muted loop playsinline preload="auto" poster="cinegan-a-calm-poster.jpg"',
+                  'src="cinegan-a-calm.webm"', 'src="cinegan-a-calm.mp4"', 'src="cinegan-a-calm.webp"',
+                  "aspect-ratio:128/96"):
+        assert words in code
+    with Image.open(out / "cinegan-a-calm-poster.jpg") as p:
+        assert p.size == (128, 96)
+        photo = np.asarray(Image.open(tmp_path / "in" / "a.png").convert("L"), float)
+        assert np.abs(np.asarray(p.convert("L"), float) - photo).mean() < 3  # the untouched photo
+
+    class Links(html.parser.HTMLParser):
+        found = []
+
+        def handle_starttag(self, tag, attrs):
+            self.found += [v for k, v in attrs if k in ("href", "src", "poster")]
+
+    page = (out / "index.html").read_text()
+    Links().feed(page)
+    assert Links.found and all((out / f).is_file() for f in Links.found)     # every link resolves
+    assert {f for f in Links.found} >= set(outputs) | {"cinegan-a-calm-poster.jpg", "cinegan-a-calm-embed.html"}
+    assert "cinegan-a-lively-embed.html" not in Links.found
+    m = manifest(out)
+    assert "index.html" in m["delivery"] and "cinegan-a-lively-embed.html" not in m["delivery"]
+    before = {n: (out / n).stat().st_mtime_ns for n in os.listdir(out) if n != MANIFEST}
+    again = batch(jobs, out)
+    assert [j["status"] for j in again.jobs] == ["skipped"] * 8
+    assert {n: (out / n).stat().st_mtime_ns for n in os.listdir(out) if n != MANIFEST} == before  # nothing rewritten
 
 
 def test_the_key_is_the_render_cache_key(tmp_path):
@@ -317,6 +365,9 @@ def test_ray_local(tmp_path):
     for job in report.jobs[:4]:
         frames, _ = read_video(out / job["output"])
         assert len(frames) == 6 and job["quality"]["frozen_exact"]
+    for stem in ("cinegan-a-calm", "cinegan-a-lively"):   # the poster came back from the node with its loop
+        with Image.open(out / f"{stem}-poster.jpg") as p:
+            assert p.format == "JPEG" and p.size == (128, 96)
     assert [j["key"] for j in report.jobs[:4]] == [j["key"] for j in batch(jobs, tmp_path / "one").jobs[:4]]
     assert [j["status"] for j in batch(jobs, out).jobs] == ["skipped"] * 4 + ["failed"]
     res = run_cli("batch", jobs, "--out", tmp_path / "o2", "--ray", "127.0.0.1:9", "--quiet")  # nothing there

@@ -11,7 +11,7 @@ from PIL import Image
 from cinegan_core import CineGANError, RenderSettings, load_photo, prepare, read_video, render, write_video
 from cinegan_core import framing
 from cinegan_core.pipeline import frame_mask
-from conftest import run_cli, textured
+from conftest import busy_frames, run_cli, textured
 
 
 # --- the crop box and the output size -----------------------------------------------------
@@ -169,20 +169,19 @@ def test_mp4_colours_come_back(tmp_path):
 @pytest.fixture(scope="module")
 def busy_clip():
     """A loop where everything moves: the hardest case for a GIF budget."""
-    base = textured(300, 450, seed=3)
-    return [np.roll(base, 4 * i, axis=1) for i in range(24)]
+    return busy_frames(300, 450)
 
 
 def test_gif_fits_its_budget_and_reports_its_real_size(tmp_path, busy_clip):
     free = write_video(busy_clip, tmp_path / "free.gif", fps=20)
     budget = int(free["bytes"] * 0.4)
-    info = write_video(busy_clip, tmp_path / "fit.gif", fps=20, gif_max_bytes=budget)
+    info = write_video(busy_clip, tmp_path / "fit.gif", fps=20, max_bytes=budget)
     size = os.path.getsize(tmp_path / "fit.gif")
     assert size == info["bytes"] <= budget and size > 0.5 * budget      # fits, and not needlessly small
     with Image.open(tmp_path / "fit.gif") as g:
         assert g.size == (info["width"], info["height"]) and g.n_frames == info["frames"] and g.info["loop"] == 0
         assert g.size[0] < free["width"]
-    again = write_video(busy_clip, tmp_path / "again.gif", fps=20, gif_max_bytes=budget)
+    again = write_video(busy_clip, tmp_path / "again.gif", fps=20, max_bytes=budget)
     assert again == info and (tmp_path / "again.gif").read_bytes() == (tmp_path / "fit.gif").read_bytes()
     assert info["attempts"] <= 8
     assert not [n for n in os.listdir(tmp_path) if n not in ("free.gif", "fit.gif", "again.gif")]  # no leftovers
@@ -190,7 +189,7 @@ def test_gif_fits_its_budget_and_reports_its_real_size(tmp_path, busy_clip):
 
 def test_gif_that_cannot_fit_is_a_plain_error(tmp_path, busy_clip):
     with pytest.raises(CineGANError, match="does not fit in a 0.001 MB GIF.*choose MP4"):
-        write_video(busy_clip, tmp_path / "tiny.gif", fps=20, gif_max_bytes=1000)
+        write_video(busy_clip, tmp_path / "tiny.gif", fps=20, max_bytes=1000)
     assert os.listdir(tmp_path) == []
 
 

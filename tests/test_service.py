@@ -11,7 +11,7 @@ from PIL import Image
 
 from cinegan_core import RenderSettings, load_photo, read_video
 from cinegan_core.cache import Cache
-from cinegan_core.service import render_cached, variants
+from cinegan_core.service import render_cached, render_formats, variants
 from conftest import sky_mask, textured
 
 
@@ -116,6 +116,43 @@ def test_a_render_fits_a_cache_smaller_than_itself(tmp_path):
         assert out.info["cached"] is False and os.path.exists(out.video) and os.path.exists(out.preview)
 
 
+def test_the_formats_of_one_loop_are_one_render_each_stored_as_render_cached_finds_it(tmp_path, monkeypatch):
+    """A loop wanted in several formats (the A/B kit, a batch row's formats): those missing
+    are encoded from one render, each stored as its own entry under the key render_cached
+    uses (the MP4 the app made earlier is found, and each format is found again alone);
+    every entry holds the poster, and the embed code names this caller's files."""
+    from cinegan_core import pipeline
+    cache = Cache(str(tmp_path / "cache"))
+    img, mask = sky_photo(), sky_mask(64, 64)
+    made = render_cached(img, SMALL, cache=cache, mask=mask, name="sea.png")
+    calls, real = [], pipeline.render
+    monkeypatch.setattr(pipeline, "render", lambda photo, outputs, *a, **k: calls.append(outputs) or
+                        real(photo, outputs, *a, **k))
+    kit = render_formats(img, SMALL, ("mp4", "webm", "webp", "gif", "email"), cache=cache, mask=mask, name="sea.png")
+    assert len(calls) == 1 and [f for _, f in calls[0]] == ["webm", "webp", "gif", "email", "mp4"]  # + a preview
+    assert kit["mp4"].info["cached"] and kit["mp4"].info["key"] == made.info["key"]
+    assert not any(kit[f].info["cached"] for f in ("webm", "webp", "gif", "email"))
+    for f, r in kit.items():
+        alone = render_cached(img, SMALL.replace(format=f), cache=cache, mask=mask, name="beach.png")
+        assert alone.info["cached"] and alone.info["key"] == r.info["key"] and alone.info["format"] == f
+        assert os.path.basename(alone.poster) == "cinegan-beach-poster.jpg"
+        assert 'poster="cinegan-beach-poster.jpg"' in alone.info["snippet"] and "sea" not in alone.info["snippet"]
+    assert len(calls) == 1
+    assert [os.path.basename(kit[f].video) for f in kit] == ["cinegan-sea.mp4", "cinegan-sea.webm", "cinegan-sea.webp",
+                                                             "cinegan-sea.gif", "cinegan-sea-email.gif"]
+    assert kit["webm"].preview == kit["webm"].video                    # a browser plays it; the others get an MP4
+    assert all(kit[f].preview.endswith(".mp4") and len(read_video(kit[f].preview)[0]) == 6 for f in kit if f != "webm")
+    with Image.open(kit["webp"].video) as w:
+        assert w.format == "WEBP" and w.n_frames == 6 and w.info["loop"] == 0
+    with Image.open(kit["email"].poster) as p:   # the untouched photo at the video's size
+        grey = np.asarray(Image.fromarray(img).convert("L"), float)
+        assert p.size == (64, 64) and np.abs(np.asarray(p.convert("L"), float) - grey).mean() < 3
+    for words in ('src="cinegan-sea.webm"', 'src="cinegan-sea.mp4"', 'src="cinegan-sea.webp"',
+                  'poster="cinegan-sea-poster.jpg"', "aspect-ratio:64/64"):
+        assert words in kit["gif"].info["snippet"]
+    assert kit["gif"].info["poster"] == dict(kit["mp4"].info["poster"], file_name="cinegan-sea-poster.jpg")
+
+
 def test_variants_are_a_batch_named_after_each_caller(tmp_path):
     """A/B variants: the presets rendered as a small batch (the batch's manifest format),
     zipped and named after the caller's upload; the same photo under another name gets its
@@ -131,13 +168,15 @@ def test_variants_are_a_batch_named_after_each_caller(tmp_path):
     with zipfile.ZipFile(second.zip) as z:
         names = sorted(z.namelist())
         manifest = json.loads(z.read("manifest.json"))
+        page = z.read("index.html").decode()
     assert os.path.basename(second.zip) == "cinegan-beach-variants.zip"
-    assert names == ["cinegan-beach-calm.mp4", "cinegan-beach-lively.mp4", "cinegan-beach-natural.mp4",
-                     "manifest.json"]
-    assert set(manifest) >= {"jobs_file", "started", "finished", "summary", "jobs"}  # a batch's manifest
-    assert [j["variant"] for j in manifest["jobs"]] == [{"preset": p} for p in ("calm", "natural", "lively")]
+    presets, kit = ("calm", "natural", "lively"), (".mp4", ".webm", ".webp", ".gif", "-poster.jpg", "-embed.html")
+    assert names == sorted([f"cinegan-beach-{p}{k}" for p in presets for k in kit] + ["index.html", "manifest.json"])
+    assert set(manifest) >= {"jobs_file", "started", "finished", "summary", "jobs", "delivery"}  # a batch's manifest
+    assert [j["variant"] for j in manifest["jobs"]] == [{"preset": p, "format": f} for p in presets
+                                                        for f in ("mp4", "webm", "webp", "gif")]
     assert all(j["status"] == "done" and j["cached"] and j["photo"] == "beach.png" for j in manifest["jobs"])
     assert [j["key"] for j in manifest["jobs"]] == [j["key"] for j in first.manifest["jobs"]]
-    assert "holiday" not in json.dumps(manifest) and str(tmp_path) not in json.dumps(manifest)
+    assert "holiday" not in json.dumps(manifest) + page and str(tmp_path) not in json.dumps(manifest) + page
     assert [label.split(",")[0] for _, label in second.items] == ["A: calm", "B: natural", "C: lively"]
     assert all(p.endswith(".gif") and os.path.exists(p) for p, _ in second.items)

@@ -77,7 +77,7 @@ def test_failed_encode_leaves_nothing_behind(tmp_path, clip):
 
 
 def test_unknown_extension(tmp_path, clip):
-    with pytest.raises(CineGANError, match=r"\.mp4, \.webm or \.gif"):
+    with pytest.raises(CineGANError, match=r"\.mp4, \.webm, \.gif or \.webp"):
         write_video(clip, tmp_path / "loop.avi", fps=24)
 
 

@@ -24,10 +24,12 @@ uses (``settings.to_settings``): the order of the columns never matters, and a
 list that expands to nothing (``frames=|``) is a failed job of its own.
 
 Every job is rendered through the render cache the app uses
-(``service.render_cached``, same key: a loop the app already made is not made
+(``service.render_formats``, same key: a loop the app already made is not made
 again; the cache is the environment's, ``$CINEGAN_CACHE`` at most
-``$CINEGAN_CACHE_GB``, unless one is given) and copied to
-``OUT/cinegan-<photo>[-<preset>][-<other varied values>].<format>``, and
+``$CINEGAN_CACHE_GB``, unless one is given; jobs that differ only in format are
+one render, encoded in each) and copied to
+``OUT/cinegan-<photo>[-<preset>][-<other varied values>].<ext>`` (the email GIF
+``...-email.gif``), and
 ``OUT/manifest.json`` records each job's settings, output, status
 (done / skipped / failed / pending), seconds, one-line error, key and the loop's
 quality figures (``quality.LoopProbe``). The manifest is the batch's memory: a
@@ -50,10 +52,15 @@ store (one copy per file) and send the finished video back, so the nodes need no
 shared folder; they do need cinegan_core's dependencies (the package itself is
 shipped with the job).
 
+Beside each finished loop the batch puts its poster (from the render's cache
+entry) and embed code, and over the campaign ``OUT/index.html``, every loop
+playing side by side (``pages``); the manifest's "delivery" lists these files: a
+file of such a name that the batch did not write is left alone.
+
 The package: ``jobs`` (reading and expanding rows), ``naming`` (output names),
-``manifest`` (the manifest and resuming), ``runners`` (one job, the pool, Ray);
-``batch`` here ties them together (``run_jobs``: planned jobs into a folder, which
-the app's A/B variants use too).
+``manifest`` (the manifest and resuming), ``runners`` (one loop, the pool, Ray),
+``pages`` (embed code, the A/B page); ``batch`` here ties them together (``run_jobs``:
+planned jobs into a folder, which the app's A/B variants use too).
 
 Note: ``cinegan_core.batch`` is the function; this package is
 ``sys.modules["cinegan_core.batch"]`` (``from cinegan_core.batch import ...`` works).
@@ -71,6 +78,7 @@ from ..errors import CineGANError
 from .jobs import Job, Row, expand_row, make_settings, plan, read_jobs, rows_from_data
 from .manifest import MANIFEST, JobKeys, entry, folder_lock, read_manifest, triage, write_manifest
 from .naming import name_outputs
+from .pages import deliver, poster_names
 from .runners import ray_session, render_job, run_pool, run_ray, task_of
 
 __all__ = ["MANIFEST", "BatchReport", "Job", "Row", "batch", "expand_row", "make_settings", "name_outputs", "plan",
@@ -152,10 +160,13 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
 
 def run_jobs(planned: list[Job], out, *, workers: int | None = None, ray: str | None = None,
              device: str | None = None, weights=None, cache=None, progress: Progress | None = None,
-             ray_gpus: float = 0.0, jobs_file: str | None = None) -> BatchReport:
+             ray_gpus: float = 0.0, jobs_file: str | None = None, title: str | None = None) -> BatchReport:
     """Render planned, named jobs (``plan``, or built by hand as ``service.variants`` does)
     into the folder out with its manifest.json, resuming what a manifest there says is
-    done. Arguments as for ``batch``; jobs_file: recorded in the manifest."""
+    done; beside the loops their posters and embed codes, and index.html (``pages``).
+    Jobs that differ only in format are rendered once (``loops``). Arguments as for
+    ``batch``; jobs_file: recorded in the manifest; title: index.html's (default: the
+    campaign's loops counted)."""
     from ..cache import Cache
     from ..service import shared_cache
     t0 = time.perf_counter()
@@ -171,7 +182,15 @@ def run_jobs(planned: list[Job], out, *, workers: int | None = None, ray: str | 
         old = read_manifest(out_dir)
         entries = [entry(j) for j in planned]
         todo = triage(planned, entries, out_dir, old, JobKeys(device, weights))
-        manifest = {"jobs_file": jobs_file, "started": started, "finished": None, "summary": None, "jobs": entries}
+        ours = set(old.get("delivery") or [])
+        posters = poster_names(planned, out_dir, ours)
+        for i, job in enumerate(planned):  # a loop done earlier whose poster went missing is copied out again
+            if entries[i]["status"] == "skipped" and job.stem in posters and \
+                    not os.path.exists(os.path.join(out_dir, posters[job.stem])):
+                entries[i], todo = entry(job), sorted({*todo, i})
+        # "delivery": the files besides the loops that this batch writes and owns (kept if it is killed)
+        manifest = {"jobs_file": jobs_file, "started": started, "finished": None, "summary": None, "jobs": entries,
+                    "delivery": sorted(ours | set(posters.values()))}
 
         def save(final: bool = False) -> None:
             report = BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
@@ -200,7 +219,10 @@ def run_jobs(planned: list[Job], out, *, workers: int | None = None, ray: str | 
                 save()
                 last_save = time.monotonic()
 
-        tasks = {i: task_of(planned[i], out_dir, device, weights, cache) for i in todo}
+        tasks, poster_of = {}, dict(posters)
+        for loop in loops(planned, todo):  # the first loop of a stem brings its poster
+            tasks[loop] = task_of([planned[i] for i in loop], out_dir, device, weights, cache,
+                                  poster_of.pop(planned[loop[0]].stem, None))
         try:
             if not tasks:
                 pass
@@ -209,8 +231,24 @@ def run_jobs(planned: list[Job], out, *, workers: int | None = None, ray: str | 
             elif (workers or 1) > 1 and len(tasks) > 1:
                 run_pool(tasks, record, workers)
             else:
-                for i, task in tasks.items():
-                    record(i, render_job(task))
+                for loop, task in tasks.items():
+                    for i, result in zip(loop, render_job(task)):
+                        record(i, result)
+            manifest["delivery"] = deliver(out_dir, planned, entries, posters, manifest["delivery"], title)
         finally:
             save(final=True)
     return BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
+
+
+def loops(planned: list[Job], todo: list[int]) -> list[tuple[int, ...]]:
+    """The jobs to render, as loops: the indices of jobs that differ only in format (same
+    photo, mask, motion, stem and every other setting) together, rendered once and encoded
+    in each format (``runners.render_job``), in the order of their first job."""
+    import json
+    groups: dict = {}
+    for i in todo:
+        job = planned[i]
+        same = json.dumps([job.photo, job.mask, job.motion, job.stem, job.settings.replace(format="mp4").to_dict()],
+                          sort_keys=True, default=str)
+        groups.setdefault(same, []).append(i)
+    return [tuple(g) for g in groups.values()]

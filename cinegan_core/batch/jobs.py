@@ -150,6 +150,8 @@ class Job:
     settings: the RenderSettings (None when the row is invalid: see error).
     variant:  the values this job took from list columns ({"preset": "calm"}).
     output:   the output's file name in the batch folder (None for an invalid row).
+    stem:     the name its loop's files share (``delivery.file_names``): the jobs that differ
+              only in format share it, and with it a poster and an embed code.
     error:    why the job cannot run (one line), or None.
     given:    the mask and motion as the row gave them (for the manifest).
     """
@@ -163,6 +165,7 @@ class Job:
     settings: RenderSettings | None = None
     variant: dict = field(default_factory=dict)
     output: str | None = None
+    stem: str | None = None
     error: str | None = None
     given: dict = field(default_factory=dict)
 

@@ -116,7 +116,7 @@ class JobKeys:
         if s.engine not in self._engines:
             self._engines[s.engine] = pick_engine(s.engine, self.device, self.weights)[0].identity()
         return render_inputs(self._photo[1], s, mask=job.mask, motion=job.motion,
-                             engine_id=self._engines[s.engine])[-1]
+                             engine_id=self._engines[s.engine]).key(s)
 
 
 def _missing_input(job: Job) -> str | None:

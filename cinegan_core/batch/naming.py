@@ -1,14 +1,14 @@
 """Output names of a batch's jobs: unique within the batch and stable across runs.
 
-``service.output_name`` of the photo (or the row's name) and settings, plus the
-values a job took from list columns that the name does not hold yet; jobs that
-would still share a name get a short digest of their inputs, then -2, -3...
+``service.output_stem`` of the photo (or the row's name) and settings, plus the
+values a job took from list columns that the name does not hold yet, and the
+format's file (``delivery.file_names``); jobs that would still share a name get a
+short digest of their inputs, then -2, -3...
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from typing import TYPE_CHECKING
 
@@ -33,37 +33,37 @@ def _job_digest(job: Job) -> str:
 
 
 def name_outputs(jobs: list[Job]) -> None:
-    """Give every valid job its output file name, unique within the batch:
-    ``service.output_name`` of the photo (or the row's name) and settings, plus the
-    values the job took from list columns that the name does not hold yet (the
-    format is the extension). Jobs that would still share a name get a short
-    digest of their inputs and settings (stable across runs), then -2, -3..."""
-    from ..service import output_name  # the names a user gets from the app too
+    """Give every valid job its stem and output file name, unique within the batch:
+    ``service.output_stem`` of the photo (or the row's name) and settings, plus the
+    values the job took from list columns that the name does not hold yet, and the
+    format's file (``delivery.file_names``: the extension; the email GIF ...-email.gif).
+    Jobs that would still share a name get a short digest of their inputs and settings
+    (stable across runs), then -2, -3..."""
+    from ..service import output_stem  # the names a user gets from the app too
     named = [j for j in jobs if j.error is None]
     for j in named:
-        ext = j.settings.format
-        stem = output_name(j.name or j.label, j.settings, ext)[: -len(ext) - 1]
+        stem = output_stem(j.name or j.label, j.settings)
         for key, value in j.variant.items():
             if key == "format":
                 continue
             part = _slug(key, value)
             if f"-{part}-".lower() not in f"-{stem}-".lower():
                 stem += "-" + part
-        j.output = f"{stem}.{ext}"
+        _name(j, stem)
     counts: dict[str, int] = {}
     for j in named:
         counts[j.output.lower()] = counts.get(j.output.lower(), 0) + 1
     for j in named:
         if counts[j.output.lower()] > 1:
-            j.output = _with_suffix(j.output, _job_digest(j))
+            _name(j, f"{j.stem}-{_job_digest(j)}")
     seen: dict[str, int] = {}
     for j in named:
         n = seen.get(j.output.lower(), 0) + 1
         seen[j.output.lower()] = n
         if n > 1:
-            j.output = _with_suffix(j.output, str(n))
+            _name(j, f"{j.stem}-{n}")
 
 
-def _with_suffix(name: str, suffix: str) -> str:
-    stem, ext = os.path.splitext(name)
-    return f"{stem}-{suffix}{ext}"
+def _name(job: Job, stem: str) -> None:
+    from ..delivery import file_names
+    job.stem, job.output = stem, file_names(stem)[job.settings.format]
