@@ -261,6 +261,10 @@ def test_each_loop_gets_its_poster_and_embed_code_and_the_folder_an_ab_page(tmp_
     again = batch(jobs, out)
     assert [j["status"] for j in again.jobs] == ["skipped"] * 8
     assert {n: (out / n).stat().st_mtime_ns for n in os.listdir(out) if n != MANIFEST} == before  # nothing rewritten
+    os.remove(out / "cinegan-a-calm-poster.jpg")                         # a poster gone: its loop is copied out again
+    third = batch(jobs, out)
+    assert [j["status"] for j in third.jobs] == ["done"] * 4 + ["skipped"] * 4
+    assert all(j["cached"] for j in third.jobs[:4]) and (out / "cinegan-a-calm-poster.jpg").is_file()
 
 
 def test_the_key_is_the_render_cache_key(tmp_path):
