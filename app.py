@@ -19,21 +19,15 @@ import contextlib
 import functools
 import inspect
 import os
-import sys
 
 import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
 import cinegan_core as core
-from cinegan_core import framing
-from cinegan_core.cache import Cache, make_key
+from cinegan_core import framing, service
 from cinegan_core.regions import in_group, shares
-from cinegan_core.motion import DEFAULT_DRIFT
-from cinegan_core.delivery import write_variants_zip
-from cinegan_core.service import download_link, output_stem, photo_stem, poster_link, render_cached
-from cinegan_core.settings import (DEFAULT_EMAIL_MAX_MB, DEFAULT_EMAIL_WIDTH, DEFAULT_GIF_MAX_MB, DEFAULT_WEBP_MAX_MB,
-                                   MAX_EMAIL_WIDTH, MAX_GIF_MAX_MB, MIN_EMAIL_WIDTH, MIN_GIF_MAX_MB)
+from cinegan_core.settings import API_FIELDS, FIELD, FORMAT_CHOICES, FORMAT_FIELDS, from_api
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 EXAMPLES = [os.path.join(EXAMPLES_DIR, f) for f in ("sunset-skyline.jpg", "sea-overcast.jpg",
@@ -45,48 +39,25 @@ MAX_UPLOAD = os.environ.get("CINEGAN_MAX_UPLOAD", "40mb")
 CONCURRENCY = int(os.environ.get("CINEGAN_CONCURRENCY", 1))       # renders at once (CPU: 1 uses every core)
 QUEUE_SIZE = int(os.environ.get("CINEGAN_QUEUE_SIZE", 32))        # requests waiting; more are told to retry
 ON_ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))              # the render then runs in a worker process
-THUMB_SIDE = 256                                                   # px, the A/B gallery's animated previews
 
-ASPECTS = [("Original", "original"), ("Square 1:1", "1:1"), ("Portrait 4:5", "4:5"), ("Story 9:16", "9:16"),
-           ("Wide 16:9", "16:9")]
-FILES = [("MP4", "mp4"), ("WebM", "webm"), ("WebP", "webp"), ("GIF", "gif"), ("Email GIF", "email")]
-KIT = ("mp4", "webm", "webp", "gif")   # what every A/B variant comes as (a test tool takes any of them)
+# the page's controls, in the order the handlers take them: the API's arguments after the arrows
+CONTROLS = [f.name for f in API_FIELDS if f.control]
+# the size controls beside the File choice: each shown only for the formats it is about
+SIZE_CONTROLS = list(dict.fromkeys(name for names in FORMAT_FIELDS.values() for name in names))
+FORMAT_WORDS = {value: words for words, value in FORMAT_CHOICES}
 TINT = {"sky": (64, 156, 255, 120), "water": (0, 220, 170, 120)}  # overlay colours of the automatic mask
 MOVE_COLOUR, FREEZE_COLOUR = "#ff4fd8", "#111111"                 # brush colours: paint motion / freeze
 NOTHING_FOUND, LITTLE_FOUND = 0.005, 0.05                          # moving share under which the upload warns
 RENDERER = {"pixel": "standard renderer", "stylegan": "StyleGAN renderer"}
-STYLE_CHOICES = [("Automatic", "auto"), ("Drift: one slow sheet (clouds)", "drift"),
-                 ("Flow: along the water's course", "flow"), ("Ripple: shimmer in place (calm water)", "ripple")]
 
-cache = Cache(os.environ.get("CINEGAN_CACHE"), max_bytes=int(float(os.environ.get("CINEGAN_CACHE_GB", 2)) * 1024 ** 3))
+cache = service.shared_cache()                                     # $CINEGAN_CACHE, at most $CINEGAN_CACHE_GB
+DEVICE = service.serving_device(ON_ZERO_GPU)
+STYLEGAN = service.preload_engine(DEVICE) is not None              # on Spaces: loaded outside the GPU function
 
 
 def gpu(fn):
     """@spaces.GPU on Spaces (a no-op elsewhere); plain function without the package."""
     return spaces.GPU(duration=120)(fn) if spaces is not None else fn
-
-
-def device() -> str:
-    """"cuda" on a GPU (ZeroGPU included, where CUDA is attached per call), else "cpu"."""
-    import torch
-    return "cuda" if ON_ZERO_GPU or torch.cuda.is_available() else "cpu"
-
-
-def preload_engine():
-    """Load the stylegan networks now, once per process, when their weights are present
-    (on Spaces: at import, outside the @spaces.GPU function, so no request pays for the
-    load); the core keeps them (``engines.stylegan_engine``). None when absent or
-    unloadable: the page then offers only the standard renderer."""
-    if core.weights.missing():
-        return None
-    try:
-        return core.engines.stylegan_engine(None, device())
-    except core.CineGANError as e:  # the operator's problem, not the visitor's: say it in the log
-        print(f"cinegan: stylegan weights found but not loaded ({e}); using the standard renderer", file=sys.stderr)
-        return None
-
-
-STYLEGAN = preload_engine() is not None
 
 
 def user_error(fn):
@@ -268,9 +239,8 @@ def on_format(preview, aspect, crop_x, crop_y):
 
 
 def on_file_type(fmt):
-    """The size limit (and email width) of the chosen file type, and only those."""
-    return (gr.update(visible=fmt == "gif"), gr.update(visible=fmt == "webp"), gr.update(visible=fmt == "email"),
-            gr.update(visible=fmt == "email"))
+    """The size limits (and the email width) of the chosen file type, and only those (SIZE_CONTROLS)."""
+    return tuple(gr.update(visible=name in FORMAT_FIELDS.get(fmt, ())) for name in SIZE_CONTROLS)
 
 
 @user_error
@@ -296,38 +266,37 @@ def on_clear(preview):
 
 # --- rendering ------------------------------------------------------------------------------
 
-def control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                     arrows=(), aspect="original", crop_x=0.5, crop_y=0.5,
-                     gif_max_mb=DEFAULT_GIF_MAX_MB, sky_style="auto", water_style="auto",
-                     webp_max_mb=DEFAULT_WEBP_MAX_MB, email_width=DEFAULT_EMAIL_WIDTH,
-                     email_max_mb=DEFAULT_EMAIL_MAX_MB) -> core.RenderSettings:
-    """The page's controls (or the API's arguments) as RenderSettings: the core's
-    ``settings.from_api``, rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE."""
-    return core.settings.from_api(
-        {"sky_direction": sky_direction, "sky_speed": sky_speed, "water_direction": water_direction,
-         "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
-         "arrows": list(arrows) if not isinstance(arrows, str) else arrows, "aspect": aspect, "crop_x": crop_x,
-         "crop_y": crop_y, "gif_max_mb": gif_max_mb, "sky_style": sky_style, "water_style": water_style,
-         "webp_max_mb": webp_max_mb, "email_width": email_width, "email_max_mb": email_max_mb},
-        max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
+def page_settings(values: dict) -> core.RenderSettings:
+    """The page's controls (or the API's arguments), by their flat names, as RenderSettings
+    (``settings.from_api``), rendered at RENDER_SIDE, or a channel's size up to CHANNEL_SIDE."""
+    return from_api(values, max_side=RENDER_SIDE, channel_side=CHANNEL_SIDE)
+
+
+def controls(arrows, values) -> dict:
+    """The page's controls as flat names: the arrows drawn, then the CONTROLS' values."""
+    return dict(zip(CONTROLS, values), arrows=list(arrows or []))
 
 
 @gpu
-def render_files(photo_path: str, mask, settings: dict, progress_cb=None,
-                 formats=()) -> tuple[str, str, dict, dict]:
+def render_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tuple[str, str, dict, str]:
     """Render (or fetch from the cache) one loop. Returns (preview mp4/webm path,
-    download path in the chosen format, named after the photo, info, {kind: path} of the
-    poster and of every format, each named as the embed code names it). Only paths and
-    plain data cross this boundary (it may run in a ZeroGPU worker).
-    mask: None, a mask file's path, or an (h, w) bool array over the whole photo.
-    formats: more formats to make from the same frames (the A/B variants' KIT)."""
-    rs = core.RenderSettings.from_dict(settings)
+    download path in the chosen format, info (with the embed code), poster path), the
+    files named after this upload. Only paths and plain data cross this boundary (it may
+    run in a ZeroGPU worker).
+    mask: None, a mask file's path, or an (h, w) bool array over the whole photo."""
     with named_as_uploaded(photo_path):
-        out = render_cached(photo_path, rs, cache=cache, mask=mask, name=os.path.basename(photo_path),
-                            device=device(), progress=progress_cb, formats=formats)
-    kit = {f: download_link(cache, out, f) for f in out.files}
-    kit["poster"] = poster_link(cache, out)
-    return out.preview, kit[rs.format], out.info, kit
+        out = service.render_cached(photo_path, core.RenderSettings.from_dict(settings), cache=cache, mask=mask,
+                                    name=os.path.basename(photo_path), device=DEVICE, progress=progress_cb)
+    return out.preview, out.video, out.info, out.poster
+
+
+@gpu
+def variant_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tuple[list, str]:
+    """The A/B variants of one photo (``service.variants``): (gallery items, zip path)."""
+    with named_as_uploaded(photo_path):
+        out = service.variants(photo_path, core.RenderSettings.from_dict(settings), cache=cache, mask=mask,
+                               name=os.path.basename(photo_path), device=DEVICE, progress=progress_cb)
+    return out.items, out.zip
 
 
 def user_notes(info: dict) -> list[str]:
@@ -343,14 +312,13 @@ def status_line(info: dict) -> str:
     w, h = out.get("width", info["width"]), out.get("height", info["height"])
     fps = out.get("fps", info["fps"])
     secs = out.get("frames", info["frames"]) / fps
-    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {dict((v, k) for k, v in FILES).get(info.get('format'), '')}"
+    what = f"{secs:.3g} s loop, {w}x{h}, {fps:g} fps, {FORMAT_WORDS.get(info.get('format'), '')}"
     if out.get("bytes"):
         what += f", {out['bytes'] / 1e6:.1f} MB"
-    if info.get("format") in ("gif", "email"):
-        limit = info["settings"]["gif_max_mb" if info["format"] == "gif" else "email_max_mb"]
-        what += f" (limit {limit:g} MB, {out.get('colors', 256)} colours)"
-    elif info.get("format") == "webp":
-        what += f" (limit {info['settings']['webp_max_mb']:g} MB, quality {out.get('quality')})"
+    limit = core.RenderSettings.from_dict(info["settings"]).budget_bytes()
+    if limit is not None:
+        made = f"quality {out.get('quality')}" if info["format"] == "webp" else f"{out.get('colors', 256)} colours"
+        what += f" (limit {limit / 1e6:g} MB, {made})"
     renderer = RENDERER.get(info.get("engine"), "renderer")
     head = (f"Ready (made earlier, {info['seconds']:.1f} s)" if info.get("cached")
             else f"Ready in {info['seconds']:.1f} s with the {renderer}")
@@ -361,10 +329,11 @@ def status_line(info: dict) -> str:
 def progress_bridge(progress: gr.Progress):
     if ON_ZERO_GPU:  # a callback into this process cannot cross into the GPU worker
         return None
-    words = {"prepare": "preparing", "render": "making the loop"}
+    words = {"prepare": "preparing", "render": "making the loop", "batch": "variants"}
 
     def cb(event: dict):
-        progress((event["step"], event["total"]), desc=words.get(event["stage"], event["stage"]), unit="frames")
+        progress((event["step"], event["total"]), desc=words.get(event["stage"], event["stage"]),
+                 unit="variants" if event["stage"] == "batch" else "frames")
     return cb
 
 
@@ -380,83 +349,27 @@ def page_mask(editor, base):
 
 
 @user_error
-def on_generate(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
-                engine, aspect, crop_x, crop_y, gif_max_mb, sky_style="auto", water_style="auto",
-                webp_max_mb=DEFAULT_WEBP_MAX_MB, email_width=DEFAULT_EMAIL_WIDTH, email_max_mb=DEFAULT_EMAIL_MAX_MB,
-                progress=gr.Progress()):
-    """Generate: the playing loop, the file, the status, the embed code and the poster."""
+def on_generate(path, editor, base, arrows, *values, progress=gr.Progress()):
+    """Generate: the page's controls (CONTROLS, in order) -> the playing loop, the download,
+    the status, the embed code and the poster."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
-    settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style, webp_max_mb,
-                                email_width, email_max_mb)
-    preview, download, info, kit = render_files(path, page_mask(editor, base), settings.to_dict(),
-                                                progress_bridge(progress))
-    return preview, download, status_line(info), info["snippet"], kit["poster"]
-
-
-def thumbnail(preview: str, key: str) -> str:
-    """A small animated GIF of a loop (the gallery's thumbnail), kept in the cache."""
-    path, _ = cache.get_or_create("thumb", make_key("thumb", key, THUMB_SIDE), ".gif",
-                                  lambda tmp: core.video.thumbnail_gif(preview, tmp, side=THUMB_SIDE))
-    return path
-
-
-def variant_entry(letter: str, preset: str, name: str, download: str, info: dict) -> dict:
-    """One variant in the zip's manifest.json: its name (the stem of its files, the same in
-    every run), file, settings, sizes, duration, quality."""
-    out = info["output"]
-    return {"variant": letter, "name": name, "preset": preset, "file": os.path.basename(download),
-            "format": info["format"],
-            "width": out["width"], "height": out["height"], "frames": out["frames"], "fps": out["fps"],
-            "seconds": round(out["frames"] / out["fps"], 3), "bytes": out["bytes"],
-            "motion_scale": info["settings"]["motion_scale"], "quality": info["quality"],
-            "settings": info["settings"], "cached": info["cached"]}
+    settings = page_settings(controls(arrows, values))
+    preview, download, info, poster = render_files(path, page_mask(editor, base), settings.to_dict(),
+                                                   progress_bridge(progress))
+    return preview, download, status_line(info), info["snippet"], poster
 
 
 @user_error
-def on_variants(path, editor, base, arrows, sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt,
-                engine, aspect, crop_x, crop_y, gif_max_mb, sky_style="auto", water_style="auto",
-                webp_max_mb=DEFAULT_WEBP_MAX_MB, email_width=DEFAULT_EMAIL_WIDTH, email_max_mb=DEFAULT_EMAIL_MAX_MB,
-                progress=gr.Progress()):
+def on_variants(path, editor, base, arrows, *values, progress=gr.Progress()):
     """A/B variants: the fixed presets (calm / natural / lively scale every speed and
-    arrow), as animated thumbnails, plus a zip named after the photo with every
-    variant as MP4, WebM, WebP, GIF (and the chosen file), its poster and embed code,
-    a manifest (settings, sizes, durations, quality figures) and index.html, the page
-    that plays them side by side (``delivery.write_variants_zip``)."""
+    arrow), as animated thumbnails, plus a zip named after the photo with every variant as
+    MP4, WebM, WebP, GIF (and the chosen file), its poster and embed code, index.html (the
+    page that plays them side by side) and the batch's manifest.json (``service.variants``)."""
     if not path:
         raise core.CineGANError("Upload a photo first (or click an example).")
-    settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps, fmt, engine,
-                                arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style, water_style, webp_max_mb,
-                                email_width, email_max_mb)
-    mask = page_mask(editor, base)
-    items, entries, kits = [], [], []
-    for i, name in enumerate(core.PRESETS):
-        progress(i / len(core.PRESETS), desc=f"variant {name}")
-        chosen = settings.with_preset(name)
-        preview, download, info, kit = render_files(path, mask, chosen.to_dict(), formats=KIT)
-        letter = chr(65 + i)
-        entry = variant_entry(letter, name, output_stem(os.path.basename(path), chosen), download, info)
-        items.append((thumbnail(preview, info["key"]),
-                      f"{letter}: {name}, {entry['seconds']:g} s, {entry['bytes'] / 1e6:.1f} MB"))
-        entries.append(dict(entry, snippet=info["snippet"]))
-        kits.append(kit)
-    stem = photo_stem(path)
-    manifest = {"photo": os.path.basename(path), "variants": [{k: v for k, v in e.items() if k != "snippet"}
-                                                               for e in entries]}
-    zkey = make_key("variants", sorted(p for kit in kits for p in kit.values()), [e["settings"] for e in entries])
-
-    def write_zip(tmp):
-        write_variants_zip(tmp, [{"name": e["name"], "files": kit, "snippet": e["snippet"],
-                                  "label": f"{e['variant']}: {e['preset']}", "width": e["width"],
-                                  "height": e["height"], "frames": e["frames"], "fps": e["fps"],
-                                  "settings": e["settings"], "quality": e["quality"]}
-                                 for e, kit in zip(entries, kits)],
-                           manifest, f"{stem}: A/B variants")
-
-    progress(1.0, desc="zip")
-    zpath, _ = cache.get_or_create("variants", zkey, ".zip", write_zip)
-    return items, cache.link("variants", zkey, ".zip", f"cinegan-{stem}-variants.zip")
+    settings = page_settings(controls(arrows, values))
+    return variant_files(path, page_mask(editor, base), settings.to_dict(), progress_bridge(progress))
 
 
 API_OUTPUTS = {"video": "the loop, in the chosen format, named after the photo",
@@ -464,65 +377,45 @@ API_OUTPUTS = {"video": "the loop, in the chosen format, named after the photo",
                        "fps, frames, bytes), quality (seam_ratio, frozen_exact, moving_share), settings, notes, warnings, "
                        "file_name, key, cached (true when it came from the cache), seconds, snippet (the embed code), "
                        "poster (file_name, width, height, bytes, url: where this server serves it)"}
+API_INPUTS = {"photo": "the photo (any size; sky and water are found automatically).",
+              "mask": "optional mask image over the whole photo, white = moves.",
+              **{f.name: f.help for f in API_FIELDS}}
 
 
-def api_generate(photo: gr.FileData, mask: gr.FileData | None = None, arrows: str = "",
-                 sky_direction: float = DEFAULT_DRIFT["sky"][0], sky_speed: float = DEFAULT_DRIFT["sky"][1],
-                 water_direction: float = DEFAULT_DRIFT["water"][0], water_speed: float = DEFAULT_DRIFT["water"][1],
-                 seconds: float = 3.0, fps: float = 20.0, format: str = "mp4", engine: str = "auto",
-                 aspect: str = "original", crop_x: float = 0.5, crop_y: float = 0.5,
-                 gif_max_mb: float = DEFAULT_GIF_MAX_MB, sky_style: str = "auto",
-                 water_style: str = "auto", webp_max_mb: float = DEFAULT_WEBP_MAX_MB,
-                 email_width: int = DEFAULT_EMAIL_WIDTH,
-                 email_max_mb: float = DEFAULT_EMAIL_MAX_MB) -> tuple[gr.FileData, dict]:
-    """Render a cinemagraph from a landscape photo.
-
-    Parameters:
-        photo: the photo (any size; sky and water are found automatically).
-        mask: optional mask image over the whole photo, white = moves.
-        arrows: optional 'x0,y0,x1,y1;x0,y0,x1,y1' in px of the whole photo: content at the start reaches the end in one loop.
-        sky_direction: degrees, 0 = rightward, 90 = downward.
-        sky_speed: px per frame per 1024 px of the photo's long side.
-        water_direction: degrees, 0 = rightward, 90 = downward.
-        water_speed: px per frame per 1024 px of the photo's long side.
-        seconds: length of the loop.
-        fps: playback rate.
-        format: mp4, webm, gif, webp (animated, for an img tag) or email (a GIF for email clients).
-        engine: auto, pixel or stylegan.
-        aspect: original, 1:1, 4:5, 9:16 or 16:9 (also square, portrait, story, wide): crop to a channel's shape and size.
-        crop_x: where the crop box lies across, 0 = left edge, 0.5 = centred, 1 = right edge.
-        crop_y: where the crop box lies down, 0 = top edge, 0.5 = centred, 1 = bottom edge.
-        gif_max_mb: largest GIF in MB; size, frame rate and colours are chosen to fit.
-        sky_style: how the sky moves: auto, drift (one coherent sheet, slower near the horizon), flow or ripple.
-        water_style: how the water moves: auto (chosen from the photo), flow (along the water's own course), ripple (calm water shimmers in place) or drift.
-        webp_max_mb: largest animated WebP in MB; quality, size and frame rate are chosen to fit.
-        email_width: widest email GIF in px (never enlarged).
-        email_max_mb: largest email GIF in MB; frame rate, colours and then size are chosen to fit.
-    Returns:
-        video and info (see the outputs).
-    """
+def api_generate(photo, mask=None, *values):
     try:
         path = photo["path"] if isinstance(photo, dict) else photo.path
         mpath = None if mask is None else mask["path"] if isinstance(mask, dict) else mask.path
-        settings = control_settings(sky_direction, sky_speed, water_direction, water_speed, seconds, fps,
-                                    format, engine, arrows, aspect, crop_x, crop_y, gif_max_mb, sky_style,
-                                    water_style, webp_max_mb, email_width, email_max_mb)
-        _, download, info, kit = render_files(path, mpath, settings.to_dict())
+        settings = page_settings(dict(zip([f.name for f in API_FIELDS], values)))
+        _, download, info, poster = render_files(path, mpath, settings.to_dict())
         # the poster, where this server serves it (a path under its root URL)
-        info = dict(info, poster=dict(info["poster"], url=f"/gradio_api/file={kit['poster']}"))
+        info = dict(info, poster=dict(info["poster"], url=f"/gradio_api/file={poster}"))
     except core.CineGANError as e:
         raise gr.Error(str(e), print_exception=False) from None
     return gr.FileData(path=download), info
 
 
-def name_api_fields(demo: gr.Blocks, api_name: str, outputs: dict[str, str]) -> None:
-    """Give a gr.api endpoint's inputs their parameter names and its outputs names and
-    descriptions in the API page (gr.api itself labels them "1st", "2nd", ...)."""
+# the endpoint's arguments, defaults and descriptions are the settings table's (``settings.API_FIELDS``)
+_P = inspect.Parameter
+api_generate.__signature__ = inspect.Signature(
+    [_P("photo", _P.POSITIONAL_OR_KEYWORD, annotation=gr.FileData),
+     _P("mask", _P.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.FileData | None)]
+    + [_P(f.name, _P.POSITIONAL_OR_KEYWORD, default=f.start, annotation=f.type) for f in API_FIELDS],
+    return_annotation=tuple[gr.FileData, dict])
+api_generate.__annotations__ = {p.name: p.annotation for p in api_generate.__signature__.parameters.values()}
+api_generate.__annotations__["return"] = tuple[gr.FileData, dict]
+api_generate.__doc__ = ("Render a cinemagraph from a landscape photo.\n\nParameters:\n"
+                        + "".join(f"    {name}: {text}\n" for name, text in API_INPUTS.items())
+                        + "Returns:\n    video and info (see the outputs).\n")
+
+
+def name_api_fields(demo: gr.Blocks, api_name: str, inputs: dict[str, str], outputs: dict[str, str]) -> None:
+    """Give a gr.api endpoint's inputs their parameter names and descriptions, and its outputs
+    names and descriptions, in the API page (gr.api itself labels them "1st", "2nd", ...)."""
     fn = next(f for f in demo.fns.values() if f.api_name == api_name)
-    _, described, _ = gr.utils.get_function_description(fn.fn)  # the docstring's "Parameters:"
     for comp, name in zip(fn.inputs, inspect.signature(fn.fn).parameters):
         comp.label = name
-        comp._api_info = dict(comp._api_info, additional_description=described.get(name, ""))
+        comp._api_info = dict(comp._api_info, additional_description=inputs.get(name, ""))
     for comp, (name, text) in zip(fn.outputs, outputs.items()):
         comp.label = name
         comp._api_info = dict(comp._api_info, description=text)
@@ -532,10 +425,23 @@ def name_api_fields(demo: gr.Blocks, api_name: str, outputs: dict[str, str]) -> 
 def example_render(path):
     """What an example shows before anyone touches a control (cached lazily): the
     playing loop, the file to download and the status line."""
-    settings = control_settings(DEFAULT_DRIFT["sky"][0], DEFAULT_DRIFT["sky"][1], DEFAULT_DRIFT["water"][0],
-                                DEFAULT_DRIFT["water"][1], 3.0, 20, "mp4", "auto")
-    preview, download, info, _ = render_files(path, None, settings.to_dict())
+    preview, download, info, _ = render_files(path, None, page_settings({}).to_dict())
     return preview, download, status_line(info)
+
+
+def control(name: str, **extra):
+    """The page's control of a setting, as the settings table describes it (``settings.FIELDS``)."""
+    f = FIELD[name]
+    kw = dict(value=f.start, label=f.label, **extra)
+    if f.info:
+        kw["info"] = f.info
+    if f.control == "slider":
+        return gr.Slider(f.lo, f.hi, step=f.step, **kw)
+    if f.control == "number":
+        return gr.Number(minimum=f.lo, maximum=f.hi, step=f.step, precision=0 if f.type is int else None, **kw)
+    if f.control == "radio":
+        return gr.Radio(list(f.choices), **kw)
+    return gr.Dropdown(list(f.choices), **kw)
 
 
 # --- page -----------------------------------------------------------------------------------
@@ -589,30 +495,19 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                             label="Examples (photos: see examples/LICENSES.md)")
             with gr.Column(scale=1, min_width=420):
                 with gr.Group():
-                    aspect = gr.Radio(ASPECTS, value="original", label="3. Format for", elem_id="aspect")
+                    aspect = control("aspect", elem_id="aspect")
                     with gr.Row(visible=False, elem_id="crop-row") as crop_row:
                         crop_img = gr.Image(label="Crop", elem_id="crop-view", interactive=False, height=96,
                                             show_label=False, buttons=[], scale=1, min_width=120)
                         with gr.Column(scale=3):
-                            crop_x = gr.Slider(0, 1, value=0.5, step=0.01, label="Crop: left ↔ right",
-                                               elem_id="crop-x")
-                            crop_y = gr.Slider(0, 1, value=0.5, step=0.01, label="Crop: top ↕ bottom",
-                                               elem_id="crop-y")
+                            crop_x = control("crop_x", elem_id="crop-x")
+                            crop_y = control("crop_y", elem_id="crop-y")
                             gr.Markdown("The bright box is what the post keeps.", elem_id="crop-hint")
                     with gr.Row():
-                        fmt = gr.Radio(FILES, value="mp4", label="File", elem_id="file-type", scale=2)
-                        gif_mb = gr.Number(value=DEFAULT_GIF_MAX_MB, minimum=MIN_GIF_MAX_MB, maximum=MAX_GIF_MAX_MB,
-                                           step=0.5, label="GIF size limit (MB)", elem_id="gif-mb", visible=False,
-                                           scale=1)
-                        webp_mb = gr.Number(value=DEFAULT_WEBP_MAX_MB, minimum=MIN_GIF_MAX_MB,
-                                            maximum=MAX_GIF_MAX_MB, step=0.5, label="WebP size limit (MB)",
-                                            elem_id="webp-mb", visible=False, scale=1)
-                        email_width = gr.Number(value=DEFAULT_EMAIL_WIDTH, minimum=MIN_EMAIL_WIDTH,
-                                                maximum=MAX_EMAIL_WIDTH, step=10, precision=0, label="Email width (px)",
-                                                elem_id="email-width", visible=False, scale=1)
-                        email_mb = gr.Number(value=DEFAULT_EMAIL_MAX_MB, minimum=MIN_GIF_MAX_MB,
-                                             maximum=MAX_GIF_MAX_MB, step=0.1, label="Email size limit (MB)",
-                                             elem_id="email-mb", visible=False, scale=1)
+                        fmt = control("format", elem_id="file-type", scale=2)
+                        sizes = {name: control(name, elem_id=name.replace("_max", "").replace("_", "-"),
+                                               visible=name in FORMAT_FIELDS.get(FIELD["format"].start, ()), scale=1)
+                                 for name in SIZE_CONTROLS}
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 status.render()
                 result.render()
@@ -627,18 +522,14 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                     poster_file = gr.File(label="Poster (JPEG)", elem_id="poster", height=60)
                 with gr.Accordion("Motion: direction, speed, arrows", open=False):
                     with gr.Row():
-                        sky_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["sky"][0], step=1, label="Sky direction (°)",
-                                            info="0 = right, 90 = down, 180 = left, 270 = up")
-                        sky_speed = gr.Slider(0, 4, value=DEFAULT_DRIFT["sky"][1], step=0.1, label="Sky speed",
-                                              info="0 = still; 1 = gentle drift")
+                        sky_dir = control("sky_direction")
+                        sky_speed = control("sky_speed")
                     with gr.Row():
-                        water_dir = gr.Slider(0, 359, value=DEFAULT_DRIFT["water"][0], step=1,
-                                              label="Water direction (°)")
-                        water_speed = gr.Slider(0, 4, value=DEFAULT_DRIFT["water"][1], step=0.1, label="Water speed")
+                        water_dir = control("water_direction")
+                        water_speed = control("water_speed")
                     with gr.Row():
-                        sky_style = gr.Dropdown(STYLE_CHOICES, value="auto", label="Sky motion", elem_id="sky-style")
-                        water_style = gr.Dropdown(STYLE_CHOICES, value="auto", label="Water motion",
-                                                  elem_id="water-style")
+                        sky_style = control("sky_style", elem_id="sky-style")
+                        water_style = control("water_style", elem_id="water-style")
                     arrow_view = gr.Image(label="Arrows: click where something starts, then where it should go "
                                                 "in one loop", elem_id="arrows", interactive=False, height=260)
                     with gr.Row():
@@ -646,11 +537,9 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                         clear = gr.Button("Clear arrows", size="sm")
                 with gr.Accordion("Loop: length and smoothness", open=False):
                     with gr.Row():
-                        seconds = gr.Slider(1, 10, value=3, step=0.5, label="Length (s)")
-                        fps = gr.Slider(10, 30, value=20, step=1, label="Frames per second")
-                    engine = gr.Radio([("Automatic", "auto"), ("Standard (fast)", "pixel"),
-                                       ("StyleGAN (best quality)", "stylegan")], value="auto", label="Renderer",
-                                      visible=STYLEGAN, elem_id="engine")
+                        seconds = control("seconds")
+                        fps = control("fps")
+                    engine = control("engine", visible=STYLEGAN, elem_id="engine")
                 with gr.Accordion("A/B variants: calm, natural, lively", open=False):
                     variants_btn = gr.Button("Make three variants", elem_id="variants")
                     gallery = gr.Gallery(label="Variants (animated previews)", columns=3, height=220,
@@ -665,21 +554,24 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                                                     show_progress="hidden", api_visibility="private")
         # `input`, not `change`: Gradio 6.31's editor reports a first stroke to `change` only with the next one
         editor.input(on_edit, [editor, base], [note], show_progress="hidden", api_visibility="private")
-        for control in (aspect, crop_x, crop_y):
-            control.change(on_format, [preview, aspect, crop_x, crop_y], crop_outputs, show_progress="hidden",
+        for moved in (aspect, crop_x, crop_y):
+            moved.change(on_format, [preview, aspect, crop_x, crop_y], crop_outputs, show_progress="hidden",
                            api_visibility="private")
-        fmt.change(on_file_type, [fmt], [gif_mb, webp_mb, email_width, email_mb], show_progress="hidden",
+        fmt.change(on_file_type, [fmt], [sizes[name] for name in SIZE_CONTROLS], show_progress="hidden",
                    api_visibility="private")
         arrow_view.select(on_click, [preview, arrows, pending], [arrow_view, arrows, pending, arrow_info],
                           api_visibility="private")
         clear.click(on_clear, [preview], [arrow_view, arrows, pending, arrow_info], api_visibility="private")
-        inputs = [photo, editor, base, arrows, sky_dir, sky_speed, water_dir, water_speed, seconds, fps, fmt, engine,
-                  aspect, crop_x, crop_y, gif_mb, sky_style, water_style, webp_mb, email_width, email_mb]
+        widgets = {"sky_direction": sky_dir, "sky_speed": sky_speed, "water_direction": water_dir,
+                   "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
+                   "aspect": aspect, "crop_x": crop_x, "crop_y": crop_y, "sky_style": sky_style,
+                   "water_style": water_style, **sizes}
+        inputs = [photo, editor, base, arrows] + [widgets[name] for name in CONTROLS]
         generate.click(on_generate, inputs, [result, download, status, snippet_box, poster_file],
                        api_visibility="private")
         variants_btn.click(on_variants, inputs, [gallery, bundle], api_visibility="private")
         gr.api(api_generate, api_name="generate")
-        name_api_fields(demo, "generate", API_OUTPUTS)
+        name_api_fields(demo, "generate", API_INPUTS, API_OUTPUTS)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=queue_size)
     return demo
 

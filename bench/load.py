@@ -3,14 +3,18 @@
     python bench/load.py                                  # 8 photos x 2, all at once, concurrency 2
     python bench/load.py --distinct 4 --repeat 4 --concurrency 1 --max-side 384
     python bench/load.py --kill-test                      # kill -9 during a render, restart, ask again
+    python bench/load.py --cache-gb 0.000001              # 16 calls, a cache too small to keep anything
 
 Starts ``python app.py`` on a free loopback port with a fresh temporary
-CINEGAN_CACHE (CINEGAN_CONCURRENCY and CINEGAN_MAX_SIDE set from the options),
+CINEGAN_CACHE (CINEGAN_CONCURRENCY, CINEGAN_MAX_SIDE and CINEGAN_CACHE_GB set
+from the options; a tiny --cache-gb makes every store evict every entry not in
+use, so requests race evictions),
 then sends distinct x repeat `/generate` requests at once, one gradio_client
 per thread (the same photo `repeat` times: identical requests), and prints:
 requests, served, errors (with their messages), p50 / p95 / max latency,
-renders vs cache hits (from each answer's "cached"), the cache's entries, and
-the error lines of the server's log. Photos: the shared test photos (a
+renders vs cache hits (from each answer's "cached"), whether every answer's
+video decodes with the frames asked for and carries its photo's name, the
+cache's entries, and the error lines of the server's log. Photos: the shared test photos (a
 different one per distinct request), else the examples.
 
 --kill-test: one request; when its render has started (a writer's .tmp-*
@@ -67,12 +71,14 @@ def free_port() -> int:
 class App:
     """python app.py as a child process, its output in a log file."""
 
-    def __init__(self, cache: str, concurrency: int, max_side: int, log: str):
+    def __init__(self, cache: str, concurrency: int, max_side: int, log: str, cache_gb: float | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = dict(os.environ, CINEGAN_CACHE=cache, CINEGAN_CONCURRENCY=str(concurrency),
                    CINEGAN_MAX_SIDE=str(max_side), GRADIO_SERVER_PORT=str(self.port),
                    GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+        if cache_gb is not None:
+            env["CINEGAN_CACHE_GB"] = str(cache_gb)
         self.log_path = log
         self._log = open(log, "a")
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self._log,
@@ -125,11 +131,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cache_entries(cache: str) -> dict:
-    renders = [p for p in glob.glob(os.path.join(cache, "render", "*", "*")) if not p.endswith(".sum")
-               and ".tmp-" not in p]
+    """Entries (folders with their digests) per kind, hand-out folders, temporaries."""
+    entries = glob.glob(os.path.join(cache, "*", "*", "*", "digests.json"))
+    kinds = {}
+    for p in entries:
+        kind = os.path.relpath(p, cache).split(os.sep)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
     temps = [p for p in glob.glob(os.path.join(cache, "**", ".tmp-*"), recursive=True)]
-    return {"render_files": len(renders), "labels": len(glob.glob(os.path.join(cache, "labels", "*", "*.npz"))),
-            "temporaries": len(temps)}
+    return {"render_entries": kinds.get("render", 0), "labels": kinds.get("labels", 0),
+            "hand_outs": len(glob.glob(os.path.join(cache, "out", "*"))), "temporaries": len(temps)}
+
+
+def check_video(answer: dict, frames: int) -> bool:
+    """The answer's video decodes with the frames asked for and is named after its photo."""
+    from cinegan_core import read_video
+    stem = os.path.splitext(os.path.basename(answer["photo"]))[0]
+    try:
+        return len(read_video(answer["video"])[0]) == frames and os.path.basename(answer["video"]).startswith(
+            f"cinegan-{stem}")
+    except Exception:  # noqa: BLE001 - a figure here
+        return False
 
 
 def server_errors(log: str) -> list[str]:
@@ -140,7 +161,7 @@ def server_errors(log: str) -> list[str]:
 def load_run(a) -> dict:
     work = tempfile.mkdtemp(prefix="cinegan-load-")
     cache, log = os.path.join(work, "cache"), os.path.join(work, "app.log")
-    app = App(cache, a.concurrency, a.max_side, log)
+    app = App(cache, a.concurrency, a.max_side, log, a.cache_gb)
     try:
         startup = app.wait_ready()
         jobs = [p for p in photos(a.distinct) for _ in range(a.repeat)]
@@ -160,10 +181,12 @@ def load_run(a) -> dict:
         app.stop()
     ok = [r for _, r in results if r["ok"]]
     lat = [t for t, r in results if r["ok"]]
+    frames = round(a.seconds * a.fps)
+    intact = sum(check_video(r, frames) for r in ok)
     errors = sorted({r["error"][:200] for _, r in results if not r["ok"]})
     return {"requests": len(jobs), "distinct_photos": a.distinct, "concurrency": a.concurrency,
-            "max_side": a.max_side, "frames": round(a.seconds * a.fps), "served": len(ok),
-            "errors": len(jobs) - len(ok), "error_messages": errors,
+            "max_side": a.max_side, "frames": frames, "cache_gb": a.cache_gb, "served": len(ok),
+            "videos_intact": intact, "errors": len(jobs) - len(ok), "error_messages": errors,
             "renders": sum(1 for r in ok if not r["info"].get("cached")),
             "cache_hits": sum(1 for r in ok if r["info"].get("cached")),
             "p50_s": round(percentile(lat, 50), 2), "p95_s": round(percentile(lat, 95), 2),
@@ -192,7 +215,7 @@ def kill_test(a) -> dict:
     in_render = rendering()
     app.kill()
     t.join()
-    partial = sorted(p for p in glob.glob(os.path.join(cache, "render", "*", "*")) if ".tmp-" not in p)
+    partial = sorted(p for p in glob.glob(os.path.join(cache, "render", "*", "*")) if ".tmp-" not in p)  # entries
     left = sorted(glob.glob(os.path.join(cache, "**", ".tmp-*"), recursive=True))
     app = App(cache, 1, a.max_side, log)
     try:
@@ -208,7 +231,7 @@ def kill_test(a) -> dict:
             "after_restart": (again["info"].get("cached") if again["ok"] else again["error"][:200]),
             "then": (third["info"].get("cached") if third["ok"] else third["error"][:200]),
             "frames_decoded": frames, "frames_expected": round(a.seconds * a.fps),
-            "render_files_at_end": after["render_files"], "server_log_errors": server_errors(log)[:10],
+            "render_entries_at_end": after["render_entries"], "server_log_errors": server_errors(log)[:10],
             "work_dir": work}
 
 
@@ -220,6 +243,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-side", type=int, default=512, help="CINEGAN_MAX_SIDE of the app, px")
     p.add_argument("--seconds", type=float, default=1.0, help="loop length asked for")
     p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--cache-gb", type=float, default=None,
+                   help="CINEGAN_CACHE_GB of the app (default: its own, 2); tiny values race evictions")
     p.add_argument("--kill-test", action="store_true")
     p.add_argument("--kill-after", type=float, default=1.0, help="seconds into the render the app is killed")
     p.add_argument("--json", action="store_true")

@@ -8,13 +8,16 @@ import argparse
 import sys
 
 from .errors import CineGANError
-from .photo import DEFAULT_MAX_SIDE
 from .framing import ASPECTS, CHANNEL_SIZES
 from .regions import GROUPS, STYLES, shares
-from .settings import (DEFAULT_EMAIL_MAX_MB, DEFAULT_EMAIL_WIDTH, DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_GIF_MAX_MB,
-                       DEFAULT_WEBP_MAX_MB, ENGINES, FORMATS)
+from .settings import ENGINES, FORMATS, RenderSettings
 
 PROG = "cinegan"
+DEFAULTS = RenderSettings()  # the options start from the settings' own defaults
+# the render options that are settings under their own flat names (``settings.to_settings``)
+SETTING_OPTIONS = ("frames", "fps", "engine", "max_side", "direction", "speed", "aspect", "gif_max_mb",
+                   "webp_max_mb", "email_width", "email_max_mb",
+                   *(f"{g}_{part}" for g in GROUPS for part in ("direction", "speed", "style")))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +31,16 @@ def _positive_int(text):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _number_or_auto(text):
+    """A number, or "auto" (chosen from the photo)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or auto: {text!r}") from None
 
 
 def _crop_position(text):
@@ -58,46 +71,46 @@ def build_parser() -> argparse.ArgumentParser:
                                   "default: sky and water are found automatically")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
                                     "1 downward, in px per frame at the array's own size (rescaled to the render)")
-    r.add_argument("--direction", type=float, help="drift direction in degrees: 0 = rightward, 90 = downward, "
-                                                   "180 = leftward, 270 = upward")
-    r.add_argument("--speed", type=float, help="drift speed in px per frame at the render size "
-                                               "(with --motion: the speed of its fastest vector)")
+    r.add_argument("--direction", type=_number_or_auto, help="drift direction in degrees: 0 = rightward, "
+                   "90 = downward, 180 = leftward, 270 = upward (default: chosen from the photo)")
+    r.add_argument("--speed", type=_number_or_auto, help="drift speed in px per frame at the render size "
+                   "(with --motion: the speed of its fastest vector; default: each region's own)")
     for region in GROUPS:
-        r.add_argument(f"--{region}-direction", type=float, metavar="DEG",
+        r.add_argument(f"--{region}-direction", type=_number_or_auto, metavar="DEG",
                        help=f"drift direction of the {region} only, degrees (overrides --direction)")
-        r.add_argument(f"--{region}-speed", type=float, metavar="PX",
+        r.add_argument(f"--{region}-speed", type=_number_or_auto, metavar="PX",
                        help=f"drift speed of the {region} only, px per frame at the render size (overrides --speed)")
-        r.add_argument(f"--{region}-style", choices=STYLES, default="auto",
+        r.add_argument(f"--{region}-style", choices=STYLES, default=getattr(DEFAULTS, region).style,
                        help=f"how the {region} moves: drift (one coherent sheet), flow (along the water's own "
                             "course), ripple (shimmers in place, no direction); auto chooses from the photo")
     r.add_argument("--arrow", action="append", metavar="X0,Y0,X1,Y1", default=[],
                    help="repeatable: content at X0,Y0 travels to X1,Y1 over one loop (px of the input photo), "
                         "so the arrow's length sets the speed (length / frames px per frame); several arrows "
                         "blend into one smooth field per region; a region without arrows keeps its drift")
-    r.add_argument("--frames", type=_positive_int, default=DEFAULT_FRAMES,
+    r.add_argument("--frames", type=_positive_int, default=DEFAULTS.frames,
                    help="frames in one loop (2 to 1000); the loop lasts frames / fps seconds")
-    r.add_argument("--fps", type=float, default=DEFAULT_FPS, help="playback frames per second")
-    r.add_argument("--engine", choices=ENGINES, default="auto",
+    r.add_argument("--fps", type=float, default=DEFAULTS.fps, help="playback frames per second")
+    r.add_argument("--engine", choices=ENGINES, default=DEFAULTS.engine,
                    help="renderer: pixel (no weights), stylegan (needs checkpoints), auto (stylegan if its weights are found), "
                         "stylegan-authors (the authors' own choices, for comparisons; see weights/README.md)")
     r.add_argument("--weights", help="folder with the stylegan checkpoints (default: $CINEGAN_WEIGHTS, then weights/)")
     r.add_argument("--frames-dir", help="also (or instead) write the loop as lossless PNGs 0000.png, 0001.png, ... here")
-    r.add_argument("--max-side", type=_positive_int, default=DEFAULT_MAX_SIDE,
+    r.add_argument("--max-side", type=_positive_int, default=DEFAULTS.max_side,
                    help="longest side of the render in px; larger photos are scaled down")
     sizes = ", ".join(f"{a} {w}x{h}" for a, (w, h) in CHANNEL_SIZES.items())
-    r.add_argument("--aspect", default="original", metavar="|".join(ASPECTS),
+    r.add_argument("--aspect", default=DEFAULTS.aspect, metavar="|".join(ASPECTS),
                    help=f"crop to a channel's shape and size ({sizes}; also: square, portrait, story, wide), "
                         "scaled down to --max-side and never enlarged; --mask, --motion and --arrow stay "
                         "in the whole photo's coordinates")
-    r.add_argument("--crop", type=_crop_position, default=(0.5, 0.5), metavar="X,Y",
+    r.add_argument("--crop", type=_crop_position, default=DEFAULTS.crop, metavar="X,Y",
                    help="where the crop box lies, 0..1 per axis: 0,0 = top left, 0.5,0.5 = centred, 1,1 = bottom right")
-    r.add_argument("--gif-max-mb", type=float, default=DEFAULT_GIF_MAX_MB, metavar="MB",
+    r.add_argument("--gif-max-mb", type=float, default=DEFAULTS.gif_max_mb, metavar="MB",
                    help="largest GIF in MB (10^6 bytes): its size, frame rate and colours are chosen to fit")
-    r.add_argument("--webp-max-mb", type=float, default=DEFAULT_WEBP_MAX_MB, metavar="MB",
+    r.add_argument("--webp-max-mb", type=float, default=DEFAULTS.webp_max_mb, metavar="MB",
                    help="largest animated WebP in MB: its quality, size and frame rate are chosen to fit")
-    r.add_argument("--email-width", type=_positive_int, default=DEFAULT_EMAIL_WIDTH, metavar="PX",
+    r.add_argument("--email-width", type=_positive_int, default=DEFAULTS.email_width, metavar="PX",
                    help="widest email GIF in px (--format email; never enlarged)")
-    r.add_argument("--email-max-mb", type=float, default=DEFAULT_EMAIL_MAX_MB, metavar="MB",
+    r.add_argument("--email-max-mb", type=float, default=DEFAULTS.email_max_mb, metavar="MB",
                    help="largest email GIF in MB (--format email): frame rate, colours and then size are chosen to fit")
     r.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -155,24 +168,24 @@ def _progress_bar(quiet: bool):
     return progress, lambda: bar is not None and bar.close()
 
 
+def render_settings(args):
+    """The render command's settings: its options by their flat names (``settings.to_settings``),
+    speeds in px per frame at the render size; the format is --format's, else the output's."""
+    from .settings import to_settings
+    from .video import extension, output_format
+    fmt = args.format
+    if args.output and fmt and output_format(args.output) != extension(fmt):
+        raise CineGANError(f"--format {fmt} writes a .{extension(fmt)} file, not {args.output!r}")
+    flat = {name: getattr(args, name) for name in SETTING_OPTIONS}
+    return to_settings(dict(flat, arrows=args.arrow, crop_x=args.crop[0], crop_y=args.crop[1], speed_units="px",
+                            format=fmt or (output_format(args.output) if args.output else DEFAULTS.format)))
+
+
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "render":
         from .pipeline import render
-        from .settings import RenderSettings
-        from .video import extension, output_format
-        fmt = args.format
-        if args.output and fmt and output_format(args.output) != extension(fmt):
-            raise CineGANError(f"--format {fmt} writes a .{extension(fmt)} file, not {args.output!r}")
-        settings = RenderSettings(
-            format=fmt or (output_format(args.output) if args.output else "mp4"),
-            webp_max_mb=args.webp_max_mb, email_width=args.email_width, email_max_mb=args.email_max_mb,
-            frames=args.frames, fps=args.fps, engine=args.engine, max_side=args.max_side,
-            direction=args.direction, speed=args.speed, speed_units="px",
-            sky=(args.sky_direction, args.sky_speed, args.sky_style),
-            water=(args.water_direction, args.water_speed, args.water_style),
-            arrows=tuple(args.arrow), aspect=args.aspect, crop_x=args.crop[0], crop_y=args.crop[1],
-            gif_max_mb=args.gif_max_mb)
+        settings = render_settings(args)
         progress, close = _progress_bar(args.quiet)
         try:
             info = render(args.input, args.output, settings, frames_dir=args.frames_dir, mask=args.mask,

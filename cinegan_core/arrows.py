@@ -45,10 +45,24 @@ class Arrow:
 
 
 def coerce_arrows(arrows) -> list[Arrow]:
-    """Arrows from Arrow objects, 'X0,Y0,X1,Y1' strings, 4-sequences (lists, tuples,
-    1-D arrays) or dicts with x0..y1."""
+    """Arrows from "x0,y0,x1,y1;..." text, or a sequence of Arrow objects, 'X0,Y0,X1,Y1'
+    strings, 4-sequences (lists, tuples, 1-D arrays) or dicts with x0..y1. CineGANError
+    naming what is wrong (a flat list of numbers is not taken for arrows)."""
+    if arrows is None:
+        return []
+    if isinstance(arrows, str):
+        return list(parse_arrows(arrows))
+    if isinstance(arrows, Arrow):
+        return [arrows]
+    try:
+        items = list(arrows)
+    except TypeError:
+        raise CineGANError(f"arrows must be 'x0,y0,x1,y1;...' or a list of arrows, got {arrows!r}") from None
+    if items and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in items):
+        raise CineGANError(f"arrows must be a list of arrows, each four numbers X0,Y0,X1,Y1; got the numbers "
+                           f"{items!r} (one arrow: [[x0, y0, x1, y1]] or 'x0,y0,x1,y1')")
     out = []
-    for a in arrows or []:
+    for a in items:
         if isinstance(a, Arrow):
             out.append(a)
         elif isinstance(a, str):

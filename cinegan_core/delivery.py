@@ -14,7 +14,9 @@ test tool needs). This module writes the pieces that are not the loop itself:
   from an unzipped folder with no server (relative links only, no script needed).
 
 The files of one loop share a stem and are named by ``file_names`` (one place), so
-a variant's name, and every file of it, stays the same across runs.
+a variant's name, and every file of it, stays the same across runs. Where they are
+put: a render's cache entry holds its poster (``service``), a batch folder (the A/B
+variants' zip is one) its embed codes and index.html (``batch.pages``).
 """
 from __future__ import annotations
 
@@ -22,9 +24,6 @@ import html
 import io
 import json
 import os
-import shutil
-import tempfile
-import zipfile
 
 import numpy as np
 from PIL import Image
@@ -236,31 +235,3 @@ def ab_page(variants: list[dict], title: str = "CineGAN variants", note: str = "
             f"<h2>Files for a test tool</h2><table><thead><tr><th>Variant</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<script type="application/json" id="cinegan-variants">{data}</script></body></html>\n')
-
-
-def write_variants_zip(out, variants: list[dict], manifest: dict, title: str) -> None:
-    """Write the A/B zip to `out`: every variant's files under the names ``file_names``
-    gives its stem, its embed code, ``manifest.json`` and ``index.html`` (``ab_page``),
-    which plays them side by side once unzipped.
-
-    variants: [{"name": the stem, "files": {kind: path of the file to include},
-              "snippet": the embed code, and the facts ``variant`` shows (label, width,
-              height, frames, fps, settings, quality)}].
-    manifest: the JSON data written as manifest.json."""
-    with tempfile.TemporaryDirectory(prefix="cinegan-variants-") as folder:
-        shown = []
-        for v in variants:
-            names = file_names(v["name"])
-            for kind, src in v["files"].items():
-                shutil.copyfile(src, os.path.join(folder, names[kind]))
-            if v.get("snippet"):
-                write_text(os.path.join(folder, names["snippet"]), v["snippet"])
-            facts = {k: x for k, x in v.items() if k not in ("name", "files", "snippet")}
-            shown.append(variant(v["name"], folder, names, **facts))
-        write_text(os.path.join(folder, "index.html"),
-                   ab_page(shown, title, "Each variant plays muted and looping. A test tool takes the files listed "
-                                         "per variant; manifest.json holds the same facts as data."))
-        write_text(os.path.join(folder, "manifest.json"), json.dumps(manifest, indent=2))
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-            for name in sorted(os.listdir(folder)):
-                z.write(os.path.join(folder, name), name)

@@ -30,7 +30,7 @@ from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_
 from .photo import Photo, load_photo
 from .quality import LoopProbe
 from .regions import GROUPS, SKY, SOLID, group_of, is_moving, is_water, shares
-from .settings import DEFAULT_FRAMES, RenderSettings
+from .settings import DEFAULT_FRAMES, RenderSettings, to_settings
 
 Progress = Callable[[dict], None]
 
@@ -89,15 +89,15 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
     from .cache import make_key
     key = make_key("labels", 2, photo.sha256)
 
-    def write(tmp):
+    def write(folder):
         am = auto_mask(photo.rgb)
         meta = json.dumps({"confidence": am.confidence, "share": am.share, "notes": am.notes})
-        with open(tmp, "wb") as fh:
+        with open(os.path.join(folder, "labels.npz"), "wb") as fh:
             np.savez(fh, labels=am.labels, meta=np.array(meta))
 
-    path, _ = cache.get_or_create("labels", key, ".npz", write)
+    entry, _ = cache.get_or_create("labels", key, write)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with entry, np.load(entry.path("labels.npz"), allow_pickle=False) as z:
             labels, meta = z["labels"], json.loads(str(z["meta"]))
         if labels.shape == photo.rgb.shape[:2]:
             return AutoMask(labels=labels, confidence=meta["confidence"], share=meta["share"], notes=meta["notes"])
@@ -154,13 +154,14 @@ def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[st
 
 
 def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
-    """The settings of a call: a RenderSettings, or keyword options naming its fields
-    (``render(p, o, frames=48)``), not both. CineGANError for unknown names."""
+    """The settings of a call: a RenderSettings, or keyword options with the flat names
+    of every surface (``render(p, o, frames=48, sky_direction=90)``, ``settings.to_settings``),
+    not both. CineGANError for unknown names."""
     options = options or {}
     if settings is not None and options:
         raise CineGANError(f"give either settings or options ({', '.join(sorted(options))}), not both")
     if settings is None:
-        return RenderSettings.from_dict(options)
+        return to_settings(options)
     if not isinstance(settings, RenderSettings):
         raise TypeError(f"settings must be a RenderSettings, got {type(settings).__name__}")
     return settings

@@ -40,6 +40,11 @@ GROUPS = {"sky": (SKY,), "water": WATERS}
 GROUP_CODES = {"sky": SKY, "water": WATER}
 # the motion styles a user can ask of a group ("auto": chosen from the photo)
 STYLES = ("auto", "drift", "flow", "ripple")
+# a group's automatic drift: (direction in degrees, speed in px per frame per 1024 px of the long side)
+DEFAULT_DRIFT = {
+    "sky": (0.0, 1.0),      # clouds drift right
+    "water": (180.0, 0.8),  # used when water is asked to drift; flow follows the water body, ripple has no direction
+}
 
 
 def is_water(labels) -> np.ndarray:

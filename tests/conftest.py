@@ -24,6 +24,13 @@ def textured(h, w, seed=0):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def busy_frames(h, w, n=24, seed=3):
+    """A loop where everything moves (n frames of a textured image sliding 4 px a frame):
+    the hardest case for a size budget."""
+    base = textured(h, w, seed)
+    return [np.roll(base, 4 * i, axis=1) for i in range(n)]
+
+
 def sky_mask(h, w, frac=0.5):
     m = np.zeros((h, w), bool)
     m[: int(h * frac)] = True

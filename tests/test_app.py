@@ -23,16 +23,17 @@ def free_port():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    os.environ["CINEGAN_CACHE"] = str(cache)
-    os.environ["CINEGAN_MAX_SIDE"] = "384"   # small renders keep the suite fast
-    os.environ["CINEGAN_CHANNEL_SIDE"] = "384"
-    import importlib
-    import app
-    app = importlib.reload(app)  # pick up the environment above
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                quiet=True, max_file_size="5mb", allowed_paths=[app.cache.root])
-    yield app, url
-    app.demo.close()
+    with pytest.MonkeyPatch.context() as env:  # this module's app only: the variables go with it
+        env.setenv("CINEGAN_CACHE", str(cache))
+        env.setenv("CINEGAN_MAX_SIDE", "384")   # small renders keep the suite fast
+        env.setenv("CINEGAN_CHANNEL_SIDE", "384")
+        import importlib
+        import app
+        app = importlib.reload(app)  # pick up the environment above
+        _, url, _ = app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, max_file_size="5mb", allowed_paths=[app.cache.root])
+        yield app, url
+        app.demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -166,24 +167,28 @@ def test_variants_presets_and_manifest(server, photo, tmp_path):
     assert [label.split(",")[0] for _, label in items] == ["A: calm", "B: natural", "C: lively"]
     assert os.path.basename(zpath) == "cinegan-sea-variants.zip"
     with zipfile.ZipFile(zpath) as z:
-        manifest = json.loads(z.read("manifest.json"))
+        manifest = json.loads(z.read("manifest.json"))   # a campaign batch's manifest
         kit = [".mp4", ".webm", ".webp", ".gif", "-poster.jpg", "-embed.html"]   # every variant, as a test tool takes it
         assert sorted(z.namelist()) == sorted([f"cinegan-sea-{p}{k}" for p in ("calm", "natural", "lively") for k in kit]
                                               + ["index.html", "manifest.json"])
-        assert [m["name"] for m in json.loads(z.read("manifest.json"))["variants"]] == [
-            "cinegan-sea-calm", "cinegan-sea-natural", "cinegan-sea-lively"]          # stable names to join on
-        for m in manifest["variants"]:   # sizes and durations are those of the files in the zip
+        jobs = [m for m in manifest["jobs"] if m["variant"]["format"] == "mp4"]
+        assert [m["output"] for m in jobs] == ["cinegan-sea-calm.mp4", "cinegan-sea-natural.mp4",
+                                               "cinegan-sea-lively.mp4"]          # stable names to join on
+        for m in manifest["jobs"]:   # sizes and durations are those of the files in the zip
+            assert m["bytes"] == len(z.read(m["output"]))
+        for m in jobs:
             with open(tmp_path / "probe.mp4", "wb") as fh:
-                fh.write(z.read(m["file"]))
+                fh.write(z.read(m["output"]))
             frames, meta = read_video(fh.name)
-            assert len(frames) == m["frames"] == 10 and m["seconds"] == 1.0 and m["bytes"] == len(z.read(m["file"]))
-            assert (m["width"], m["height"]) == (frames.shape[2], frames.shape[1])
-    assert manifest["photo"] == "sea.jpg"
-    assert [m["motion_scale"] for m in manifest["variants"]] == [0.5, 1.0, 1.8]
-    for m in manifest["variants"]:
+            assert len(frames) == m["frames"] == 10 and m["settings"]["fps"] == 10
+            assert m["bytes"] == len(z.read(m["output"])) and (m["width"], m["height"]) == (frames.shape[2], frames.shape[1])
+    assert [m["photo"] for m in manifest["jobs"]] == ["sea.jpg"] * 12 and manifest["summary"]["done"] == 12
+    assert [m["settings"]["motion_scale"] for m in jobs] == [0.5, 1.0, 1.8]
+    assert len({m["key"] for m in manifest["jobs"]}) == 12                      # each format its own cache entry
+    for m in manifest["jobs"]:
         q = m["quality"]
         assert q["frozen_exact"] is True and 0.8 < q["seam_ratio"] < 1.25 and 0.3 < q["moving_share"] < 1
-    assert app.cache.contains(os.path.realpath(zpath)) or app.cache.contains(zpath)
+    assert app.cache.contains(zpath)
     # the gallery shows animated thumbnails, and they differ (frame 0 of every loop is the photo itself)
     thumbs = [gif_frames(path) for path, _ in items]
     assert all(path.endswith(".gif") for path, _ in items) and all(len(t) >= 5 for t in thumbs)
@@ -208,10 +213,33 @@ def test_variants_after_painting_keep_the_strokes_and_arrows(server, photo):
     items, zpath = app.on_variants.__wrapped__(photo, editor, base, arrows, *CONTROLS, progress=quiet)
     assert len(items) == 3 and os.path.basename(zpath) == "cinegan-sea-variants.zip"
     with zipfile.ZipFile(zpath) as z:
-        manifest = json.loads(z.read("manifest.json"))["variants"]
+        manifest = json.loads(z.read("manifest.json"))["jobs"]
         assert len([n for n in z.namelist() if n.endswith(".mp4")]) == 3
-    assert all(m["settings"]["arrows"] == [list(arrows[0])] for m in manifest)
+    assert all(m["settings"]["arrows"] == [list(arrows[0])] and m["mask"] == "painted" for m in manifest)
     assert manifest[0]["quality"]["moving_share"] > ((base > 0).mean() + 0.5 * 20 / h) * 0.9
+
+
+def test_the_same_photo_under_another_name_is_named_after_it(server, client, photo, tmp_path):
+    """Two visitors upload the same photo under two names: each download (and each variants zip)
+    carries its own visitor's name; the second is served from the cache (the first visitor's
+    name was stored with the render and handed to the second)."""
+    from gradio_client import handle_file
+    app, _ = server
+    names = []
+    for name in ("holiday-at-home.jpg", "beach.jpg"):
+        path = tmp_path / name
+        path.write_bytes(open(photo, "rb").read())
+        video, info = client.predict(handle_file(str(path)), seconds=1.0, fps=8, api_name="/generate")
+        names.append((os.path.basename(video), info["file_name"], info["cached"]))
+    assert names == [("cinegan-holiday-at-home.mp4", "cinegan-holiday-at-home.mp4", False),
+                     ("cinegan-beach.mp4", "cinegan-beach.mp4", True)]
+    controls = list(CONTROLS)
+    controls[4:6] = [1.0, 8]  # seconds, fps
+    _, zpath = app.on_variants.__wrapped__(str(tmp_path / "beach.jpg"), None, None, [], *controls, progress=quiet)
+    with zipfile.ZipFile(zpath) as z:
+        assert os.path.basename(zpath) == "cinegan-beach-variants.zip"
+        assert all(n.startswith("cinegan-beach-") for n in z.namelist() if n not in ("manifest.json", "index.html"))
+        assert not any(b"holiday" in z.read(n) for n in z.namelist())
 
 
 def test_editor_strokes_change_the_mask(server):
@@ -444,21 +472,58 @@ def test_a_full_queue_answers_try_again(server, photo, monkeypatch):
         demo.close()
 
 
-def test_networks_are_loaded_once_at_import_when_the_weights_are_present():
-    """On a machine with the stylegan weights (here: pretended), importing the app loads the
-    networks once, outside the render function, and the page offers the renderer choice."""
+def test_networks_are_loaded_once_at_import_when_the_weights_are_present(tmp_path):
+    """On a machine with the stylegan weights (here: tiny stand-ins in the real layout and
+    file names), importing the app loads the networks once, outside the render function; the
+    page offers the renderer choice, and a render uses the networks loaded then."""
     import subprocess
     import sys
     from conftest import ROOT
     code = (
-        "import cinegan_core.weights as w, cinegan_core.engines as e\n"
-        "calls = []\n"
-        "w.missing = lambda *a, **k: []\n"
-        "e.stylegan_engine = lambda *a, **k: calls.append(a) or object()\n"
+        "import os, sys, numpy as np\n"
+        "from PIL import Image\n"
+        "sys.path.insert(0, os.path.join(os.environ['ROOT'], 'tests'))\n"
+        "import standins\n"
+        "import cinegan_core.weights as w\n"
+        "standins.write_tiny(os.environ['CINEGAN_WEIGHTS'])\n"
+        "real, loads = w.load_networks, []\n"
+        "def tiny_load(weights=None, **kw):\n"
+        "    loads.append(weights)\n"
+        "    return real(weights, generator_kwargs=standins.TINY_GENERATOR, encoder_kwargs=standins.TINY_ENCODER,\n"
+        "                classifier_dim=standins.TINY_CLASSIFIER_DIM, flow_kwargs=standins.TINY_FLOW)\n"
+        "w.load_networks = tiny_load\n"
+        "import cinegan_core.predictors.backbone as bb\n"
+        "class TinyBackbone(bb.Backbone):  # the tiny networks' geometry (the real one is derived from 1024 px)\n"
+        "    def __init__(self, nets, device='cpu', inject_resolution=None, keep=4):\n"
+        "        super().__init__(nets, device, inject_resolution or standins.TINY_INJECT, keep)\n"
+        "bb.Backbone = TinyBackbone\n"
         "import app\n"
         "engine = [c for c in app.demo.config['components'] if c.get('props', {}).get('elem_id') == 'engine'][0]\n"
-        "print(len(calls), calls[0][1], app.STYLEGAN, engine['props']['visible'])\n")
-    env = dict(os.environ, PYTHONPATH=ROOT, CINEGAN_CACHE=os.environ["CINEGAN_CACHE"])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+        "print('LOADED', len(loads), app.DEVICE, app.STYLEGAN, engine['props']['visible'])\n"
+        "Image.open(os.path.join(os.environ['ROOT'], 'examples', 'sea-overcast.jpg')).resize((96, 64)).save('sea.png')\n"
+        "settings = app.page_settings({'seconds': 1, 'fps': 4}).to_dict()\n"
+        "_, _, info, _ = app.render_files(os.path.abspath('sea.png'), None, settings)\n"
+        "print('RENDERED', info['engine'], info['frames'], len(loads))\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, ROOT=ROOT, CINEGAN_CACHE=str(tmp_path / "cache"),
+               CINEGAN_WEIGHTS=str(tmp_path / "weights"), CINEGAN_MAX_SIDE="96")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-4:] == ["1", "cpu", "True", "True"]
+    lines = [ln.split() for ln in done.stdout.splitlines() if ln.startswith(("LOADED", "RENDERED"))]
+    assert lines == [["LOADED", "1", "cpu", "True", "True"], ["RENDERED", "stylegan", "4", "1"]], done.stdout
+
+
+def test_the_api_and_the_page_start_from_the_settings_table(server, client):
+    """The endpoint's arguments, their defaults and descriptions, and the page's controls all
+    come from one table (``settings.FIELDS``)."""
+    from cinegan_core.settings import API_FIELDS
+    app, _ = server
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/generate"]
+    params = {p["parameter_name"]: p for p in api["parameters"]}
+    assert list(params) == ["photo", "mask"] + [f.name for f in API_FIELDS]
+    for f in API_FIELDS:
+        assert params[f.name]["parameter_default"] == f.start and f.help == params[f.name]["python_type"]["description"]
+    shown = {c["props"].get("label"): c["props"] for c in app.demo.config["components"] if "props" in c}
+    for f in API_FIELDS:
+        if f.control:
+            assert shown[f.label]["value"] == f.start, f.name

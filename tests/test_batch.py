@@ -109,6 +109,32 @@ def test_bad_values_fail_their_job_only():
         make_settings({"preset": "calm", "motion_scale": 2})
 
 
+def test_a_row_whose_list_expands_to_nothing_is_a_failed_row(tmp_path):
+    """frames="|" expands to no value: that row is a failed job in the manifest (it was
+    dropped, with no trace), and the other rows render."""
+    jobs = write_campaign(tmp_path, ["a.png,sky.png,natural,mp4,6,6,pixel", "b.png,sky.png,natural,mp4,|,6,pixel",
+                                     "b.png,sky.png,|,mp4,6,6,pixel"])
+    report = batch(jobs, tmp_path / "out")
+    m = manifest(tmp_path / "out")
+    assert [j["status"] for j in m["jobs"]] == ["done", "failed", "failed"] and report.exit_code == 2
+    assert [j["row"] for j in m["jobs"]] == ["jobs.csv line 2", "jobs.csv line 3", "jobs.csv line 4"]
+    assert "frames lists no values" in m["jobs"][1]["error"] and "presets lists no values" in m["jobs"][2]["error"]
+
+
+def test_the_order_of_the_columns_never_decides(tmp_path):
+    """A region as one value and as its parts is refused whichever column comes first (the
+    first order silently dropped sky_direction, the second raised)."""
+    for sky in ({"speed": 2}, [0, 2]):
+        for row in ({"photo": "a.png", "sky_direction": 90, "sky": sky}, {"photo": "a.png", "sky": sky,
+                                                                         "sky_direction": 90}):
+            job, = plan([row], base_dir=str(tmp_path))
+            assert job.error and "either as sky_direction or as sky" in job.error, row
+    rows = [{"photo": "a.png", "water_speed": "0.5", "fps": "10", "seconds": "2"},
+            {"seconds": "2", "fps": "10", "water_speed": "0.5", "photo": "a.png"}]
+    first, second = (plan([r], base_dir=str(tmp_path))[0].settings for r in rows)
+    assert first == second and first.frames == 20
+
+
 def test_jobs_file_errors(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("photo,speeed\na.png,2\n")
@@ -192,14 +218,19 @@ def test_resume_skips_done_jobs_and_renders_only_the_changed_row(tmp_path):
     assert len(read_video(os.path.join(out, "cinegan-b-natural.mp4"))[0]) == 8
 
 
-def test_each_loop_gets_its_poster_and_embed_code_and_the_folder_an_ab_page(tmp_path):
+def test_each_loop_gets_its_poster_and_embed_code_and_the_folder_an_ab_page(tmp_path, monkeypatch):
     import html.parser
+    from cinegan_core import pipeline
     jobs = write_campaign(tmp_path, ["a.png,sky.png,calm|lively,mp4|webm|webp|email,6,6,pixel"])
     out = tmp_path / "out"
     (out).mkdir()
     (out / "cinegan-a-lively-embed.html").write_text("mine")           # a file the batch did not write
+    renders, real = [], pipeline.render
+    monkeypatch.setattr(pipeline, "render", lambda *a, **k: renders.append(a[1]) or real(*a, **k))
     report = batch(jobs, out)
     assert report.exit_code == 0
+    assert len(renders) == 2                                            # one render per loop, in four formats
+    assert len({j["key"] for j in report.jobs}) == 8                    # each format its own cache entry
     outputs = [j["output"] for j in report.jobs]
     assert outputs == [f"cinegan-a-{p}{s}" for p in ("calm", "lively") for s in (".mp4", ".webm", ".webp", "-email.gif")]
     assert (out / "cinegan-a-lively-embed.html").read_text() == "mine"  # left alone
@@ -230,6 +261,10 @@ def test_each_loop_gets_its_poster_and_embed_code_and_the_folder_an_ab_page(tmp_
     again = batch(jobs, out)
     assert [j["status"] for j in again.jobs] == ["skipped"] * 8
     assert {n: (out / n).stat().st_mtime_ns for n in os.listdir(out) if n != MANIFEST} == before  # nothing rewritten
+    os.remove(out / "cinegan-a-calm-poster.jpg")                         # a poster gone: its loop is copied out again
+    third = batch(jobs, out)
+    assert [j["status"] for j in third.jobs] == ["done"] * 4 + ["skipped"] * 4
+    assert all(j["cached"] for j in third.jobs[:4]) and (out / "cinegan-a-calm-poster.jpg").is_file()
 
 
 def test_the_key_is_the_render_cache_key(tmp_path):
@@ -253,6 +288,30 @@ def test_an_aspect_row_is_cropped_and_keyed_like_the_app(tmp_path):
     cached = render_cached(job.photo, job.settings, cache=Cache(str(tmp_path / "c2")), mask=job.mask)
     assert report.jobs[0]["key"] == cached.info["key"]
     assert batch(jobs, tmp_path / "out").jobs[0]["status"] == "skipped"
+
+
+def test_a_loop_the_app_already_made_is_copied_out_not_rendered_again(tmp_path, monkeypatch):
+    """Batch jobs go through the render cache the app uses (the environment's): a loop made
+    for a visitor is copied into the batch folder, not rendered again."""
+    import cinegan_core.pipeline as pipeline
+    from cinegan_core.service import shared_cache
+    jobs = write_campaign(tmp_path, ["a.png,sky.png,lively,mp4,6,6,pixel"])
+    job = plan(jobs)[0]
+    made = render_cached(job.photo, job.settings, cache=shared_cache(), mask=job.mask, name="a.png")
+    monkeypatch.setattr(pipeline, "render", lambda *a, **k: pytest.fail("the loop was rendered again"))
+    report = batch(jobs, tmp_path / "out")
+    assert report.jobs[0]["status"] == "done" and report.jobs[0]["cached"] is True
+    assert report.jobs[0]["key"] == made.info["key"]
+    assert (tmp_path / "out" / job.output).read_bytes() == open(made.video, "rb").read()
+
+
+def test_the_batch_keeps_the_cache_within_the_size_the_environment_asks(tmp_path, monkeypatch):
+    """$CINEGAN_CACHE_GB holds for batches too (it was read by the app only)."""
+    monkeypatch.setenv("CINEGAN_CACHE_GB", "0.000001")  # about 1 kB: nothing but the entry in use is kept
+    jobs = write_campaign(tmp_path, ["a.png,sky.png,natural,mp4,6,6,pixel", "b.png,sky.png,natural,mp4,6,6,pixel"])
+    assert batch(jobs, tmp_path / "out").exit_code == 0
+    kept = [os.path.relpath(folder, tmp_path / "cache") for *_, folder in Cache(str(tmp_path / "cache")).entries()]
+    assert len(kept) == 1 and kept[0].startswith("render"), kept  # the labels and the first loop were evicted
 
 
 def test_interrupted_outputs_are_rendered_again_and_foreign_files_kept(tmp_path):
@@ -310,6 +369,9 @@ def test_ray_local(tmp_path):
     for job in report.jobs[:4]:
         frames, _ = read_video(out / job["output"])
         assert len(frames) == 6 and job["quality"]["frozen_exact"]
+    for stem in ("cinegan-a-calm", "cinegan-a-lively"):   # the poster came back from the node with its loop
+        with Image.open(out / f"{stem}-poster.jpg") as p:
+            assert p.format == "JPEG" and p.size == (128, 96)
     assert [j["key"] for j in report.jobs[:4]] == [j["key"] for j in batch(jobs, tmp_path / "one").jobs[:4]]
     assert [j["status"] for j in batch(jobs, out).jobs] == ["skipped"] * 4 + ["failed"]
     res = run_cli("batch", jobs, "--out", tmp_path / "o2", "--ray", "127.0.0.1:9", "--quiet")  # nothing there

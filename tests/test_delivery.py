@@ -12,7 +12,7 @@ from cinegan_core import CineGANError, RenderSettings, render, write_video
 from cinegan_core.delivery import ab_page, file_names, snippet, variant, write_poster
 from cinegan_core.pipeline import load_settings_photo
 from cinegan_core.video import EMAIL_LADDER, GIF_LADDER, WEBP_LADDER, _next_try
-from conftest import EXAMPLES, run_cli, textured
+from conftest import EXAMPLES, busy_frames, run_cli, textured
 
 
 def grey(img: Image.Image, size=None) -> np.ndarray:
@@ -106,8 +106,7 @@ def test_email_gif_starts_on_the_poster_at_its_width_and_budget(tmp_path):
 @pytest.fixture(scope="module")
 def busy_clip():
     """A loop where everything moves: the hardest case for a budget."""
-    base = textured(240, 360, seed=3)
-    return [np.roll(base, 4 * i, axis=1) for i in range(24)]
+    return busy_frames(240, 360)
 
 
 def test_webp_fits_its_budget_the_same_way_every_time(tmp_path, busy_clip):

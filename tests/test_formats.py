@@ -11,7 +11,7 @@ from PIL import Image
 from cinegan_core import CineGANError, RenderSettings, load_photo, prepare, read_video, render, write_video
 from cinegan_core import framing
 from cinegan_core.pipeline import frame_mask
-from conftest import run_cli, textured
+from conftest import busy_frames, run_cli, textured
 
 
 # --- the crop box and the output size -----------------------------------------------------
@@ -169,8 +169,7 @@ def test_mp4_colours_come_back(tmp_path):
 @pytest.fixture(scope="module")
 def busy_clip():
     """A loop where everything moves: the hardest case for a GIF budget."""
-    base = textured(300, 450, seed=3)
-    return [np.roll(base, 4 * i, axis=1) for i in range(24)]
+    return busy_frames(300, 450)
 
 
 def test_gif_fits_its_budget_and_reports_its_real_size(tmp_path, busy_clip):

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from cinegan_core import CineGANError, load_mask, load_motion, load_photo
@@ -26,18 +27,27 @@ def _cases():
             yield pytest.param(target, os.path.join(folder, name), id=f"{target}/{name}")
 
 
+def _outcome(load, source):
+    """("ok", the array) or ("error", its one-line message): anything else (a crash) raises."""
+    try:
+        out = load(source)
+    except CineGANError as e:
+        assert str(e) and "\n" not in str(e)
+        return "error", str(e)
+    return "ok", np.asarray(getattr(out, "rgb", out))
+
+
 @pytest.mark.parametrize("target,path", list(_cases()))
 def test_a_former_crash_is_a_clean_error(target, path):
     data = open(path, "rb").read()
-    try:
-        LOADERS[target](data)
-    except CineGANError as e:
-        assert str(e) and "\n" not in str(e)
-    if target == "motion":  # the same through a path, as the command line reads it
-        try:
-            load_motion(path)
-        except CineGANError:
-            pass
+    kind, value = _outcome(LOADERS[target], data)
+    if target == "motion":  # the same through a path, as the command line reads it: the same outcome
+        again, other = _outcome(load_motion, path)
+        assert again == kind
+        if kind == "ok":
+            assert np.array_equal(value, other)
+        else:
+            assert other.replace(repr(path), repr("motion")) == value  # the same problem, the source named
 
 
 def test_short_fuzz_run_finds_nothing(tmp_path):

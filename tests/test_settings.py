@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from cinegan_core import CineGANError, RenderSettings, prepare
-from cinegan_core.cache import Cache
-from cinegan_core.service import output_name, photo_stem, render_cached, render_key
+from cinegan_core.service import output_name, photo_stem, render_key
+from cinegan_core.settings import from_api, to_settings
 from conftest import sky_mask, textured
 
 
@@ -31,6 +31,8 @@ def test_dict_round_trip_and_seconds():
     assert t.frames == 15 and len(t.arrows) == 2
     with pytest.raises(CineGANError, match="unknown render setting"):
         RenderSettings.from_dict({"speeed": 2})
+    with pytest.raises(CineGANError, match="unknown render setting"):
+        RenderSettings().replace(speeed=2)
     with pytest.raises(CineGANError, match="either frames or seconds"):
         RenderSettings.from_dict({"seconds": 2, "frames": 3})
 
@@ -54,33 +56,27 @@ def test_speed_units():
     assert np.isclose(rel.field[0][mask].mean(), 2.0 * 128 / 1024, rtol=0.05)  # per 1024 px of long side
 
 
-def test_cache_key_uses_engine_mask_shape_and_every_setting():
+def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tmp_path):
+    """The engines' own identities: pixel, stylegan over two sets of (stand-in) weights, and
+    the authors' variant over each, give five keys."""
+    import standins
     from cinegan_core import load_photo
+    from cinegan_core.engines.pixel import PixelEngine
+    from cinegan_core.engines.stylegan import StyleGANEngine
     photo = load_photo(textured(40, 40))
     s = RenderSettings()
-    pixel = {"engine": "pixel", "version": 2}
+    identities = [PixelEngine().identity()]
+    for seed in (0, 1):
+        standins.write_tiny(str(tmp_path / f"w{seed}"), seed=seed, classifiers=1, flows=False)
+        nets = standins.tiny_networks(str(tmp_path / f"w{seed}"))
+        identities += [StyleGANEngine(nets).identity(), StyleGANEngine(nets, authors=True).identity()]
+    assert len({render_key(photo, s, i) for i in identities}) == 5
+    pixel = identities[0]
     base = render_key(photo, s, pixel)
-    assert render_key(photo, s, pixel) == base
-    assert render_key(photo, s, {"engine": "stylegan", "version": 2, "weights": [["g", "/w", 1, 2]]}) != base
     assert render_key(photo, s.replace(fps=21), pixel) != base
     flat = np.zeros(40 * 40, bool)
     flat[:100] = True
     assert render_key(photo, s, pixel, flat.reshape(40, 40)) != render_key(photo, s, pixel, flat.reshape(20, 80))
-
-
-def test_render_cached_is_the_same_on_a_hit(tmp_path):
-    cache = Cache(str(tmp_path / "cache"))
-    img = np.vstack([np.full((30, 64, 3), (110, 160, 235), np.uint8), textured(34, 64)])
-    s = RenderSettings(frames=6, fps=6, format="gif", engine="pixel", max_side=None)
-    first = render_cached(img, s, cache=cache, mask=sky_mask(64, 64), name="My Photo.JPG", device="cpu")
-    again = render_cached(img, s, cache=cache, mask=sky_mask(64, 64), name="My Photo.JPG", device="cpu")
-    assert first.info["cached"] is False and again.info["cached"] is True
-    assert set(first.info) == set(again.info)
-    assert {k: v for k, v in again.info.items() if k not in ("cached", "seconds")} == \
-        {k: v for k, v in first.info.items() if k not in ("cached", "seconds")}
-    assert first.video.endswith(".gif") and first.preview.endswith(".mp4") and again.video == first.video
-    assert first.info["file_name"] == "cinegan-My-Photo.gif"
-    assert first.info["quality"]["frozen_exact"] is True
 
 
 def test_names():
@@ -98,7 +94,6 @@ def test_a_preset_sets_the_motion_scale_however_it_is_given():
 
 
 def test_the_api_arguments_parse_in_the_core():
-    from cinegan_core.settings import from_api
     s = from_api({"seconds": "1.5", "fps": 10, "arrows": "1,2,3,4", "format": "GIF", "aspect": "story",
                   "gif_max_mb": None}, max_side=384, channel_side=640)
     assert (s.frames, s.format, s.aspect, s.max_side, len(s.arrows)) == (15, "gif", "9:16", 640, 1)
@@ -113,7 +108,6 @@ def test_the_api_arguments_parse_in_the_core():
 
 
 def test_region_styles_travel_from_the_api_to_the_key():
-    from cinegan_core.settings import from_api
     s = from_api({"sky_style": "drift", "water_style": "ripple"})
     assert (s.sky.style, s.water.style) == ("drift", "ripple") and s.region("water").style == "ripple"
     assert from_api({}).water.style == "auto" and s.key() != from_api({}).key()
@@ -123,14 +117,80 @@ def test_region_styles_travel_from_the_api_to_the_key():
             from_api(bad)
 
 
-def test_a_render_fits_a_cache_smaller_than_itself(tmp_path):
-    """The parts of one render (GIF, its MP4 preview, its description) are stored and then
-    evicted for size once, together: with a budget smaller than the render, the older
-    entries go but this render is still served (storing each part used to evict the parts
-    before it, and the render 'vanished')."""
-    cache = Cache(str(tmp_path / "cache"), max_bytes=1)
-    img = np.vstack([np.full((30, 64, 3), (110, 160, 235), np.uint8), textured(34, 64)])
-    for frames in (6, 8):
-        s = RenderSettings(frames=frames, fps=6, format="gif", engine="pixel", max_side=None)
-        out = render_cached(img, s, cache=cache, mask=sky_mask(64, 64), device="cpu")
-        assert out.info["cached"] is False and os.path.exists(out.video) and os.path.exists(out.preview)
+# --- one converter from flat names -----------------------------------------------------------
+
+def test_a_preset_is_replaced_by_another():
+    """(This raised: calm's motion scale 0.5 stayed and disagreed with lively's 1.8.)"""
+    calm = RenderSettings(preset="calm")
+    assert calm.replace(preset="lively") == RenderSettings(preset="lively")
+    assert calm.replace(preset=None) == RenderSettings()
+    assert calm.with_preset("lively") == RenderSettings(preset="lively")
+    assert RenderSettings(motion_scale=2.0).replace(fps=10).motion_scale == 2.0
+    with pytest.raises(CineGANError, match="give one of them"):
+        RenderSettings(motion_scale=2.0).replace(preset="calm")
+
+
+def test_arrows_as_one_text_are_arrows_everywhere():
+    """"x0,y0,x1,y1" is one arrow on every surface (it was read as four arrows: "arrow '1'")."""
+    one = RenderSettings(arrows=["1,2,3,4"])
+    assert RenderSettings(arrows="1,2,3,4") == to_settings({"arrows": "1,2,3,4"}) == one
+    assert from_api({"arrows": "1,2,3,4"}).arrows == one.arrows
+    with pytest.raises(CineGANError) as err:
+        RenderSettings(arrows="1,2,3")
+    assert "'1,2,3'" in str(err.value) and "arrow '1'" not in str(err.value)
+    with pytest.raises(CineGANError, match="list of arrows"):
+        RenderSettings(arrows=[1, 2, 3, 4])
+
+
+def test_a_loop_too_long_is_said_in_the_terms_the_user_gave():
+    """seconds and fps were turned into frames first, and the error spoke of frames."""
+    for parse in (to_settings, from_api):
+        with pytest.raises(CineGANError) as err:
+            parse({"seconds": 10, "fps": 120})
+        text = str(err.value)
+        assert "10 s" in text and "120 fps" in text and "8.3 s" in text and not text.startswith("frames")
+    assert to_settings({"seconds": 8.3, "fps": 120}).frames == 996
+
+
+def test_the_order_of_the_names_never_decides():
+    """A region as one value and as its parts: refused whichever comes first (the batch
+    silently dropped the parts given first, and raised when they came second)."""
+    for values in ({"sky_direction": 90, "sky": {"speed": 2}}, {"sky": {"speed": 2}, "sky_direction": 90},
+                   {"sky_direction": 90, "sky": [0, 2]}, {"sky": [0, 2], "sky_direction": 90}):
+        with pytest.raises(CineGANError, match="either as sky_direction or as sky"):
+            to_settings(values)
+    both = [("sky_speed", "2"), ("sky_direction", "90"), ("fps", "10"), ("seconds", "1")]
+    assert to_settings(dict(both)) == to_settings(dict(reversed(both)))
+
+
+def test_none_or_auto_is_automatic_for_directions_and_speeds():
+    s = to_settings({"sky_direction": "auto", "water_speed": None, "direction": "AUTO", "speed": None})
+    assert (s.sky.direction, s.water.speed, s.direction, s.speed) == (None, None, None, None)
+    assert RenderSettings(sky=("auto", "auto")) == RenderSettings()
+    explicit = to_settings({"sky_direction": "90", "water_speed": 0.5, "frames": "24"})
+    assert (explicit.sky.direction, explicit.water.speed, explicit.frames) == (90.0, 0.5, 24)
+    assert from_api({"water_direction": None}).water.direction is None          # asked for: automatic
+    assert from_api({}).water.direction == 180.0 and from_api({}).sky.speed == 1.0  # the API's defaults
+    with pytest.raises(CineGANError, match="number or \"auto\""):
+        to_settings({"sky_speed": "fast"})
+
+
+def test_every_surface_uses_the_one_converter(tmp_path):
+    """The command line, the API, a batch row, the Python API's options and from_dict give
+    the same settings for the same flat values."""
+    from cinegan_core.__main__ import build_parser, render_settings
+    from cinegan_core.batch import Row, expand_row
+    from cinegan_core.pipeline import resolve_settings
+    flat = {"frames": 24, "fps": 12.0, "sky_direction": 90.0, "water_speed": 0.5, "water_style": "ripple",
+            "arrows": "1,2,30,4", "aspect": "1:1", "crop_x": 0.25, "max_side": 512}
+    expected = to_settings(flat)
+    assert resolve_settings(None, flat) == RenderSettings.from_dict(flat) == expected
+    row = expand_row(Row({"photo": "a.png", **{k: str(v) for k, v in flat.items()}}, "x line 2"), str(tmp_path))
+    assert row[0].settings == expected
+    args = build_parser().parse_args(["render", "a.png", "--frames", "24", "--fps", "12", "--sky-direction", "90",
+                                      "--water-speed", "0.5", "--water-style", "ripple", "--arrow", "1,2,30,4",
+                                      "--aspect", "1:1", "--crop", "0.25,0.5", "--max-side", "512"])
+    assert render_settings(args) == expected.replace(speed_units="px")
+    api = from_api({k: v for k, v in flat.items() if k not in ("frames", "max_side")} | {"seconds": 2},
+                   channel_side=512)
+    assert api == expected.replace(sky=(90.0, 1.0), water=(180.0, 0.5, "ripple"))  # with the API's defaults

@@ -19,11 +19,17 @@ JSON (a list of rows, or ``{"defaults": {...}, "jobs": [...]}``). A row names:
 Column names are case-insensitive, "-" and "." count as "_", empty cells are
 "not given", lines whose first cell starts with "#" are comments. Speeds are
 relative (px per frame per 1024 px of the long side), as in the app and the API.
+A row's settings become a ``RenderSettings`` through the converter every surface
+uses (``settings.to_settings``): the order of the columns never matters, and a
+list that expands to nothing (``frames=|``) is a failed job of its own.
 
-Every job is rendered with the same ``RenderSettings`` and cache key as the app
-(``service.render_key``: the photo's pixels at render size, the mask, the motion
-file, every setting and the identity of the engine used) into
-``OUT/cinegan-<photo>[-<preset>][-<other varied values>].<format>``, and
+Every job is rendered through the render cache the app uses
+(``service.render_formats``, same key: a loop the app already made is not made
+again; the cache is the environment's, ``$CINEGAN_CACHE`` at most
+``$CINEGAN_CACHE_GB``, unless one is given; jobs that differ only in format are
+one render, encoded in each) and copied to
+``OUT/cinegan-<photo>[-<preset>][-<other varied values>].<ext>`` (the email GIF
+``...-email.gif``), and
 ``OUT/manifest.json`` records each job's settings, output, status
 (done / skipped / failed / pending), seconds, one-line error, key and the loop's
 quality figures (``quality.LoopProbe``). The manifest is the batch's memory: a
@@ -46,12 +52,15 @@ store (one copy per file) and send the finished video back, so the nodes need no
 shared folder; they do need cinegan_core's dependencies (the package itself is
 shipped with the job).
 
-Beside each finished loop the batch writes its poster and embed code, and over
-the campaign ``OUT/index.html``, every loop playing side by side (``pages``).
+Beside each finished loop the batch puts its poster (from the render's cache
+entry) and embed code, and over the campaign ``OUT/index.html``, every loop
+playing side by side (``pages``); the manifest's "delivery" lists these files: a
+file of such a name that the batch did not write is left alone.
 
 The package: ``jobs`` (reading and expanding rows), ``naming`` (output names),
-``manifest`` (the manifest and resuming), ``runners`` (one job, the pool, Ray),
-``pages`` (posters, embed code, the A/B page); ``batch`` here ties them together.
+``manifest`` (the manifest and resuming), ``runners`` (one loop, the pool, Ray),
+``pages`` (embed code, the A/B page); ``batch`` here ties them together (``run_jobs``:
+planned jobs into a folder, which the app's A/B variants use too).
 
 Note: ``cinegan_core.batch`` is the function; this package is
 ``sys.modules["cinegan_core.batch"]`` (``from cinegan_core.batch import ...`` works).
@@ -69,11 +78,11 @@ from ..errors import CineGANError
 from .jobs import Job, Row, expand_row, make_settings, plan, read_jobs, rows_from_data
 from .manifest import MANIFEST, JobKeys, entry, folder_lock, read_manifest, triage, write_manifest
 from .naming import name_outputs
-from .pages import deliver
+from .pages import deliver, poster_names
 from .runners import ray_session, render_job, run_pool, run_ray, task_of
 
 __all__ = ["MANIFEST", "BatchReport", "Job", "Row", "batch", "expand_row", "make_settings", "name_outputs", "plan",
-           "ray_session", "read_jobs", "read_manifest", "render_job", "rows_from_data", "write_manifest"]
+           "ray_session", "read_jobs", "read_manifest", "render_job", "rows_from_data", "run_jobs", "write_manifest"]
 
 Progress = Callable[[dict], None]
 
@@ -117,7 +126,7 @@ class BatchReport:
 
 
 def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, device: str | None = None,
-          weights=None, cache_dir: str | None = None, progress: Progress | None = None,
+          weights=None, cache=None, cache_dir: str | None = None, progress: Progress | None = None,
           ray_gpus: float = 0.0, base_dir: str | None = None) -> BatchReport:
     """Render a campaign: every job of a jobs file into one folder, with a manifest.
 
@@ -127,8 +136,10 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
     workers:   processes on this machine (default 1: in this process); with
                ray="local" the CPUs of the local Ray (default: all).
     ray:       None (no Ray), "local", "auto" or a cluster address (needs the Ray extra).
-    device, weights: as for ``render``; cache_dir: the cache for per-photo work
-               (default $CINEGAN_CACHE or ~/.cache/cinegan).
+    device, weights: as for ``render``.
+    cache:     the render cache (a cache.Cache, or its folder); default the environment's
+               (``service.shared_cache``: $CINEGAN_CACHE, $CINEGAN_CACHE_GB); cache_dir: its
+               folder (the same as cache=folder).
     progress:  progress({"stage": "batch", "step": jobs finished, "total": jobs}).
     ray_gpus:  GPUs (or a fraction) each Ray task asks for.
     base_dir:  folder that relative paths in row dicts start from (default: the
@@ -136,12 +147,31 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
     Returns a BatchReport; failed jobs are in it (and the manifest), not raised.
     Raises CineGANError only for problems with the whole batch (jobs file, folder).
     """
-    t0 = time.perf_counter()
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise CineGANError(f"workers must be a whole number of at least 1, got {workers!r}")
     if not (isinstance(ray_gpus, (int, float)) and math.isfinite(ray_gpus) and ray_gpus >= 0):
         raise CineGANError(f"ray_gpus must be a number of at least 0, got {ray_gpus!r}")
     planned = plan(jobs, base_dir)
+    jobs_file = os.path.abspath(jobs) if isinstance(jobs, (str, os.PathLike)) else None
+    return run_jobs(planned, out, workers=workers, ray=ray, device=device, weights=weights,
+                    cache=cache if cache is not None else cache_dir, progress=progress, ray_gpus=ray_gpus,
+                    jobs_file=jobs_file)
+
+
+def run_jobs(planned: list[Job], out, *, workers: int | None = None, ray: str | None = None,
+             device: str | None = None, weights=None, cache=None, progress: Progress | None = None,
+             ray_gpus: float = 0.0, jobs_file: str | None = None, title: str | None = None) -> BatchReport:
+    """Render planned, named jobs (``plan``, or built by hand as ``service.variants`` does)
+    into the folder out with its manifest.json, resuming what a manifest there says is
+    done; beside the loops their posters and embed codes, and index.html (``pages``).
+    Jobs that differ only in format are rendered once (``loops``). Arguments as for
+    ``batch``; jobs_file: recorded in the manifest; title: index.html's (default: the
+    campaign's loops counted)."""
+    from ..cache import Cache
+    from ..service import shared_cache
+    t0 = time.perf_counter()
+    if not isinstance(cache, Cache):
+        cache = shared_cache(None if cache is None else os.fspath(cache))
     out_dir = os.path.abspath(os.fspath(out))
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -152,8 +182,15 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
         old = read_manifest(out_dir)
         entries = [entry(j) for j in planned]
         todo = triage(planned, entries, out_dir, old, JobKeys(device, weights))
-        manifest = {"jobs_file": os.path.abspath(jobs) if isinstance(jobs, (str, os.PathLike)) else None,
-                    "started": started, "finished": None, "summary": None, "jobs": entries}
+        ours = set(old.get("delivery") or [])
+        posters = poster_names(planned, out_dir, ours)
+        for i, job in enumerate(planned):  # a loop done earlier whose poster went missing is copied out again
+            if entries[i]["status"] == "skipped" and job.stem in posters and \
+                    not os.path.exists(os.path.join(out_dir, posters[job.stem])):
+                entries[i], todo = entry(job), sorted({*todo, i})
+        # "delivery": the files besides the loops that this batch writes and owns (kept if it is killed)
+        manifest = {"jobs_file": jobs_file, "started": started, "finished": None, "summary": None, "jobs": entries,
+                    "delivery": sorted(ours | set(posters.values()))}
 
         def save(final: bool = False) -> None:
             report = BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
@@ -182,8 +219,10 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
                 save()
                 last_save = time.monotonic()
 
-        tasks = {i: task_of(planned[i], out_dir, device, weights, cache_dir) for i in todo}
-        manifest["delivery"] = list(old.get("delivery") or [])
+        tasks, poster_of = {}, dict(posters)
+        for loop in loops(planned, todo):  # the first loop of a stem brings its poster
+            tasks[loop] = task_of([planned[i] for i in loop], out_dir, device, weights, cache,
+                                  poster_of.pop(planned[loop[0]].stem, None))
         try:
             if not tasks:
                 pass
@@ -192,9 +231,24 @@ def batch(jobs, out, *, workers: int | None = None, ray: str | None = None, devi
             elif (workers or 1) > 1 and len(tasks) > 1:
                 run_pool(tasks, record, workers)
             else:
-                for i, task in tasks.items():
-                    record(i, render_job(task))
-            manifest["delivery"] = deliver(out_dir, planned, entries, manifest["delivery"])
+                for loop, task in tasks.items():
+                    for i, result in zip(loop, render_job(task)):
+                        record(i, result)
+            manifest["delivery"] = deliver(out_dir, planned, entries, posters, manifest["delivery"], title)
         finally:
             save(final=True)
     return BatchReport(out_dir, os.path.join(out_dir, MANIFEST), entries, time.perf_counter() - t0)
+
+
+def loops(planned: list[Job], todo: list[int]) -> list[tuple[int, ...]]:
+    """The jobs to render, as loops: the indices of jobs that differ only in format (same
+    photo, mask, motion, stem and every other setting) together, rendered once and encoded
+    in each format (``runners.render_job``), in the order of their first job."""
+    import json
+    groups: dict = {}
+    for i in todo:
+        job = planned[i]
+        same = json.dumps([job.photo, job.mask, job.motion, job.stem, job.settings.replace(format="mp4").to_dict()],
+                          sort_keys=True, default=str)
+        groups.setdefault(same, []).append(i)
+    return [tuple(g) for g in groups.values()]

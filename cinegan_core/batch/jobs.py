@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import CineGANError
-from ..settings import RenderSettings
+from ..settings import RenderSettings, known_names, to_settings
 from .naming import name_outputs
 
 FILE_COLUMNS = ("photo", "mask", "motion")   # paths, relative to the jobs file
@@ -28,46 +28,26 @@ LIST_SEPARATOR = "|"
 
 
 # -- reading jobs files ------------------------------------------------------------------------
-def _field_types() -> dict[str, str]:
-    """RenderSettings field -> its annotation (a string: the module uses postponed annotations)."""
-    return {f.name: str(f.type) for f in dataclasses.fields(RenderSettings)}
-
-
-def _nested_fields() -> dict[str, tuple[str, str]]:
-    """Flat names of the settings' nested fields ("sky_direction" -> ("sky", "direction"))."""
-    out = {}
-    for f in dataclasses.fields(RenderSettings):
-        if f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-            if dataclasses.is_dataclass(default):
-                for sub in dataclasses.fields(default):
-                    out[f"{f.name}_{sub.name}"] = (f.name, sub.name)
-    return out
-
-
 def _column(name) -> str:
     """A column name as the batch knows it: lower case, "-" and "." as "_"."""
     return re.sub(r"[-.\s]+", "_", str(name).strip().lower())
 
 
 def _role(name: str) -> str:
-    """What a (normalised) column is: "special", "setting", "nested", "list" or "unknown"."""
-    fields = _field_types()
+    """What a (normalised) column is: "special", "setting", "list" or "unknown"."""
     if name in SPECIAL:
         return "special"
-    if name in fields or name == "seconds":
+    known = known_names()
+    if name in known:
         return "setting"
-    if name in _nested_fields():
-        return "nested"
-    if name.endswith("s") and name[:-1] in fields:
+    if name.endswith("s") and name[:-1] in known:
         return "list"
     return "unknown"
 
 
 def known_columns() -> str:
     """The column names a jobs file may use, for messages."""
-    names = list(SPECIAL) + list(_field_types()) + ["seconds"] + list(_nested_fields())
-    return ", ".join(names) + " (and a setting's plural, e.g. presets, for several values)"
+    return ", ".join(list(SPECIAL) + known_names()) + " (and a setting's plural, e.g. presets, for several values)"
 
 
 @dataclass
@@ -173,6 +153,7 @@ class Job:
     stem:     the name its loop's files share (``delivery.file_names``): the jobs that differ
               only in format share it, and with it a poster and an embed code.
     error:    why the job cannot run (one line), or None.
+    given:    the mask and motion as the row gave them (for the manifest).
     """
 
     where: str
@@ -186,19 +167,7 @@ class Job:
     output: str | None = None
     stem: str | None = None
     error: str | None = None
-
-
-def _typed(name: str, value):
-    """A CSV cell for a numeric field as a number (RenderSettings validates it);
-    anything that is not a number is passed on as it is."""
-    kind = _field_types().get(name, "")
-    if not isinstance(value, str) or not ("int" in kind or "float" in kind or name == "seconds"):
-        return value
-    try:
-        x = float(value)
-    except ValueError:
-        return value
-    return int(x) if "int" in kind and x.is_integer() else x
+    given: dict = field(default_factory=dict)
 
 
 def _split(value) -> list:
@@ -211,20 +180,9 @@ def _split(value) -> list:
 
 
 def make_settings(values: dict) -> RenderSettings:
-    """RenderSettings from a row's setting values (flat nested names allowed)."""
-    data, nested = {}, _nested_fields()
-    for name, value in values.items():
-        if name in nested:
-            parent, sub = nested[name]
-            region = data.setdefault(parent, {})
-            if not isinstance(region, dict):
-                raise CineGANError(f"give {parent} either as {parent}_* columns or as one value, not both")
-            region[sub] = value
-        elif isinstance(data.get(name), dict) and isinstance(value, dict):
-            data[name].update(value)
-        else:
-            data[name] = _typed(name, value)
-    return RenderSettings.from_dict(data)
+    """RenderSettings from a row's setting values (``settings.to_settings``: the flat names
+    every surface uses; CSV text is read as numbers where a number is meant)."""
+    return to_settings(values)
 
 
 def _resolve(base_dir: str, value) -> str:
@@ -244,19 +202,24 @@ def expand_row(row: Row, base_dir: str) -> list[Job]:
     photo = values.pop("photo", None)
     if photo is None:
         return [Job(where=row.where, error="no photo given (the 'photo' column is empty)")]
+    given = {k: str(values[k]) for k in FILE_COLUMNS[1:] if k in values}
     job = Job(where=row.where, label=str(photo), photo=_resolve(base_dir, photo),
               mask=_resolve(base_dir, values.pop("mask")) if "mask" in values else None,
               motion=_resolve(base_dir, values.pop("motion")) if "motion" in values else None,
-              name=str(values.pop("name")) if "name" in values else None)
-    lists = {k[:-1]: _split(values.pop(k)) for k in list(values) if _role(k) == "list"}
+              name=str(values.pop("name")) if "name" in values else None, given=given)
+    lists = {k[:-1]: (k, _split(values.pop(k))) for k in list(values) if _role(k) == "list"}
     for name in lists:
         if name in values:
             return [dataclasses.replace(job, error=f"give either {name} or {name}s, not both")]
-        if not lists[name]:
-            return [dataclasses.replace(job, error=f"{name}s is empty")]
     for name in list(values):  # "a|b" in a setting's own column expands too ("frames": "24|48")
         if isinstance(values[name], str) and LIST_SEPARATOR in values[name]:
-            lists[name] = _split(values.pop(name))
+            lists[name] = (name, _split(values[name]))
+            values.pop(name)
+    for name, (column, items) in lists.items():
+        if not items:
+            return [dataclasses.replace(job, error=f"{column} lists no values: give one, or several "
+                                                   f"separated by '{LIST_SEPARATOR}'")]
+    lists = {name: items for name, (_, items) in lists.items()}
     jobs = []
     for combo in itertools.product(*lists.values()):
         variant = dict(zip(lists, combo))

@@ -69,8 +69,9 @@ def write_manifest(out_dir: str, data: dict) -> None:
 
 
 def entry(job: Job) -> dict:
-    """A job's manifest entry before it runs: "failed" for an invalid row, else "pending"."""
-    return {"row": job.where, "photo": job.photo, "mask": job.mask, "motion": job.motion,
+    """A job's manifest entry before it runs: "failed" for an invalid row, else "pending".
+    photo, mask and motion are recorded as the row gave them."""
+    return {"row": job.where, "photo": job.label, "mask": job.given.get("mask"), "motion": job.given.get("motion"),
             "variant": job.variant, "settings": None if job.settings is None else job.settings.to_dict(),
             "output": job.output, "status": "failed" if job.error else "pending", "seconds": None,
             "error": job.error, "key": None, "quality": None}
@@ -115,7 +116,7 @@ class JobKeys:
         if s.engine not in self._engines:
             self._engines[s.engine] = pick_engine(s.engine, self.device, self.weights)[0].identity()
         return render_inputs(self._photo[1], s, mask=job.mask, motion=job.motion,
-                             engine_id=self._engines[s.engine])[-1]
+                             engine_id=self._engines[s.engine]).key(s)
 
 
 def _missing_input(job: Job) -> str | None:

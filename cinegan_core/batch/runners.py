@@ -1,6 +1,7 @@
 """Running a batch's jobs: in this process, a local process pool, or as Ray tasks.
 
-``render_job`` renders one job and never raises for the job's own errors; the
+``render_job`` renders one loop (one job, or the jobs that differ only in format:
+one render, encoded in each) and never raises for the jobs' own errors; the
 pool (``run_pool``) spawns processes (torch does not survive a fork), each with
 its share of the CPU threads; Ray (``ray_session``, ``run_ray``) gets the input
 files' bytes through its object store (one copy per file) and sends the finished
@@ -16,21 +17,25 @@ import time
 from typing import Callable
 
 from ..errors import CineGANError, one_line
-from ..settings import RenderSettings
+from ..settings import to_settings
 from .jobs import FILE_COLUMNS, Job
 from .manifest import RESULT_FIELDS
 
 
-_CACHES: dict = {}
-
-
-def shared_cache(root: str | None):
-    """One cache.Cache per folder in this process (None: the default folder)."""
+def job_cache(spec: dict | None):
+    """This process's cache for a task's {"root", "max_bytes"} (None: ``service.shared_cache``,
+    from the environment)."""
     from ..cache import Cache
-    root = os.path.abspath(root) if root else None
-    if root not in _CACHES:
-        _CACHES[root] = Cache(root)
-    return _CACHES[root]
+    from ..service import shared_cache
+    if not spec:
+        return shared_cache()
+    key = (spec["root"], spec["max_bytes"])
+    if key not in _CACHES:
+        _CACHES[key] = Cache(spec["root"], max_bytes=spec["max_bytes"])
+    return _CACHES[key]
+
+
+_CACHES: dict = {}
 
 
 def set_threads(threads: int | None) -> None:
@@ -43,35 +48,49 @@ def set_threads(threads: int | None) -> None:
     cv2.setNumThreads(threads)
 
 
-def render_job(task: dict) -> dict:
-    """Render one job; never raises for the job's own errors.
+def render_job(task: dict) -> list[dict]:
+    """Render one loop through the render cache (``service.render_formats``: a format
+    already made, by the app or another batch, is not rendered again; the formats missing
+    are encoded from one render) and copy each format to its job's output, and the poster
+    beside them when asked (atomically); never raises for the jobs' own errors. When the
+    formats together fail, each is tried alone, so that one format's failure (a GIF that
+    cannot fit its budget) is its job's only.
 
     task: {"photo", "mask", "motion": paths (None = not given); "settings":
-           RenderSettings.to_dict(); "output": the file to write (atomically);
-           "device", "weights", "cache_dir"}.
-    Returns {"status": "done", "key", "seconds", "engine", "engine_message",
-    "width", "height", "frames", "bytes", "notes", "quality"} or
-    {"status": "failed", "error": one line, "seconds"}.
+           RenderSettings.to_dict() (the format aside, the jobs' common settings);
+           "outputs": [(format, the file to write)], one per job; "poster": the file to
+           write the poster to, or None; "device", "weights", "cache": {"root", "max_bytes"}
+           or None (the environment's)}.
+    Returns one result per output, in order: {"status": "done", "key", "seconds" (the
+    loop's), "cached", "engine", "engine_message", "width", "height", "frames", "bytes",
+    "notes", "warnings", "quality"} or {"status": "failed", "error": one line, "seconds"}.
     """
-    from ..pipeline import render
-    from ..service import render_inputs
+    from ..service import copy_out, render_formats
     t0 = time.perf_counter()
+    outputs = task["outputs"]
     try:
-        settings = RenderSettings.from_dict(task["settings"])
-        photo, motion, eng, message, key = render_inputs(task["photo"], settings, mask=task.get("mask"),
-                                                         motion=task.get("motion"), device=task.get("device"),
-                                                         weights=task.get("weights"))
-        info = render(photo, task["output"], settings, mask=task.get("mask"), motion=motion, renderer=eng,
-                      cache=shared_cache(task.get("cache_dir")))
+        rendered = render_formats(task["photo"], to_settings(task["settings"]), [f for f, _ in outputs],
+                                  cache=job_cache(task.get("cache")), mask=task.get("mask"), motion=task.get("motion"),
+                                  device=task.get("device"), weights=task.get("weights"))
+        for f, path in outputs:
+            copy_out(rendered[f].video, path)
+        if task.get("poster"):
+            copy_out(rendered[outputs[0][0]].poster, task["poster"])
     except Exception as e:  # one job's failure is recorded; the batch goes on
-        return {"status": "failed", "error": one_line(e), "seconds": time.perf_counter() - t0}
-    result = dict(info, engine_message=message, bytes=os.path.getsize(task["output"]))
-    return {"status": "done", "key": key, "seconds": time.perf_counter() - t0,
-            **{k: result[k] for k in RESULT_FIELDS}}
+        if len(outputs) > 1:
+            return [render_job(dict(task, outputs=[out]))[0] for out in outputs]
+        return [{"status": "failed", "error": one_line(e), "seconds": time.perf_counter() - t0}]
+    results = []
+    for f, path in outputs:
+        info = dict(rendered[f].info, bytes=os.path.getsize(path))
+        results.append({"status": "done", "key": info["key"], "seconds": time.perf_counter() - t0,
+                        "cached": info["cached"], **{k: info[k] for k in RESULT_FIELDS}})
+    return results
 
 
 def _ray_render(task: dict, photo: bytes, mask: bytes | None, motion: bytes | None):
-    """A Ray task: the inputs arrive as bytes, the video goes back as bytes."""
+    """A Ray task: the inputs arrive as bytes; the results and the files written go back
+    ({the task's path: bytes})."""
     with tempfile.TemporaryDirectory(prefix="cinegan-batch-") as work:
         local = dict(task)
         for name, data in (("photo", photo), ("mask", mask), ("motion", motion)):
@@ -79,27 +98,37 @@ def _ray_render(task: dict, photo: bytes, mask: bytes | None, motion: bytes | No
                 local[name] = os.path.join(work, f"{name}-{os.path.basename(task[name])}")
                 with open(local[name], "wb") as fh:
                     fh.write(data)
-        local["output"] = os.path.join(work, "out" + os.path.splitext(task["output"])[1])
+        here = {os.path.join(work, f"out-{i}{os.path.splitext(path)[1]}"): path
+                for i, (_, path) in enumerate(task["outputs"])}
+        local["outputs"] = [(f, p) for (f, _), p in zip(task["outputs"], here)]
+        if task.get("poster"):
+            here[os.path.join(work, "poster.jpg")] = task["poster"]
+            local["poster"] = os.path.join(work, "poster.jpg")
         set_threads(task.get("threads"))
-        result = render_job(local)
-        video = None
-        if result["status"] == "done":
-            with open(local["output"], "rb") as fh:
-                video = fh.read()
-        return result, video
+        results = render_job(local)
+        files = {}
+        for p, dest in here.items():
+            if os.path.exists(p):
+                with open(p, "rb") as fh:
+                    files[dest] = fh.read()
+        return results, files
 
 
-def task_of(job: Job, out_dir: str, device, weights, cache_dir) -> dict:
-    """What ``render_job`` needs of a job: plain data a pool or Ray can send to a worker."""
+def task_of(jobs: list[Job], out_dir: str, device, weights, cache, poster: str | None = None) -> dict:
+    """What ``render_job`` needs of one loop's jobs (one job, or jobs that differ only in
+    format): plain data a pool or Ray can send to a worker (cache: a cache.Cache, whose
+    folder and size the worker uses; poster: its file name in out_dir, or None)."""
+    job = jobs[0]
     return {"photo": job.photo, "mask": job.mask, "motion": job.motion, "settings": job.settings.to_dict(),
-            "output": os.path.join(out_dir, job.output), "device": device,
+            "outputs": [(j.settings.format, os.path.join(out_dir, j.output)) for j in jobs],
+            "poster": None if poster is None else os.path.join(out_dir, poster), "device": device,
             "weights": None if weights is None else os.path.abspath(os.fspath(weights)),
-            "cache_dir": None if cache_dir is None else os.path.abspath(cache_dir)}
+            "cache": {"root": cache.root, "max_bytes": cache.max_bytes}}
 
 
-def run_pool(tasks: dict[int, dict], record: Callable[[int, dict], None], workers: int) -> None:
+def run_pool(tasks: dict[tuple, dict], record: Callable[[int, dict], None], workers: int) -> None:
     """Render in a pool of `workers` processes (spawned: torch does not survive a fork),
-    each with its share of the CPU threads."""
+    each with its share of the CPU threads. tasks: {job indices: ``task_of`` them}."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -108,14 +137,16 @@ def run_pool(tasks: dict[int, dict], record: Callable[[int, dict], None], worker
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=set_threads, initargs=(threads,))
     try:
-        futures = {pool.submit(render_job, task): i for i, task in tasks.items()}
+        futures = {pool.submit(render_job, task): jobs for jobs, task in tasks.items()}
         for fut in as_completed(futures):
             try:
-                result = fut.result()
+                results = fut.result()
             except BrokenProcessPool:
-                result = {"status": "failed", "seconds": None,
-                          "error": "a worker process died (out of memory?); run the batch again to retry"}
-            record(futures[fut], result)
+                results = [{"status": "failed", "seconds": None,
+                            "error": "a worker process died (out of memory?); run the batch again to retry"}
+                           ] * len(futures[fut])
+            for i, result in zip(futures[fut], results):
+                record(i, dict(result))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -173,8 +204,9 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
                            f"(ray start --head) and is the address right?") from None
 
 
-def run_ray(tasks: dict[int, dict], out_dir: str, record, address: str, workers, gpus: float) -> None:
-    """Render as Ray tasks; each input file goes into the object store once."""
+def run_ray(tasks: dict[tuple, dict], out_dir: str, record, address: str, workers, gpus: float) -> None:
+    """Render as Ray tasks ({job indices: ``task_of`` them}); each input file goes into
+    the object store once."""
     from ..video import atomic_output
     with ray_session(address, workers) as ray:
         remote = ray.remote(_ray_render).options(num_cpus=1, num_gpus=gpus or 0)
@@ -189,24 +221,27 @@ def run_ray(tasks: dict[int, dict], out_dir: str, record, address: str, workers,
             return blobs[path]
 
         pending = {}
-        for i, task in tasks.items():
+        for jobs, task in tasks.items():
             task = dict(task, threads=1)
             try:
                 refs = [blob(task[k]) for k in FILE_COLUMNS]
             except OSError as e:
-                record(i, {"status": "failed", "error": one_line(e), "seconds": 0.0})
+                for i in jobs:
+                    record(i, {"status": "failed", "error": one_line(e), "seconds": 0.0})
                 continue
-            pending[remote.remote(task, *refs)] = (i, task["output"])
+            pending[remote.remote(task, *refs)] = jobs
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                i, output = pending.pop(ref)
+                jobs = pending.pop(ref)
                 try:
-                    result, video = ray.get(ref)
-                    if video is not None:
-                        with atomic_output(output) as tmp:
+                    results, files = ray.get(ref)
+                    for path, data in files.items():
+                        with atomic_output(path) as tmp:
                             with open(tmp, "wb") as fh:
-                                fh.write(video)
-                except Exception as e:  # a lost node or worker: this job failed, the others go on
-                    result = {"status": "failed", "error": f"Ray task failed: {one_line(e)}", "seconds": None}
-                record(i, result)
+                                fh.write(data)
+                except Exception as e:  # a lost node or worker: these jobs failed, the others go on
+                    results = [{"status": "failed", "error": f"Ray task failed: {one_line(e)}", "seconds": None}
+                               ] * len(jobs)
+                for i, result in zip(jobs, results):
+                    record(i, dict(result))

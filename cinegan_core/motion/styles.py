@@ -20,12 +20,8 @@ import cv2
 import numpy as np
 
 from ..errors import CineGANError
-from ..regions import STYLES
+from ..regions import DEFAULT_DRIFT, STYLES
 
-DEFAULT_DRIFT = {  # region -> (direction in degrees, speed in px per frame per 1024 px of long side)
-    "sky": (0.0, 1.0),      # clouds drift right
-    "water": (180.0, 0.8),  # used when water is asked to drift; flow follows the water body, ripple has no direction
-}
 # ripple: calm water. Amplitude per px/frame of the region's speed (so the speed slider still means
 # "how lively"), wavelength of the longest wave nearest the camera as a fraction of the long side,
 # and temporal frequency of that wave in cycles per frame (shorter waves are faster, as on water).
