@@ -90,7 +90,7 @@ def test_the_pipeline_classifies_each_painted_region_and_reports_it(tmp_path):
     assert clouds.painted[0]["as"] == "clouds" and not clouds.painted[0]["auto"]
     assert clouds.styles == {"sky": "drift"} and np.median(clouds.field[0][upper]) > 0
     still = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None, painted="still"), mask=falls)
-    assert still.styles == {"water": "ripple"} and still.plan.ripple is not None
+    assert still.styles == {"still_water": "ripple"} and still.plan.ripple is not None
 
 
 def test_two_painted_regions_each_get_their_class():
@@ -123,6 +123,16 @@ def test_the_painted_setting_is_one_choice_everywhere():
     assert RenderSettings(painted="water").key() != RenderSettings().key()
     with pytest.raises(CineGANError, match="unknown painted"):
         to_settings({"painted": "lava"})
+
+
+def test_the_painted_choice_from_the_command_line_and_a_batch_row(tmp_path):
+    from cinegan_core.__main__ import build_parser, render_settings
+    from cinegan_core.batch import Row, expand_row
+    args = build_parser().parse_args(["render", "a.png", "-o", "a.mp4", "--painted", "falling-water"])
+    assert render_settings(args).painted == "falling water"
+    assert render_settings(build_parser().parse_args(["render", "a.png", "-o", "a.mp4"])).painted == "auto"
+    jobs = expand_row(Row({"photo": "a.png", "painted": "clouds|still"}, "x line 2"), str(tmp_path))
+    assert [j.settings.painted for j in jobs] == ["clouds", "still"]
 
 
 def test_directions_and_speeds_are_automatic_unless_numbers_are_given():

@@ -96,7 +96,10 @@ def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None)
         through = region | (holes[k] if holes and k in holes else enclosed_holes(labels, region))
         d = cv2.distanceTransform(through.astype(np.uint8), cv2.DIST_L2, 5) if not through.all() \
             else np.full(region.shape, 1e6, np.float32)
-        u = np.clip((d - 0.5) / max(ease_px, 3.0), 0, 1)  # the region's outermost pixels barely move
+        # a thin region (a narrow fall, a stream seen from afar) eases over at most a third of
+        # its half-width, so that its middle moves at full speed
+        thick = float(d[region].max()) if region.any() else 0.0
+        u = np.clip((d - 0.5) / max(min(ease_px, thick / 3.0), 1.5), 0, 1)  # the outermost pixels barely move
         out[through] = (u * u * (3 - 2 * u))[through]  # smoothstep
     return out
 
@@ -190,11 +193,18 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
+    units = []  # (code, region, decided): water of unknown kind apart from still water the user's regions decided
     for k in present:
-        name = group_of(k)
-        what_name = LABELS[k] if k != WATER else "water"
-        key = name if k in GROUP_CODES.values() else NAMES[k]  # styles: "sky", "water", "flowing_water"...
         region = labels == k
+        if k == WATER and fixed is not None and (region & fixed).any():
+            units += [(k, r, d) for r, d in ((region & fixed, True), (region & ~fixed, False)) if r.any()]
+        else:
+            units.append((k, region, False))
+    for k, region, decided in units:
+        name = group_of(k)
+        what_name = "still water" if decided else LABELS[k]
+        # styles: "sky", "water" (of unknown kind), "still_water" (decided), "flowing_water", "falling_water"
+        key = NAMES[k] if decided or k not in GROUP_CODES.values() else name
         through = region | holes[k]  # the motion continues behind small frozen islands
         direction, speed = drift.get(name, (None, None))
         auto_dir, default_speed = direction is None, speed is None
@@ -207,22 +217,21 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             f = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)
             field[:, region] = f[:, region]
             notes.append(f"{what_name}: follows your arrows")
-            report.append(_report(k, "arrows", f, region, False, False))
+            report.append(_report(k, "arrows", f, region, False, False, decided=decided))
             continue
         pattern = patterns.get(name)
-        if pattern is not None and auto_dir and style == "auto" and k in (SKY, WATER) and \
-                not (fixed is not None and (fixed & region).any()):
+        if pattern is not None and auto_dir and style == "auto" and k in (SKY, WATER) and not decided:
             mean = float(np.hypot(pattern[0], pattern[1])[region].mean())
             if mean > 0:
                 chosen[key] = "learned"
                 f = pattern * (speed / mean)
                 field[:, region] = f[:, region]
                 notes.append(f"{what_name}: learned motion, {speed:.2f} px/frame")
-                report.append(_report(k, "learned", f, region, True, default_speed))
+                report.append(_report(k, "learned", f, region, True, default_speed, decided=decided))
                 continue
         how = "asked"
         if style == "auto":
-            if k == WATER and not (fixed is not None and fixed[region].mean() > 0.5):
+            if k == WATER and not decided:
                 style, how = choose_style(name, photo, region)
             else:
                 style, how = CLASS_STYLES[k], ("clouds drift" if k == SKY else f"{LABELS[k]} {CLASS_STYLES[k]}s")
@@ -253,7 +262,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
         notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
                      f"{'' if how == 'asked' else f' (automatic: {how})'}")
-        report.append(_report(k, style, f, region, auto_dir, default_speed, shown))
+        report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided))
     parts = []
     if ripple_basis_sum is not None:
         dirs = np.array([wave[4] for wave in RIPPLE_WAVES], np.float32)
@@ -271,7 +280,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
 
 
 def _report(code: int, style: str, f: np.ndarray | None, region: np.ndarray, auto_dir: bool, auto_speed: bool,
-            speed: float | None = None) -> dict:
+            speed: float | None = None, decided: bool = False) -> dict:
     """What one class of region got, for info["motion"]: {"region" (its words), "class",
     "style", "direction" (degrees of its mean motion, None for a ripple), "speed" (px per
     frame at the render size: the mean over the region, or the ripple's asked speed),
@@ -282,7 +291,8 @@ def _report(code: int, style: str, f: np.ndarray | None, region: np.ndarray, aut
         if np.hypot(vx, vy) > 1e-6:
             direction = round(float(np.degrees(np.arctan2(vy, vx))) % 360.0, 1)
         speed = float(np.hypot(f[0], f[1])[region].mean())
-    return {"region": LABELS[code] if code != WATER else "water", "class": NAMES[code], "style": style,
+    return {"region": LABELS[code] if code != WATER else "still water" if decided else "water", "class": NAMES[code],
+            "style": style,
             "direction": direction, "speed": None if speed is None else round(float(speed), 3),
             "auto": bool(auto_dir), "speed_auto": bool(auto_speed), "share": round(float(region.mean()), 4)}
 
