@@ -154,7 +154,7 @@ def motion_bench(side: int, frames: int, only) -> None:
             falls_ok += ok
             falls_n += 1
         elif sloped(region):
-            ok = cli[2] > 0 and api[2] > 0
+            ok = cli[2] > 0.02 and api[2] > 0.02
             streams_ok += ok
             streams_n += 1
         else:

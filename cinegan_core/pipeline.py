@@ -69,8 +69,9 @@ class Scene:
 
     @property
     def styles(self) -> dict:
-        """Region name -> the style it got ("drift" | "flow" | "ripple" | "arrows" | "learned"),
-        or "file" for every moving region when a motion file set the motion."""
+        """Region name ("sky", "water" of unknown kind, "still_water", "flowing_water",
+        "falling_water") -> the style it got ("drift" | "flow" | "ripple" | "fall" | "arrows" |
+        "learned"), or "file" for every moving group when a motion file set the motion."""
         if self.plan is not None:
             return dict(self.plan.styles)
         present = {group_of(int(k)) for k in np.unique(self.labels)}

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 FALL_FACTOR = 4.0       # a fall's speed, per unit of the water's speed (falls are fast)
-MAX_TILT = 40.0         # degrees: the steepest a fall's streaks may lean off straight down
+MAX_TILT = 30.0         # degrees: the most a fall may lean off straight down along its streaks (a margin
+                        # under 40: a fall leaning further reads as sliding sideways)
 STREAK_COHERENCE = 0.3  # structure-tensor coherence at which the streaks are fully trusted
 FOOT_FRACTION = 0.22    # the lowest share of the fall (per column) that slows down and churns
 FOOT_SLOWDOWN = 0.7     # share of the speed lost at the very foot
