@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 import cinegan_core as core
 from cinegan_core import framing, service
 from cinegan_core.regions import in_group, shares
-from cinegan_core.settings import API_FIELDS, FIELD, FORMAT_CHOICES, FORMAT_FIELDS, from_api
+from cinegan_core.settings import API_FIELDS, AUTO, FIELD, FORMAT_CHOICES, FORMAT_FIELDS, PAINTED_CHOICES, from_api
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 EXAMPLES = [os.path.join(EXAMPLES_DIR, f) for f in ("sunset-skyline.jpg", "sea-overcast.jpg",
@@ -224,6 +224,11 @@ def on_photo(path, aspect, crop_x, crop_y):
             preview, crop_view(preview, aspect, crop_x, crop_y))
 
 
+def shown_with_photo(path):
+    """Controls of the mask editor (what painted areas move as): shown once there is a photo."""
+    return gr.update(visible=bool(path))
+
+
 def on_edit(value, base):
     if base is None:
         return ""
@@ -299,11 +304,27 @@ def variant_files(photo_path: str, mask, settings: dict, progress_cb=None) -> tu
     return out.items, out.zip
 
 
+PAINTED_WORDS = {value: words.lower() for words, value in PAINTED_CHOICES}
+
+
+def painted_lines(info: dict) -> list[str]:
+    """What each painted region became (info["painted"]), in plain words, with how to change it."""
+    regions = info.get("painted") or []
+    out = []
+    for p in regions:
+        which = "The painted area" if len(regions) == 1 else f"Painted area {p['region']}"
+        how = "recognised from the photo" if p.get("auto") else "as you chose"
+        out.append(f"{which} ({p['share']:.0%} of the photo) moves as **{PAINTED_WORDS.get(p['as'], p['as'])}** "
+                   f"({how}; change it under \"{FIELD['painted'].label}\").")
+    return out
+
+
 def user_notes(info: dict) -> list[str]:
-    """What the visitor should know about a render: the core's warnings (a loop
-    smaller than the channel's size, ignored arrows, parts the automatic mask left
-    still); its other notes are for the command line's report."""
-    return [w[len("format: "):] if w.startswith("format: ") else w for w in info.get("warnings", [])]
+    """What the visitor should know about a render: what each painted region moves as,
+    and the core's warnings (a loop smaller than the channel's size, ignored arrows,
+    parts the automatic mask left still); its other notes are for the command line's report."""
+    return painted_lines(info) + [w[len("format: "):] if w.startswith("format: ") else w
+                                  for w in info.get("warnings", [])]
 
 
 def status_line(info: dict) -> str:
@@ -400,7 +421,8 @@ _P = inspect.Parameter
 api_generate.__signature__ = inspect.Signature(
     [_P("photo", _P.POSITIONAL_OR_KEYWORD, annotation=gr.FileData),
      _P("mask", _P.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.FileData | None)]
-    + [_P(f.name, _P.POSITIONAL_OR_KEYWORD, default=f.start, annotation=f.type) for f in API_FIELDS],
+    + [_P(f.name, _P.POSITIONAL_OR_KEYWORD, default=f.start, annotation=f.type | str if f.start == AUTO and f.type
+          is not str else f.type) for f in API_FIELDS],
     return_annotation=tuple[gr.FileData, dict])
 api_generate.__annotations__ = {p.name: p.annotation for p in api_generate.__signature__.parameters.values()}
 api_generate.__annotations__["return"] = tuple[gr.FileData, dict]
@@ -438,6 +460,8 @@ def control(name: str, **extra):
     if f.control == "slider":
         return gr.Slider(f.lo, f.hi, step=f.step, **kw)
     if f.control == "number":
+        if f.start == AUTO:  # an empty box: automatic
+            kw.update(value=None, placeholder="Auto")
         return gr.Number(minimum=f.lo, maximum=f.hi, step=f.step, precision=0 if f.type is int else None, **kw)
     if f.control == "radio":
         return gr.Radio(list(f.choices), **kw)
@@ -488,6 +512,7 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                                         brush=gr.Brush(colors=[MOVE_COLOUR, FREEZE_COLOUR], default_size=24,
                                                        color_mode="fixed"),
                                         eraser=gr.Eraser(default_size=24))
+                painted = control("painted", elem_id="painted", visible=False)
                 note = gr.Markdown("", elem_id="upload-note")
                 # clicking an example fills the photo (and so the mask) and shows its loop, file and status
                 gr.Examples(EXAMPLES, inputs=[photo], outputs=[result, download, status], fn=example_render,
@@ -552,6 +577,7 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                      [editor, editor_help, note, arrow_view, arrows, pending, base, preview, crop_img],
                      api_visibility="private").then(on_format, [preview, aspect, crop_x, crop_y], crop_outputs,
                                                     show_progress="hidden", api_visibility="private")
+        photo.change(shown_with_photo, [photo], [painted], show_progress="hidden", api_visibility="private")
         # `input`, not `change`: Gradio 6.31's editor reports a first stroke to `change` only with the next one
         editor.input(on_edit, [editor, base], [note], show_progress="hidden", api_visibility="private")
         for moved in (aspect, crop_x, crop_y):
@@ -565,7 +591,7 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         widgets = {"sky_direction": sky_dir, "sky_speed": sky_speed, "water_direction": water_dir,
                    "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
                    "aspect": aspect, "crop_x": crop_x, "crop_y": crop_y, "sky_style": sky_style,
-                   "water_style": water_style, **sizes}
+                   "water_style": water_style, "painted": painted, **sizes}
         inputs = [photo, editor, base, arrows] + [widgets[name] for name in CONTROLS]
         generate.click(on_generate, inputs, [result, download, status, snippet_box, poster_file],
                        api_visibility="private")

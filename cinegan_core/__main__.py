@@ -10,13 +10,13 @@ import sys
 from .errors import CineGANError
 from .framing import ASPECTS, CHANNEL_SIZES
 from .regions import GROUPS, STYLES, shares
-from .settings import ENGINES, FORMATS, RenderSettings
+from .settings import ENGINES, FORMATS, PAINTED, RenderSettings
 
 PROG = "cinegan"
 DEFAULTS = RenderSettings()  # the options start from the settings' own defaults
 # the render options that are settings under their own flat names (``settings.to_settings``)
 SETTING_OPTIONS = ("frames", "fps", "engine", "max_side", "direction", "speed", "aspect", "gif_max_mb",
-                   "webp_max_mb", "email_width", "email_max_mb",
+                   "webp_max_mb", "email_width", "email_max_mb", "painted",
                    *(f"{g}_{part}" for g in GROUPS for part in ("direction", "speed", "style")))
 
 
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "frame, written to -o OUT.gif")
     r.add_argument("--mask", help="mask image, white = moves (resized to the photo if its size differs); "
                                   "default: sky and water are found automatically")
+    r.add_argument("--painted", default=DEFAULTS.painted, metavar="|".join(PAINTED).replace(" ", "-"),
+                   help="what the painted areas of --mask move as: auto recognises each connected area from the "
+                        "photo (falling water falls, streams flow downhill, sky drifts, calm water ripples); "
+                        "clouds, water, falling-water or still (still water) say it for all of them")
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
                                     "1 downward, in px per frame at the array's own size (rescaled to the render)")
     r.add_argument("--direction", type=_number_or_auto, help="drift direction in degrees: 0 = rightward, "

@@ -50,6 +50,7 @@ class Scene:
             motion was built from the regions; None with a motion file (the field is all).
     engine: the engine it was prepared for (its predictors gave the mask and motion the
             user did not give); ``frames`` renders with it.
+    painted: what each painted region moves as (``Regions.painted``); [] without a mask.
     """
 
     photo: Photo
@@ -59,6 +60,7 @@ class Scene:
     warnings: list[str] = dc_field(default_factory=list)
     plan: MotionPlan | None = None
     engine: Engine | None = None
+    painted: list = dc_field(default_factory=list)
 
     @property
     def motion(self) -> MotionPlan:
@@ -67,12 +69,19 @@ class Scene:
 
     @property
     def styles(self) -> dict:
-        """Region name -> the style it got ("drift" | "flow" | "ripple" | "arrows" | "learned"),
-        or "file" for every moving region when a motion file set the motion."""
+        """Region name ("sky", "water" of unknown kind, "still_water", "flowing_water",
+        "falling_water") -> the style it got ("drift" | "flow" | "ripple" | "fall" | "arrows" |
+        "learned"), or "file" for every moving group when a motion file set the motion."""
         if self.plan is not None:
             return dict(self.plan.styles)
         present = {group_of(int(k)) for k in np.unique(self.labels)}
         return {g: "file" for g in GROUPS if g in present}
+
+    @property
+    def motion_report(self) -> list:
+        """Per moving class, what its motion is (``MotionPlan.report``: region, style, direction
+        degrees, speed px per frame at the render size, auto); [] with a motion file."""
+        return list(self.plan.report) if self.plan is not None else []
 
     @property
     def mask(self) -> np.ndarray:
@@ -136,21 +145,95 @@ def frame_motion(field: np.ndarray, photo: Photo) -> np.ndarray:
     return resize_motion(field, photo.size)
 
 
-def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str], list[str]]:
-    """Region labels (H, W) uint8 for a photo, with notes and warnings for the user:
-    the automatic sky / water mask (its warnings say what it left frozen because it
-    was unsure), or the user's mask (whole photo frame, see ``frame_mask``) with
-    each of its pixels labelled with the automatic mask's water class where it sees
-    water and sky elsewhere (the user's mask always wins on what moves)."""
+@dataclass
+class Regions:
+    """What moves in a photo and what each part is (``regions_for``).
+
+    labels:   (H, W) uint8 scene classes (``regions`` codes), 0 = solid.
+    notes, warnings: for the user (as in ``Scene``).
+    fixed:    (H, W) bool, the painted regions whose class was decided (classified or
+              chosen with ``painted``), or None: their still water ripples, and they are
+              never taken for sky (``motion.plausible_labels``).
+    painted:  one entry per painted region (largest first): {"region": 1, 2..., "as": the
+              ``settings.PAINTED`` choice it moves as ("clouds", "water", "falling water",
+              "still"), "class": its ``regions.NAMES`` name, "auto": True when it was
+              classified from the photo (False: the user's choice), "share": of the photo,
+              "by": "parser" | "cues" | "choice"}.
+    """
+
+    labels: np.ndarray
+    notes: list
+    warnings: list
+    fixed: np.ndarray | None = None
+    painted: list = dc_field(default_factory=list)
+
+
+FOUND_SHARE = 0.5   # a painted region at least this much covered by the automatic mask keeps its classes
+
+
+def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> Regions:
+    """The regions of a photo, with notes and warnings for the user.
+
+    mask=None: the automatic sky / water mask (its warnings say what it left frozen because
+    it was unsure). With the user's mask (whole photo frame, see ``frame_mask``: what
+    moves is always the user's), each connected painted region (``automask.kinds.
+    painted_regions``) that the automatic mask mostly found (FOUND_SHARE) keeps the
+    automatic classes (what it added beyond them is classified on its own when large,
+    else takes the class next to it); every other painted region moves as one class:
+    ``painted`` when it is a choice ("clouds" | "water" | "falling water" | "still",
+    ``settings.PAINTED``), else the class ``kinds.classify`` reads from the photo (with
+    the learned scene parser's probabilities when it is available)."""
+    from .automask import kinds
+    from .regions import MOVING, NAMES
+    from .settings import PAINTED, PAINTED_AS
     auto = auto_mask_cached(photo, cache)
     if mask is None:
         if not auto.labels.any():
             raise CineGANError("found no sky or water to animate in this photo; paint the areas that "
                                "should move (a mask, white = moves)")
         notes = [f"mask: automatic, sky {auto.share['sky']:.0%}, water {auto.share['water']:.0%} of the photo"]
-        return auto.labels, notes, list(auto.notes)
+        return Regions(auto.labels, notes, list(auto.notes))
     m = frame_mask(mask, photo)
-    return np.where(m, np.where(is_water(auto.labels), auto.labels, SKY), SOLID).astype(np.uint8), [], []
+    found = np.isin(auto.labels, MOVING)
+    labels = np.zeros(m.shape, np.uint8)
+    to_classify = []
+    for part in kinds.painted_regions(m):
+        covered = part & found
+        if covered.sum() < FOUND_SHARE * part.sum():
+            to_classify.append(part)
+            continue
+        labels[covered] = auto.labels[covered]
+        rest = part & ~found
+        if rest.any():
+            big = [r for r in kinds.painted_regions(rest) if r.sum() >= kinds.MIN_REGION * m.size]
+            for r in big:
+                to_classify.append(r)
+                rest &= ~r
+            if rest.any():  # slivers along what was found: the class next to them
+                near = kinds.nearest_fill(np.where(covered, auto.labels, 0).astype(np.uint8), covered)
+                labels[rest] = near[rest]
+    choice = PAINTED[painted]
+    probs = kinds.scene_probs(photo.rgb) if to_classify and choice is None else None
+    report = []
+    fixed = np.zeros(m.shape, bool) if to_classify else None
+    for i, r in enumerate(sorted(to_classify, key=lambda r: -int(r.sum())), 1):
+        code = choice if choice is not None else kinds.classify(photo.rgb, r, probs)
+        labels[r] = code
+        fixed |= r
+        report.append({"region": i, "as": PAINTED_AS[code], "class": NAMES[code], "auto": choice is None,
+                       "share": round(float(r.mean()), 4),
+                       "by": "choice" if choice is not None else "parser" if probs is not None else "cues"})
+    notes = [f"painted region {p['region']} ({p['share']:.0%} of the photo) moves as {p['as']}"
+             f"{' (recognised from the photo)' if p['auto'] else ' (as chosen)'}" for p in report]
+    return Regions(labels, notes, [], fixed, report)
+
+
+def labels_for(photo: Photo, mask=None, cache=None) -> tuple[np.ndarray, list[str], list[str]]:
+    """Region labels (H, W) uint8 for a photo, with notes and warnings for the user
+    (``regions_for``: the automatic mask, or the user's mask with each painted region
+    classified)."""
+    r = regions_for(photo, mask, cache)
+    return r.labels, r.notes, r.warnings
 
 
 def resolve_settings(settings: RenderSettings | None = None, options: dict | None = None) -> RenderSettings:
@@ -212,10 +295,12 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
                                    "that should move (a mask, white = moves)")
             share = shares(labels)
             notes.append(f"mask: learned (DatasetGAN), sky {share['sky']:.0%}, water {share['water']:.0%}")
+    fixed, painted = None, []
     if labels is None:
-        labels, more, unsure = labels_for(ph, mask, cache)
-        notes += more
-        warnings += unsure
+        found = regions_for(ph, mask, cache, settings.painted)
+        labels, fixed, painted = found.labels, found.fixed, found.painted
+        notes += found.notes
+        warnings += found.warnings
     m = is_moving(labels)
     if motion is not None:
         raw = load_motion(motion) if not isinstance(motion, np.ndarray) else check_motion(motion)
@@ -244,13 +329,14 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             notes.append(f"motion: learned (pix2pixHD) for {', '.join(sorted(patterns))}")
         styles = {name: settings.region(name).style for name in GROUPS}
         plan = region_motion(labels, frames=settings.frames, photo=ph.rgb, styles=styles, drift=drift,
-                             arrows=arrows, arrow_scale=ph.scale, patterns=patterns, scale=settings.motion_scale)
+                             arrows=arrows, arrow_scale=ph.scale, patterns=patterns, scale=settings.motion_scale,
+                             fixed=fixed)
         fld = plan.field
         for note in plan.notes:  # region_motion's notes: the style of each region, arrows it ignored
             (warnings if "ignored" in note else notes).append(note)
     check_speed(fld)
     return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings, plan=plan,
-                 engine=engine)
+                 engine=engine, painted=painted)
 
 
 def load_settings_photo(photo, settings: RenderSettings) -> Photo:
@@ -294,8 +380,10 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     renderer: an Engine already picked (``engines.pick_engine``), overriding settings.engine.
 
     Returns {"engine", "engine_message", "seconds", "frames", "width", "height",
-    "fps", "notes", "warnings", "styles", "videos", "settings", "quality"} (styles: region name ->
-    the motion style it got, ``Scene.styles``; quality: ``quality.LoopProbe``
+    "fps", "notes", "warnings", "styles", "painted", "motion", "videos", "settings", "quality"} (styles:
+    region name -> the motion style it got, ``Scene.styles``; painted: what each painted region
+    moves as, ``Regions.painted``; motion: what each moving class got, style, direction degrees,
+    speed px per frame, whether automatic, ``Scene.motion_report``; quality: ``quality.LoopProbe``
     figures: seam_ratio, frozen_exact, moving_share). Outputs appear only when complete (no
     half-written files on failure).
     """
@@ -329,6 +417,7 @@ def render(photo, output=None, settings: RenderSettings | None = None, *, frames
     h, w = scene.photo.rgb.shape[:2]
     return {"engine": eng.name, "engine_message": message, "seconds": time.perf_counter() - t0,
             "frames": settings.frames, "width": w, "height": h, "fps": settings.fps, "notes": scene.notes,
-            "warnings": scene.warnings, "styles": scene.styles,
+            "warnings": scene.warnings, "styles": scene.styles, "painted": scene.painted,
+            "motion": scene.motion_report,
             "videos": [s.info for s in sinks if isinstance(s, VideoWriter)], "settings": settings.to_dict(),
             "quality": probe.info}

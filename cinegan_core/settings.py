@@ -38,7 +38,7 @@ from .engines import ENGINES
 from .errors import CineGANError
 from .framing import ASPECTS, aspect_name
 from .photo import DEFAULT_MAX_SIDE, check_max_side
-from .regions import DEFAULT_DRIFT, GROUPS, STYLES
+from .regions import DEFAULT_DRIFT, FALLING_WATER, FLOWING_WATER, GROUPS, SKY, STILL_WATER, STYLES
 
 FORMATS = ("mp4", "webm", "gif", "webp", "email")  # email: a GIF for email clients (video.VideoWriter)
 SPEED_UNITS = ("relative", "px")
@@ -54,6 +54,17 @@ DEFAULT_EMAIL_WIDTH = 600          # px: the width of an email's content column
 DEFAULT_EMAIL_MAX_MB = 1.0         # MB: what email clients and senders take without clipping or warnings
 MIN_EMAIL_WIDTH, MAX_EMAIL_WIDTH = 100, 2000
 AUTO = "auto"                      # a direction or speed chosen from the photo
+
+# what a painted region (brush or mask file) moves as: "auto" classifies each connected painted
+# region from the photo (``automask.kinds``); the others say it for every painted region
+PAINTED = {AUTO: None, "clouds": SKY, "water": FLOWING_WATER, "falling water": FALLING_WATER,
+           "still": STILL_WATER}
+PAINTED_AS = {code: name for name, code in PAINTED.items() if code is not None}   # class code -> choice
+PAINTED_ALIASES = {"sky": "clouds", "cloud": "clouds", "flowing water": "water", "flowing_water": "water",
+                   "flow": "water", "stream": "water", "river": "water", "falling_water": "falling water",
+                   "falling-water": "falling water", "fall": "falling water", "waterfall": "falling water",
+                   "still water": "still", "still_water": "still", "calm": "still", "ripple": "still",
+                   "lake": "still", "": AUTO, "automatic": AUTO}
 
 # A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
 PRESETS = {"calm": 0.5, "natural": 1.0, "lively": 1.8}
@@ -91,8 +102,9 @@ def _automatic(name: str, value, **limits) -> float | None:
         raise CineGANError(f"{name} must be a number or \"auto\", got {value!r}") from None
 
 
-def _choice(name: str, value, options) -> str:
-    text = str(value).strip().lower()
+def _choice(name: str, value, options, aliases: Mapping | None = None) -> str:
+    text = " ".join(str(value).strip().lower().split())
+    text = (aliases or {}).get(text, text)
     if text not in options:
         raise CineGANError(f"unknown {name} {value!r}; choose one of {', '.join(options)}")
     return text
@@ -179,6 +191,11 @@ class RenderSettings:
     gif_max_mb:   largest GIF, MB (10^6 bytes): size, frame rate and colours are chosen to fit.
     webp_max_mb:  largest animated WebP, MB: quality, size and frame rate are chosen to fit.
     email_width:  px, widest email GIF (never enlarged); email_max_mb: its largest size, MB.
+    painted:      what the user's painted regions (brush or mask file) move as: "auto" (each
+                  connected painted region is classified from the photo, ``automask.kinds``) |
+                  "clouds" | "water" (flows along its course) | "falling water" | "still"
+                  (still water: ripples in place) (``PAINTED``; "sky", "waterfall", "still water"...
+                  are accepted). Regions the automatic mask found keep their own classes.
     """
 
     frames: int = DEFAULT_FRAMES
@@ -201,6 +218,7 @@ class RenderSettings:
     webp_max_mb: float = DEFAULT_WEBP_MAX_MB
     email_width: int = DEFAULT_EMAIL_WIDTH
     email_max_mb: float = DEFAULT_EMAIL_MAX_MB
+    painted: str = AUTO
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -246,6 +264,8 @@ class RenderSettings:
         if not width.is_integer():
             raise CineGANError(f"email_width must be a whole number of px, got {self.email_width!r}")
         set_(self, "email_width", int(width))
+        set_(self, "painted", _choice("painted", AUTO if self.painted is None else self.painted, tuple(PAINTED),
+                                      PAINTED_ALIASES))
 
     # -- derived values ----------------------------------------------------------------
     @property
@@ -355,23 +375,27 @@ assert tuple(v for _, v in ASPECT_CHOICES) == ASPECTS
 FORMAT_CHOICES = (("MP4", "mp4"), ("WebM", "webm"), ("WebP", "webp"), ("GIF", "gif"), ("Email GIF", "email"))
 assert tuple(sorted(v for _, v in FORMAT_CHOICES)) == tuple(sorted(FORMATS))
 ENGINE_CHOICES = (("Automatic", "auto"), ("Standard (fast)", "pixel"), ("StyleGAN (best quality)", "stylegan"))
-DIRECTION_INFO = "0 = right, 90 = down, 180 = left, 270 = up"
+AUTO_DIRECTION_INFO = "empty = automatic; 0 = right, 90 = down, 180 = left, 270 = up"
+PAINTED_CHOICES = (("Automatic", AUTO), ("Clouds", "clouds"), ("Water", "water"), ("Falling water", "falling water"),
+                   ("Still water", "still"))
+assert tuple(v for _, v in PAINTED_CHOICES) == tuple(PAINTED)
 
 # The /generate endpoint's arguments, in its order (after photo and mask), then the names only
 # the command line, batches and the Python API use.
 FIELDS = (
     Field("arrows", "optional 'x0,y0,x1,y1;x0,y0,x1,y1' in px of the whole photo: content at the start "
           "reaches the end in one loop.", start="", type=str),
-    Field("sky_direction", "degrees, 0 = rightward, 90 = downward; \"auto\": chosen from the photo.",
-          start=DEFAULT_DRIFT["sky"][0], control="slider", label="Sky direction (°)", info=DIRECTION_INFO,
-          lo=0, hi=359, step=1),
-    Field("sky_speed", "px per frame per 1024 px of the photo's long side; \"auto\": the default.",
-          start=DEFAULT_DRIFT["sky"][1], control="slider", label="Sky speed", info="0 = still; 1 = gentle drift",
-          lo=0, hi=4, step=0.1),
-    Field("water_direction", "degrees, 0 = rightward, 90 = downward; \"auto\": chosen from the photo.",
-          start=DEFAULT_DRIFT["water"][0], control="slider", label="Water direction (°)", lo=0, hi=359, step=1),
-    Field("water_speed", "px per frame per 1024 px of the photo's long side; \"auto\": the default.",
-          start=DEFAULT_DRIFT["water"][1], control="slider", label="Water speed", lo=0, hi=4, step=0.1),
+    Field("sky_direction", "degrees, 0 = rightward, 90 = downward; \"auto\" (or empty): chosen from the photo.",
+          start=AUTO, control="number", label="Sky direction (°)", info=AUTO_DIRECTION_INFO, lo=0, hi=359, step=1),
+    Field("sky_speed", "px per frame per 1024 px of the photo's long side; \"auto\" (or empty): the sky's own "
+          f"({DEFAULT_DRIFT['sky'][1]:g}).", start=AUTO, control="number", label="Sky speed",
+          info="empty = automatic; 0 = still, 1 = gentle drift", lo=0, hi=4, step=0.1),
+    Field("water_direction", "degrees, 0 = rightward, 90 = downward; \"auto\" (or empty): chosen from the photo "
+          "(streams flow downhill, falls fall).", start=AUTO, control="number", label="Water direction (°)",
+          info=AUTO_DIRECTION_INFO, lo=0, hi=359, step=1),
+    Field("water_speed", "px per frame per 1024 px of the photo's long side; \"auto\" (or empty): the water's own "
+          f"({DEFAULT_DRIFT['water'][1]:g}; falling water falls several times faster).", start=AUTO, control="number",
+          label="Water speed", info="empty = automatic; 0 = still", lo=0, hi=4, step=0.1),
     Field("seconds", "length of the loop.", start=DEFAULT_FRAMES / DEFAULT_FPS, control="slider",
           label="Length (s)", lo=1, hi=10, step=0.5),
     Field("fps", "playback rate.", start=DEFAULT_FPS, control="slider", label="Frames per second",
@@ -405,6 +429,10 @@ FIELDS = (
     Field("email_max_mb", "largest email GIF in MB; frame rate, colours and then size are chosen to fit.",
           start=DEFAULT_EMAIL_MAX_MB, control="number", label="Email size limit (MB)", lo=MIN_GIF_MAX_MB,
           hi=MAX_GIF_MAX_MB, step=0.1, formats=("email",)),
+    Field("painted", "what painted areas (the mask, or brush strokes) move as: auto (each painted region is "
+          "recognised from the photo), clouds, water (flows along its course), falling water or still (still "
+          "water: ripples in place). Areas the automatic mask found keep their own kind.", start=AUTO, type=str,
+          control="radio", label="Painted area moves as", choices=PAINTED_CHOICES),
     # not arguments of the API (the page renders at the service's sizes, in relative speeds)
     Field("frames", "frames in one loop (instead of seconds).", type=int),
     Field("direction", "degrees, every moving region; \"auto\": chosen from the photo."),

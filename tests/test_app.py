@@ -525,5 +525,41 @@ def test_the_api_and_the_page_start_from_the_settings_table(server, client):
         assert params[f.name]["parameter_default"] == f.start and f.help == params[f.name]["python_type"]["description"]
     shown = {c["props"].get("label"): c["props"] for c in app.demo.config["components"] if "props" in c}
     for f in API_FIELDS:
-        if f.control:
-            assert shown[f.label]["value"] == f.start, f.name
+        if f.control:  # a number that starts automatic is an empty box
+            assert shown[f.label].get("value") == (None if f.start == "auto" and f.control == "number" else f.start), f.name
+
+
+def test_the_painted_choice_and_automatic_directions_reach_the_service(server, monkeypatch, tmp_path):
+    """A stream painted with the brush, the page's controls as they start (directions and
+    speeds empty: automatic) and "Painted area moves as: water": the service gets the choice,
+    the stream flows downhill (down to the right), and the status says what the area became."""
+    from cinegan_core.settings import FIELD
+    app, _ = server
+    h, w = 150, 200
+    img = textured(h, w, seed=4)
+    y, x = np.mgrid[0:h, 0:w]
+    stream = (np.abs((y - 12) - 0.6 * x) < 12) & (x > 20) & (x < 170) & (y > 8)
+    path = tmp_path / "stream.png"
+    Image.fromarray(img).save(path)
+    layer = np.zeros((h, w, 4), np.uint8)
+    layer[stream] = (255, 79, 216, 255)                       # the pink brush
+    editor = {"background": img, "layers": [layer], "composite": None}
+    shown = {n: (None if FIELD[n].start == "auto" and FIELD[n].control == "number" else FIELD[n].start)
+             for n in app.CONTROLS}
+    shown.update(seconds=1, fps=8, painted="water")
+    got = {}
+    real = app.render_files
+
+    def spy(*args, **kwargs):
+        got["out"] = real(*args, **kwargs)
+        return got["out"]
+    monkeypatch.setattr(app, "render_files", spy)
+    _, _, status, _, _ = app.on_generate.__wrapped__(str(path), editor, np.zeros((h, w), np.uint8), [],
+                                                     *[shown[n] for n in app.CONTROLS],
+                                                     progress=lambda *a, **k: None)
+    info = got["out"][2]
+    assert info["settings"]["painted"] == "water" and info["settings"]["water"]["direction"] is None
+    assert [(p["as"], p["auto"]) for p in info["painted"]] == [("water", False)]
+    water = [m for m in info["motion"] if m["region"] == "flowing water"][0]
+    assert water["auto"] and water["style"] == "flow" and 5 < water["direction"] < 85, water
+    assert "moves as **water**" in status

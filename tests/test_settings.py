@@ -97,7 +97,7 @@ def test_the_api_arguments_parse_in_the_core():
     s = from_api({"seconds": "1.5", "fps": 10, "arrows": "1,2,3,4", "format": "GIF", "aspect": "story",
                   "gif_max_mb": None}, max_side=384, channel_side=640)
     assert (s.frames, s.format, s.aspect, s.max_side, len(s.arrows)) == (15, "gif", "9:16", 640, 1)
-    assert from_api({}, max_side=384).max_side == 384 and from_api({}).sky.speed == 1.0
+    assert from_api({}, max_side=384).max_side == 384 and from_api({}).sky.speed is None
     for bad in ({"fps": "fast"}, {"format": 3}, {"arrows": 5}, {"arrows": [1.0, 2.0]},  # [float]: a fuzzing find
                 {"colour": "red"}, {"sky_speed": [1, 2]},
                 {"crop_x": 2}, {"aspect": None, "engine": True}):
@@ -170,7 +170,8 @@ def test_none_or_auto_is_automatic_for_directions_and_speeds():
     explicit = to_settings({"sky_direction": "90", "water_speed": 0.5, "frames": "24"})
     assert (explicit.sky.direction, explicit.water.speed, explicit.frames) == (90.0, 0.5, 24)
     assert from_api({"water_direction": None}).water.direction is None          # asked for: automatic
-    assert from_api({}).water.direction == 180.0 and from_api({}).sky.speed == 1.0  # the API's defaults
+    assert from_api({}).water.direction is None and from_api({}).sky.speed is None  # the API's defaults: automatic
+    assert from_api({"water_direction": "", "sky_speed": "auto"}) == from_api({})
     with pytest.raises(CineGANError, match="number or \"auto\""):
         to_settings({"sky_speed": "fast"})
 
@@ -193,4 +194,4 @@ def test_every_surface_uses_the_one_converter(tmp_path):
     assert render_settings(args) == expected.replace(speed_units="px")
     api = from_api({k: v for k, v in flat.items() if k not in ("frames", "max_side")} | {"seconds": 2},
                    channel_side=512)
-    assert api == expected.replace(sky=(90.0, 1.0), water=(180.0, 0.5, "ripple"))  # with the API's defaults
+    assert api == expected  # the API's defaults are automatic, as everywhere

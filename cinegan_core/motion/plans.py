@@ -16,7 +16,8 @@ import numpy as np
 
 from ..arrows import Arrow, coerce_arrows
 from ..errors import CineGANError
-from ..regions import GROUP_CODES, GROUPS, SKY, SOLID, is_water, to_groups
+from ..regions import (CLASS_STYLES, GROUP_CODES, GROUPS, LABELS, MOVING, NAMES, SKY, SOLID, WATER, group_of)
+from .falls import FALL_FACTOR, FOAM_AMPLITUDE, fall_field, foam_ripple
 from .files import uniform_motion
 from .styles import (DEFAULT_DRIFT, RIPPLE_AMPLITUDE, RIPPLE_WAVES, Ripple, check_style, choose_style,
                      flow_directions, perspective, ripple_basis, ripple_cycles)
@@ -38,6 +39,8 @@ class MotionPlan:
     styles: region name -> the style it got: "drift" | "flow" | "ripple", or "arrows",
             "learned", "file" when the user's arrows, a learned predictor or a motion file set it.
     notes:  what was decided on the user's behalf, for messages.
+    report: per moving class, what it got (``region_motion``'s ``_report``: style, direction
+            degrees, speed px per frame, whether automatic), for info["motion"].
     """
 
     field: np.ndarray
@@ -45,6 +48,7 @@ class MotionPlan:
     styles: dict = dc_field(default_factory=dict)
     notes: list = dc_field(default_factory=list)
     holes: np.ndarray | None = None
+    report: list = dc_field(default_factory=list)
 
 
 def as_plan(motion) -> MotionPlan:
@@ -92,20 +96,27 @@ def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None)
         through = region | (holes[k] if holes and k in holes else enclosed_holes(labels, region))
         d = cv2.distanceTransform(through.astype(np.uint8), cv2.DIST_L2, 5) if not through.all() \
             else np.full(region.shape, 1e6, np.float32)
-        u = np.clip((d - 0.5) / max(ease_px, 3.0), 0, 1)  # the region's outermost pixels barely move
+        # a thin region (a narrow fall, a stream seen from afar) eases over at most a third of
+        # its half-width, so that its middle moves at full speed
+        thick = float(d[region].max()) if region.any() else 0.0
+        u = np.clip((d - 0.5) / max(min(ease_px, thick / 3.0), 1.5), 0, 1)  # the outermost pixels barely move
         out[through] = (u * u * (3 - 2 * u))[through]  # smoothstep
     return out
 
 
-def plausible_labels(labels: np.ndarray) -> np.ndarray:
-    """Labels for motion: a water part that touches the top of the photo or lies higher
-    than the middle of the sky is taken as sky, so one sky moves as one. (H, W) uint8."""
-    water = is_water(labels).astype(np.uint8)
+def plausible_labels(labels: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Labels for motion: a part of water of unknown kind (code ``WATER``, outside `fixed`)
+    that touches the top of the photo or lies higher than the middle of the sky is taken
+    as sky, so one sky moves as one. Flowing and falling water, and regions whose class was
+    decided (fixed: (H, W) bool, classified painted regions), keep their class. (H, W) uint8."""
+    water = labels == WATER
+    if fixed is not None:
+        water &= ~fixed
     if not water.any():
         return labels
     sky_rows = np.nonzero(labels == SKY)[0]
     sky_mid = float(np.median(sky_rows)) if len(sky_rows) else None
-    n, comp, stats, cent = cv2.connectedComponentsWithStats(water, connectivity=8)
+    n, comp, stats, cent = cv2.connectedComponentsWithStats(water.astype(np.uint8), connectivity=8)
     out = labels.copy()
     for k in range(1, n):
         if stats[k, cv2.CC_STAT_TOP] == 0 or (sky_mid is not None and cent[k][1] < sky_mid):
@@ -136,69 +147,96 @@ def arrow_field(arrows: list[Arrow], size: tuple[int, int], frames: int, scale: 
 
 def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None = None, styles: dict | None = None,
                   drift: dict | None = None, arrows=None, arrow_scale: float = 1.0,
-                  patterns: dict | None = None, scale: float = 1.0) -> MotionPlan:
+                  patterns: dict | None = None, scale: float = 1.0, fixed: np.ndarray | None = None) -> MotionPlan:
     """The motion plan of a labelled mask, without any motion file.
 
-    labels: (H, W) uint8 ``regions`` codes; every water class moves as the "water" group.
+    labels: (H, W) uint8 ``regions`` codes. Every class moves in its own style
+            (``regions.CLASS_STYLES``) with its settings group's direction and speed: sky
+            drifts; still water ripples; flowing water flows along its course, downhill;
+            falling water falls (``falls``: ``FALL_FACTOR`` x the water's speed, along its
+            streaks, churning at its foot). Code 2 outside `fixed` is water of unknown kind:
+            its style is chosen from the photo (``choose_style``).
     frames: frames in the loop (arrows span one loop; ripples make whole periods in it).
     photo:  (H, W, 3) uint8, the photo at this size: the automatic styles are read from it.
     styles: {"sky" | "water": "auto" | "drift" | "flow" | "ripple"}; missing or None = "auto"
-            (sky drifts; water ripples when it mirrors the scene, flows when it is a channel
-            or clearly textured, else ripples; see ``choose_style``).
+            (each class's own style, above); a group's explicit style applies to every class in it.
     drift:  {"sky": (direction_deg, speed_px_per_frame), "water": ...}; None in either place
-            takes the default (speeds in DEFAULT_DRIFT are per 1024 px of the long side and are
-            scaled to this size). drift uses the direction; flow uses it only to pick which way
-            along the water body; ripple ignores it, and its amplitude is RIPPLE_AMPLITUDE x speed px.
+            is automatic (speeds in DEFAULT_DRIFT are per 1024 px of the long side and are
+            scaled to this size; directions: drift in DEFAULT_DRIFT's, flow downhill along the
+            water, falls down their streaks). drift uses the direction; flow and fall use it only
+            to pick which way along the water; ripple ignores it, and its amplitude is
+            RIPPLE_AMPLITUDE x speed px.
     arrows: Arrow list in input-photo px; arrow_scale converts them to render px.
             Each arrow steers the region its start (else its end) lies in; a region with
             arrows follows them whatever its style.
-    patterns: {"sky" | "water": (2, H, W)} learned motion patterns (any scale): a region with
-            one, no direction and style "auto" follows it, at its speed.
+    patterns: {"sky" | "water": (2, H, W)} learned motion patterns (any scale): a sky or
+            water-of-unknown-kind region with one, no direction and style "auto" follows it,
+            at its speed.
     scale:  multiplies every speed, arrow and ripple amplitude at once (presets).
+    fixed:  (H, W) bool: pixels whose class was decided (classified or chosen painted regions):
+            still water there ripples, and is never taken for sky (``plausible_labels``).
     Returns a MotionPlan: the field (px per frame, eased to zero at region edges, zero
-    outside and in rippling regions), the ripple, the style of each region, notes.
+    outside and in rippling regions), the ripple, the style of each region, notes, and
+    ``report``: what each class got (style, direction, speed, whether automatic).
     """
     patterns = patterns or {}
     styles = {name: check_style(name, (styles or {}).get(name)) for name in GROUPS}
-    labels = plausible_labels(to_groups(labels))
+    labels = plausible_labels(np.asarray(labels, np.uint8), fixed)
     H, W = labels.shape
     drift = drift or {}
     notes: list[str] = []
     per_region = _arrows_by_region(labels, coerce_arrows(arrows), arrow_scale, notes)
 
-    holes = {k: enclosed_holes(labels, labels == k) for k in GROUP_CODES.values() if (labels == k).any()}
+    present = [k for k in MOVING if (labels == k).any()]
+    holes = {k: enclosed_holes(labels, labels == k) for k in present}
     ease = region_easing(labels, EASE_FRACTION * min(H, W), holes)
     field = np.zeros((2, H, W), np.float32)
-    ripple_basis_sum, chosen = None, {}
+    ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
-    for name, k in GROUP_CODES.items():
+    units = []  # (code, region, decided): water of unknown kind apart from still water the user's regions decided
+    for k in present:
         region = labels == k
-        if not region.any():
-            continue
+        if k == WATER and fixed is not None and (region & fixed).any():
+            units += [(k, r, d) for r, d in ((region & fixed, True), (region & ~fixed, False)) if r.any()]
+        else:
+            units.append((k, region, False))
+    for k, region, decided in units:
+        name = group_of(k)
+        what_name = "still water" if decided else LABELS[k]
+        # styles: "sky", "water" (of unknown kind), "still_water" (decided), "flowing_water", "falling_water"
+        key = NAMES[k] if decided or k not in GROUP_CODES.values() else name
         through = region | holes[k]  # the motion continues behind small frozen islands
         direction, speed = drift.get(name, (None, None))
-        default_speed = speed is None
+        auto_dir, default_speed = direction is None, speed is None
         if default_speed:
             speed = DEFAULT_DRIFT[name][1] * unit
         speed *= scale
         style = styles[name]
         if k in per_region:
-            chosen[name] = "arrows"
-            field[:, region] = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)[:, region]
-            notes.append(f"{name}: follows your arrows")
+            chosen[key] = "arrows"
+            f = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)
+            field[:, region] = f[:, region]
+            notes.append(f"{what_name}: follows your arrows")
+            report.append(_report(k, "arrows", f, region, False, False, decided=decided))
             continue
         pattern = patterns.get(name)
-        if pattern is not None and direction is None and style == "auto":
+        if pattern is not None and auto_dir and style == "auto" and k in (SKY, WATER) and not decided:
             mean = float(np.hypot(pattern[0], pattern[1])[region].mean())
             if mean > 0:
-                chosen[name] = "learned"
-                field[:, region] = (pattern * (speed / mean))[:, region]
-                notes.append(f"{name}: learned motion, {speed:.2f} px/frame")
+                chosen[key] = "learned"
+                f = pattern * (speed / mean)
+                field[:, region] = f[:, region]
+                notes.append(f"{what_name}: learned motion, {speed:.2f} px/frame")
+                report.append(_report(k, "learned", f, region, True, default_speed, decided=decided))
                 continue
         how = "asked"
         if style == "auto":
-            style, how = choose_style(name, photo, region)
-        chosen[name] = style
+            if k == WATER and not decided:
+                style, how = choose_style(name, photo, region)
+            else:
+                style, how = CLASS_STYLES[k], ("clouds drift" if k == SKY else f"{LABELS[k]} {CLASS_STYLES[k]}s")
+        chosen[key] = style
+        shown = speed
         if style == "drift":
             if direction is None:
                 direction = DEFAULT_DRIFT[name][0]
@@ -207,23 +245,56 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             what = f"drift at {direction:g} deg"
         elif style == "flow":
             d, along = flow_directions(region, photo, direction)
-            field[:, through] = (d * (speed * perspective(through, name)))[:, through]
+            f = d * (speed * perspective(through, name))
+            field[:, through] = f[:, through]
             what = f"flow {along}"
+        elif style == "fall":
+            shown = FALL_FACTOR * speed
+            f, _, along = fall_field(through, photo, shown, direction)
+            field[:, through] = f[:, through]
+            basis, dirs, cycles = foam_ripple(region, FOAM_AMPLITUDE * speed, frames)
+            foam.append((basis, dirs, cycles))
+            what = along
         else:
+            f = None
             basis = ripple_basis(region, RIPPLE_AMPLITUDE * speed)
             ripple_basis_sum = basis if ripple_basis_sum is None else ripple_basis_sum + basis
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
-        notes.append(f"{name}: {what}, {speed:.2f} px/frame{' (default speed)' if default_speed else ''}"
+        notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
                      f"{'' if how == 'asked' else f' (automatic: {how})'}")
-    ripple = None
+        report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided))
+    parts = []
     if ripple_basis_sum is not None:
-        ripple = Ripple(np.ascontiguousarray(ripple_basis_sum * ease[None, None], dtype=np.float32),
-                        np.array([wave[4] for wave in RIPPLE_WAVES], np.float32), ripple_cycles(frames))
-        ripple.direction /= np.linalg.norm(ripple.direction, axis=1, keepdims=True)
+        dirs = np.array([wave[4] for wave in RIPPLE_WAVES], np.float32)
+        parts.append((ripple_basis_sum, dirs / np.linalg.norm(dirs, axis=1, keepdims=True), ripple_cycles(frames)))
+    parts += foam
+    ripple = None
+    if parts:
+        basis = np.concatenate([p[0] for p in parts]) * ease[None, None]
+        ripple = Ripple(np.ascontiguousarray(basis, dtype=np.float32), np.concatenate([p[1] for p in parts]),
+                        np.concatenate([p[2] for p in parts]))
     passed = np.zeros((H, W), bool)
     for h in holes.values():
         passed |= h
-    return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None)
+    return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None, report)
+
+
+def _report(code: int, style: str, f: np.ndarray | None, region: np.ndarray, auto_dir: bool, auto_speed: bool,
+            speed: float | None = None, decided: bool = False) -> dict:
+    """What one class of region got, for info["motion"]: {"region" (its words), "class",
+    "style", "direction" (degrees of its mean motion, None for a ripple), "speed" (px per
+    frame at the render size: the mean over the region, or the ripple's asked speed),
+    "auto" (the direction was chosen automatically), "speed_auto", "share" (of the photo)}."""
+    direction = None
+    if f is not None:
+        vx, vy = float(f[0][region].mean()), float(f[1][region].mean())
+        if np.hypot(vx, vy) > 1e-6:
+            direction = round(float(np.degrees(np.arctan2(vy, vx))) % 360.0, 1)
+        speed = float(np.hypot(f[0], f[1])[region].mean())
+    return {"region": LABELS[code] if code != WATER else "still water" if decided else "water", "class": NAMES[code],
+            "style": style,
+            "direction": direction, "speed": None if speed is None else round(float(speed), 3),
+            "auto": bool(auto_dir), "speed_auto": bool(auto_speed), "share": round(float(region.mean()), 4)}
 
 
 def _arrows_by_region(labels: np.ndarray, arrows: list[Arrow], scale: float, notes: list[str]) -> dict:

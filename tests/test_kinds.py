@@ -1,0 +1,186 @@
+"""Painted regions move as what they are: classification (automask.kinds), falling water,
+the painted choice and automatic directions through the pipeline and the settings."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from cinegan_core import regions
+from cinegan_core.automask import kinds
+from cinegan_core.errors import CineGANError
+from cinegan_core.motion import region_motion
+from cinegan_core.settings import RenderSettings, from_api, to_settings
+
+
+def waterfall_scene(h=160, w=120, seed=0):
+    """(rgb (h, w, 3) uint8, falls (h, w) bool): a smooth blue sky over a dark, textured green
+    cliff, with a bright white fall of vertical streaks down its middle."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(h, dtype=np.float32)[:, None, None]
+    img = np.zeros((h, w, 3), np.float32)
+    img[:] = np.array([90, 150, 230], np.float32) + 0.3 * y          # sky: a gentle gradient
+    rock = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2.0)
+    cliff = np.stack([40 + 120 * rock, 70 + 140 * rock, 30 + 80 * rock], -1)
+    img[30:] = cliff[30:]
+    falls = np.zeros((h, w), bool)
+    falls[40:150, 48:74] = True
+    streaks = rng.random(w).astype(np.float32)                        # one brightness per column
+    streaks = np.repeat(cv2.GaussianBlur(streaks[None], (0, 0), 0.7), h, 0)
+    wobble = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=0.7, sigmaY=6.0)
+    white = 190 + 70 * streaks + 30 * (wobble - 0.5)
+    img[falls] = np.repeat(white[..., None], 3, -1)[falls] * np.array([0.97, 0.99, 1.0])
+    return np.clip(img, 0, 255).astype(np.uint8), falls
+
+
+def down_angle(field, region):
+    """Degrees between the region's median motion and straight down."""
+    vx, vy = np.median(field[0][region]), np.median(field[1][region])
+    return abs(math.degrees(math.atan2(vx, vy)))
+
+
+def test_a_painted_waterfall_is_classified_and_falls():
+    rgb, falls = waterfall_scene()
+    assert kinds.classify(rgb, falls) == regions.FALLING_WATER
+    sky = np.zeros_like(falls)
+    sky[:25] = True
+    assert kinds.classify(rgb, sky) == regions.SKY
+    labels = np.where(falls, regions.FALLING_WATER, 0).astype(np.uint8)
+    plan = region_motion(labels, frames=24, photo=rgb)
+    upper = falls.copy()
+    upper[95:] = False
+    assert plan.styles == {"falling_water": "fall"}
+    assert down_angle(plan.field, upper) < 40
+    still_water = region_motion(np.where(falls, regions.WATER, 0).astype(np.uint8), frames=24, photo=rgb)
+    fast = np.hypot(*plan.field)[upper].mean() / max(np.hypot(*still_water.field)[upper].mean(), 1e-6)
+    assert fast > 2.5 or still_water.ripple is not None        # falls are faster than water flows
+    foot = np.zeros_like(falls)
+    foot[140:150, 48:74] = True
+    assert plan.ripple is not None and plan.ripple.amplitude[foot].mean() > plan.ripple.amplitude[upper].mean()
+    assert np.hypot(*plan.field)[foot].mean() < np.hypot(*plan.field)[upper].mean()  # it slows where it lands
+    report = plan.report[0]
+    assert report["style"] == "fall" and report["auto"] and abs(report["direction"] - 90) < 40
+
+
+def test_streaks_that_lean_are_followed_but_never_past_40_degrees():
+    rgb, falls = waterfall_scene()
+    h, w = falls.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 70, 1.0)      # streaks 70 deg off vertical
+    leaning = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    labels = np.where(falls, regions.FALLING_WATER, 0).astype(np.uint8)
+    plan = region_motion(labels, frames=24, photo=leaning)
+    assert 15 < down_angle(plan.field, falls) <= 40.5
+    plan = region_motion(labels, frames=24, photo=rgb)
+    assert down_angle(plan.field, falls) < 15
+
+
+def test_the_pipeline_classifies_each_painted_region_and_reports_it(tmp_path):
+    from cinegan_core.pipeline import prepare
+    rgb, falls = waterfall_scene()
+    scene = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None), mask=falls)
+    assert scene.painted == [{"region": 1, "as": "falling water", "class": "falling_water", "auto": True,
+                              "share": round(float(falls.mean()), 4), "by": "cues"}]
+    upper = falls.copy()
+    upper[95:] = False
+    assert down_angle(scene.field, upper) < 40
+    motion = {m["region"]: m for m in scene.motion_report}
+    assert motion["falling water"]["style"] == "fall" and motion["falling water"]["auto"]
+    # the user's choice wins: painted as clouds, it drifts (rightward by default)
+    clouds = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None, painted="clouds"), mask=falls)
+    assert clouds.painted[0]["as"] == "clouds" and not clouds.painted[0]["auto"]
+    assert clouds.styles == {"sky": "drift"} and np.median(clouds.field[0][upper]) > 0
+    still = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None, painted="still"), mask=falls)
+    assert still.styles == {"still_water": "ripple"} and still.plan.ripple is not None
+
+
+def test_two_painted_regions_each_get_their_class():
+    from cinegan_core.pipeline import prepare
+    rgb, falls = waterfall_scene()
+    mask = falls.copy()
+    mask[:22] = True                                            # the sky, apart from the fall
+    scene = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None), mask=mask)
+    assert [p["as"] for p in scene.painted if p["share"] > 0.05] == ["falling water"]
+    assert (scene.labels[:22] == regions.SKY).all()           # the sky (found, or classified) stays sky
+    assert (scene.labels[falls] == regions.FALLING_WATER).all()
+    assert scene.styles == {"sky": "drift", "falling_water": "fall"}
+
+
+def test_parser_probabilities_decide_when_given():
+    rgb, falls = waterfall_scene()
+    probs = np.zeros((5, 40, 30), np.float32)
+    probs[regions.FLOWING_WATER] = 0.7
+    probs[regions.SKY] = 0.3
+    assert kinds.classify(rgb, falls, probs) == regions.FLOWING_WATER
+    assert kinds.from_probs(probs, falls)[1][regions.FLOWING_WATER] == pytest.approx(0.7)
+
+
+def test_the_painted_setting_is_one_choice_everywhere():
+    assert RenderSettings().painted == "auto"
+    assert to_settings({"painted": "Waterfall"}).painted == "falling water"
+    assert to_settings({"painted": "still water"}).painted == "still"
+    assert to_settings({"painted": None}).painted == "auto" and to_settings({"painted": ""}).painted == "auto"
+    assert from_api({"painted": "clouds"}).painted == "clouds"
+    assert RenderSettings(painted="water").key() != RenderSettings().key()
+    with pytest.raises(CineGANError, match="unknown painted"):
+        to_settings({"painted": "lava"})
+
+
+def test_the_painted_choice_from_the_command_line_and_a_batch_row(tmp_path):
+    from cinegan_core.__main__ import build_parser, render_settings
+    from cinegan_core.batch import Row, expand_row
+    args = build_parser().parse_args(["render", "a.png", "-o", "a.mp4", "--painted", "falling-water"])
+    assert render_settings(args).painted == "falling water"
+    assert render_settings(build_parser().parse_args(["render", "a.png", "-o", "a.mp4"])).painted == "auto"
+    jobs = expand_row(Row({"photo": "a.png", "painted": "clouds|still"}, "x line 2"), str(tmp_path))
+    assert [j.settings.painted for j in jobs] == ["clouds", "still"]
+
+
+def test_directions_and_speeds_are_automatic_unless_numbers_are_given():
+    for auto in ("auto", None, "", " AUTO "):
+        s = to_settings({"water_direction": auto, "sky_speed": auto})
+        assert s.water.direction is None and s.sky.speed is None
+    api = from_api({})
+    assert (api.sky.direction, api.sky.speed, api.water.direction, api.water.speed) == (None, None, None, None)
+    given = from_api({"sky_direction": 90, "water_speed": "0.5"})
+    assert given.sky.direction == 90.0 and given.water.speed == 0.5
+
+
+def diagonal_stream(h=120, w=160):
+    """(rgb, stream): a textured band of water running from the top left down to the bottom right."""
+    from conftest import textured
+    rgb = textured(h, w, seed=4)
+    y, x = np.mgrid[0:h, 0:w]
+    stream = np.abs((y - 10) - 0.6 * x) < 10
+    stream[:8] = False
+    stream[:, :16] = stream[:, 136:] = False                  # a channel, not a sheet across the photo
+    return rgb, stream
+
+
+def test_the_api_with_its_defaults_flows_a_stream_downhill():
+    """The API's defaults leave the direction automatic: a stream sloping down to the right
+    flows down to the right (it flowed uphill, leftward, at 180 deg before)."""
+    from cinegan_core.pipeline import prepare
+    rgb, stream = diagonal_stream()
+    settings = from_api({"seconds": 1, "fps": 8, "water_style": "flow", "engine": "pixel"}, max_side=None)
+    scene = prepare(rgb, settings, labels=np.where(stream, regions.FLOWING_WATER, 0).astype(np.uint8))
+    vx, vy = np.median(scene.field[0][stream]), np.median(scene.field[1][stream])
+    assert vx > 0 and vy > 0
+    asked = prepare(rgb, settings.replace(water_direction=200),
+                    labels=np.where(stream, regions.FLOWING_WATER, 0).astype(np.uint8))
+    assert np.median(asked.field[0][stream]) < 0       # an explicit direction picks the other way
+    assert {m["region"]: m["auto"] for m in asked.motion_report} == {"flowing water": False}
+
+
+def test_explicit_numbers_move_as_before():
+    """Explicit directions and speeds: the same field as giving them straight to region_motion."""
+    from cinegan_core.pipeline import prepare
+    rgb, _ = waterfall_scene()
+    labels = np.zeros(rgb.shape[:2], np.uint8)
+    labels[:30] = regions.SKY
+    settings = to_settings({"sky_direction": 45, "sky_speed": 2, "frames": 8, "engine": "pixel",
+                            "max_side": None})
+    scene = prepare(rgb, settings, labels=labels)
+    unit = max(rgb.shape[:2]) / 1024
+    plan = region_motion(labels, frames=8, photo=rgb, drift={"sky": (45.0, 2 * unit), "water": (None, None)})
+    assert np.array_equal(scene.field, plan.field)
+    assert scene.motion_report[0]["direction"] == pytest.approx(45, abs=0.5)
