@@ -35,11 +35,12 @@ both engines loop the same way:
   its path and its forward and backward copies, which lie on the same
   streamline, never show at once; neighbouring streams cross over at different
   times, side by side. The phase is noise, spread evenly over the range by rank,
-  and does not look at the photo: timing each stream by where its two sources look
-  most alike (tried in an earlier round) favours early cross-overs in smooth areas,
-  where the backward source then shows before the forward one has travelled, and
-  the content visibly moved slower than the field (speed 0.90 of the field on the
-  official samples, against 0.93 to 0.99 without it). The per-frame timing maps are
+  and does not look at the photo. (An earlier round timed each stream by when its
+  two sources look most alike; in smooth areas that favours early cross-overs,
+  where the backward source shows before the forward one has travelled, and on
+  the official samples the content moved at 0.90 to 0.92 of the field where noise
+  phases give 0.91 to 0.98, the ceiling of exact advection being 0.93 to 0.99:
+  bench/quality.py --exact.) The per-frame timing maps are
   computed on a coarse grid and blurred over a few of its cells (``soften``), so
   that no cell switches to the other source on its own (a blocky patch).
 * Distortion-aware timing. Where the field stretches the content, the source
@@ -51,7 +52,9 @@ both engines loop the same way:
 * Fallback to the other source. A source that is occluded or smeared beyond use
   (``usable``) hands its share to the other source, whatever the time, except
   at t = 0 and towards t = N where the loop must close; only where neither is
-  usable does the still photo show.
+  usable does the still photo show (its weight ``still_weight`` scales with how
+  unusable the better source is: none at all where one is fully usable, since a
+  constant share of the still photo is static content under the moving one).
 * Ripple. A rippling region does not drift (its field is zero) and is sampled at
   y + r(y, t), a displacement that is exactly periodic over the loop and zero at
   t = 0 (``motion.Ripple``): no cross-fade at all.
@@ -281,7 +284,8 @@ class LoopPolicy:
     n:            frames in the loop.
     fade:         length of each point's cross-over, as a fraction of the loop (at least
                   MIN_FADE_FRAMES frames).
-    still_weight: weight of the still photo, the fallback where neither source is valid.
+    still_weight: weight of the still photo, the fallback where neither source is valid
+                  (times 1 - the better source's usability: 0 where one is fully usable).
     stagger:      per-point cross-over times (False: every point crosses at once,
                   the paper's global cross-fade, with the same smoothstep curve).
     distortion:   scale each source's weight by how little it is deformed.
@@ -388,9 +392,13 @@ class LoopPolicy:
         # photo), except at t = 0 (only the photo) and towards t = n (the loop closes)
         w_f = g_f * ((1.0 - a_b) + a_b * (1.0 - u) * (1.0 - g_b))
         w_b = g_b * (a_b + (1.0 - a_b) * u * (1.0 - g_f))
-        norm = 1.0 / (w_f + w_b + self.still_weight)
+        # the still photo only where no source is fully usable: a constant share of it in every
+        # frame was static content under the moving one (it held the measured drift back and
+        # softened the detail)
+        still = self.still_weight * (1.0 - torch.maximum(g_f, g_b)) + 1e-6
+        norm = 1.0 / (w_f + w_b + still)
         extra = (x_f[1:], x_b[1:]) if valid.shape[1] > 1 else (None, None)
-        return LoopFrame(t, p_f, p_b, w_f * norm, w_b * norm, self.still_weight * norm, offset, *extra)
+        return LoopFrame(t, p_f, p_b, w_f * norm, w_b * norm, still * norm, offset, *extra)
 
     def _ripple_parts(self, ripple, start: torch.Tensor):
         """(cos part (K, k), sin part (K, k), direction (k, 2), cycles (k,)) of a Ripple at the
