@@ -89,13 +89,16 @@ class Paste:
     device:     torch device of the engine's output.
     still:      (3, K) float32 tensor: the photo's moving pixels as the engine holds them
                 (None: the photo's bytes), what the soft edge blends toward.
+    offset:     (3, K) float32 tensor added to every frame's engine values (e.g. the smooth
+                base an engine that moves only the detail leaves out), or None.
 
     ``index`` (K,) are the flat indices of the moving pixels (raster order) and
     ``alpha`` (1, K) their weights; ``__call__`` takes the engine's (3, K) float
     values (0..255) at those pixels and returns the (H, W, 3) uint8 frame."""
 
     def __init__(self, photo: np.ndarray, mask: np.ndarray, *, feather_px: float | None = None,
-                 device: str | torch.device = "cpu", still: torch.Tensor | None = None):
+                 device: str | torch.device = "cpu", still: torch.Tensor | None = None,
+                 offset: torch.Tensor | None = None):
         H, W, _ = photo.shape
         self.photo = photo
         self.flat = np.flatnonzero(mask)
@@ -105,6 +108,8 @@ class Paste:
         if still is None:
             still = torch.from_numpy(photo.reshape(-1, 3)[self.flat].T.astype(np.float32)).to(device)
         self.still_part = (1.0 - self.alpha) * still                                             # (3, K)
+        if offset is not None:
+            self.still_part = self.still_part + self.alpha * offset    # folded in once, not per frame
 
     def __call__(self, moving: torch.Tensor) -> np.ndarray:
         """moving: (3, K) float, 0..255, the engine's values at the moving pixels.

@@ -150,10 +150,10 @@ class PixelEngine(Engine):
         start = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32)).to(dev)
         idx = torch.from_numpy(flat).to(dev)
         still_smooth, still_grain = smooth_t.view(3, -1)[:, idx], grain_t.view(3, -1)[:, idx]
-        if base is not None:
-            still_smooth = still_smooth + base   # the still photo's share keeps its base too
-        # the soft edge blends toward the photo as split here (base + smooth + grain)
-        paste = Paste(photo, mask, feather_px=self.feather_px, device=dev, still=still_smooth + still_grain)
+        # the soft edge blends toward the photo as split here (base + smooth + grain); the base is
+        # added to every frame's values by the paste (the weights sum to 1: it stays in place)
+        still = still_smooth + still_grain if base is None else still_smooth + still_grain + base
+        paste = Paste(photo, mask, feather_px=self.feather_px, device=dev, still=still, offset=base)
         nudge = 2e-3 / max(H, W)  # in grid units: no ties between two nearest pixels
         if self.grain_sigma > 0:
             dither = torch.from_numpy(grain_dither((H, W)).reshape(2, -1)[:, flat].T.copy()).to(dev)
@@ -169,8 +169,6 @@ class PixelEngine(Engine):
         for t, lf in enumerate(loop):
             w_f, w_b, w_s = lf.w_fwd, lf.w_bwd, lf.w_still
             low_mix = w_f * lf.extra_fwd + w_b * lf.extra_bwd + w_s * still_smooth
-            if base is not None:
-                low_mix = low_mix + (w_f + w_b) * base   # the base stays where it is (still's share has it)
             detail = w_f * grain(lf.fwd) + w_b * grain(lf.bwd) + w_s * still_grain
             if self.vp_blend:
                 d2 = ((lf.fwd - lf.bwd) ** 2).sum(1)
