@@ -12,13 +12,22 @@ Three things every engine does the same way, so they live here once:
   pixels (mask False) get weight 0;
 * **the final paste** (``Paste``): each frame is the photo's own bytes with the
   moving pixels replaced by the feathered blend of the engine's output and the
-  photo. Frozen pixels are never touched: in lossless output they are bit-exact.
+  photo. Frozen pixels are never touched: in lossless output they are bit-exact;
+* **the detail moves, the base stays** (``Rebase``, ``detail.py``): inside the
+  moving region every frame is the photo's smooth base (its gradient, glow,
+  vignette) plus the moved detail. The pixel engine moves the detail only
+  (``Rebase.split`` before it warps, ``Rebase.base`` added back); the stylegan
+  engine warps whole features, so its output is re-based after rendering
+  (``Rebase.__call__``: output - its own base + the photo's base). Either way
+  the gradient does not slide and no halo opens beside frozen things.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import torch
+
+from .detail import BaseFit
 
 
 def inside_distance(mask: np.ndarray) -> np.ndarray:
@@ -80,13 +89,16 @@ class Paste:
     device:     torch device of the engine's output.
     still:      (3, K) float32 tensor: the photo's moving pixels as the engine holds them
                 (None: the photo's bytes), what the soft edge blends toward.
+    offset:     (3, K) float32 tensor added to every frame's engine values (e.g. the smooth
+                base an engine that moves only the detail leaves out), or None.
 
     ``index`` (K,) are the flat indices of the moving pixels (raster order) and
     ``alpha`` (1, K) their weights; ``__call__`` takes the engine's (3, K) float
     values (0..255) at those pixels and returns the (H, W, 3) uint8 frame."""
 
     def __init__(self, photo: np.ndarray, mask: np.ndarray, *, feather_px: float | None = None,
-                 device: str | torch.device = "cpu", still: torch.Tensor | None = None):
+                 device: str | torch.device = "cpu", still: torch.Tensor | None = None,
+                 offset: torch.Tensor | None = None):
         H, W, _ = photo.shape
         self.photo = photo
         self.flat = np.flatnonzero(mask)
@@ -96,6 +108,8 @@ class Paste:
         if still is None:
             still = torch.from_numpy(photo.reshape(-1, 3)[self.flat].T.astype(np.float32)).to(device)
         self.still_part = (1.0 - self.alpha) * still                                             # (3, K)
+        if offset is not None:
+            self.still_part = self.still_part + self.alpha * offset    # folded in once, not per frame
 
     def __call__(self, moving: torch.Tensor) -> np.ndarray:
         """moving: (3, K) float, 0..255, the engine's values at the moving pixels.
@@ -105,3 +119,42 @@ class Paste:
         frame = self.photo.copy()
         frame.reshape(-1, 3)[self.flat] = values.T
         return frame
+
+
+class Rebase:
+    """The photo's smooth base inside the moving region, for every engine (``detail.BaseFit``).
+
+    photo:  (H, W, 3) uint8 or float: what the engine renders from (frozen islands inpainted).
+    mask:   (H, W) bool, the region the base is fitted over (True = moves; frozen pixels
+            never enter the fit).
+    index:  (K,) flat indices of the pixels the engine returns values for (default: the mask's,
+            raster order, as ``Paste.index``).
+    device: torch device.
+
+    ``base_image`` (1, 3, H, W) float32 is the photo's base; ``base`` (3, K) its values at
+    ``index``; ``split(image)`` -> (detail (1, 3, H, W) = image - base_image); calling it
+    on an engine's (3, K) values re-bases them: values - their own base + the photo's base."""
+
+    def __init__(self, photo: np.ndarray, mask: np.ndarray, *, index: np.ndarray | None = None,
+                 device: str | torch.device = "cpu"):
+        H, W = mask.shape
+        self.device = torch.device(device)
+        self.fit = BaseFit(mask, device=self.device)
+        img = torch.from_numpy(np.ascontiguousarray(photo, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
+        self.base_image = self.fit(img)
+        flat = np.flatnonzero(mask) if index is None else np.asarray(index)
+        self.index = torch.from_numpy(flat).to(self.device)
+        self.size = (H, W)
+        self.base = self.base_image.view(3, -1)[:, self.index]
+
+    def split(self, image: torch.Tensor) -> torch.Tensor:
+        """image (1, 3, H, W) float -> its detail over the photo's base, (1, 3, H, W)."""
+        return image - self.base_image
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        """values: (3, K) float, an engine's output at ``index`` -> (3, K) re-based on the photo's base."""
+        H, W = self.size
+        full = torch.zeros(3, H * W, dtype=torch.float32, device=values.device)
+        full[:, self.index] = values.float()
+        own = self.fit(full.view(1, 3, H, W)).view(3, -1)[:, self.index]
+        return values - own + self.base

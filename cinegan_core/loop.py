@@ -34,13 +34,15 @@ both engines loop the same way:
   (line integral convolution), so a piece of content keeps about one phase along
   its path and its forward and backward copies, which lie on the same
   streamline, never show at once; neighbouring streams cross over at different
-  times, side by side. Given the photo (``guide``), each stream crosses over at
-  the time its two sources look most alike (as video textures choose their
-  transitions, Schoedl et al. 2000; Liao et al. 2013 choose per-pixel timing the
-  same way), lightly pulled towards a smooth noise phase so that streams still
-  spread out in time. The per-frame timing maps are computed on a coarse grid and
-  blurred over a few of its cells (``soften``), so that no cell switches to the
-  other source on its own (a blocky patch).
+  times, side by side. The phase is noise, spread evenly over the range by rank,
+  and does not look at the photo. (An earlier round timed each stream by when its
+  two sources look most alike; in smooth areas that favours early cross-overs,
+  where the backward source shows before the forward one has travelled, and on
+  the official samples the content moved at 0.90 to 0.92 of the field where noise
+  phases give 0.91 to 0.98, the ceiling of exact advection being 0.93 to 0.99:
+  bench/quality.py --exact.) The per-frame timing maps are
+  computed on a coarse grid and blurred over a few of its cells (``soften``), so
+  that no cell switches to the other source on its own (a blocky patch).
 * Distortion-aware timing. Where the field stretches the content, the source
   that is less magnified is preferred: each source's weight is scaled by
   exp(-4 log(1 / s_min) - log(s_max)) of the singular values s of its Jacobian
@@ -50,7 +52,9 @@ both engines loop the same way:
 * Fallback to the other source. A source that is occluded or smeared beyond use
   (``usable``) hands its share to the other source, whatever the time, except
   at t = 0 and towards t = N where the loop must close; only where neither is
-  usable does the still photo show.
+  usable does the still photo show (its weight ``still_weight`` scales with how
+  unusable the better source is: none at all where one is fully usable, since a
+  constant share of the still photo is static content under the moving one).
 * Ripple. A rippling region does not drift (its field is zero) and is sampled at
   y + r(y, t), a displacement that is exactly periodic over the loop and zero at
   t = 0 (``motion.Ripple``): no cross-fade at all.
@@ -280,7 +284,8 @@ class LoopPolicy:
     n:            frames in the loop.
     fade:         length of each point's cross-over, as a fraction of the loop (at least
                   MIN_FADE_FRAMES frames).
-    still_weight: weight of the still photo, the fallback where neither source is valid.
+    still_weight: weight of the still photo, the fallback where neither source is valid
+                  (times 1 - the better source's usability: 0 where one is fully usable).
     stagger:      per-point cross-over times (False: every point crosses at once,
                   the paper's global cross-fade, with the same smoothstep curve).
     distortion:   scale each source's weight by how little it is deformed.
@@ -338,16 +343,10 @@ class LoopPolicy:
             total = total + sample(maps, up, padding=PADDING) + (sample(maps, down, padding=PADDING) if k else 0.0)
         return total / (2 * self.n + 1)
 
-    def phase_map(self, coarse: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+    def phase_map(self, coarse: torch.Tensor) -> torch.Tensor:
         """Cross-over time of every coarse point, (1, 1, h, w) in [fade/2, 1 - fade/2]
-        (fractions of the loop).
-
-        Without a guide: smooth noise averaged along the streamlines over the loop's reach,
-        spread evenly over the range by rank. With a guide image (1, C, H, W) on the
-        field's grid (e.g. the low-pass photo): at every point the time, among those, at
-        which its two sources look most alike over the cross-over window, the mismatch
-        being averaged along the streamline the same way and, lightly, pulled towards the
-        noise phase so that neighbouring streams still cross at different times."""
+        (fractions of the loop): smooth noise averaged along the streamlines over the
+        loop's reach, spread evenly over the range by rank."""
         _, _, h, w = coarse.shape
         lo, hi = self.fade / 2, 1.0 - self.fade / 2
         dev, dt = coarse.device, coarse.dtype
@@ -359,33 +358,10 @@ class LoopPolicy:
         ys, xs = torch.meshgrid(torch.arange(h, dtype=dt, device=dev), torch.arange(w, dtype=dt, device=dev),
                                 indexing="ij")
         start = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)
-        vel = coarse[:, :2]
-        smooth = self._along(torch.from_numpy(noise)[None, None].to(dev, dt), vel, start)[0]
+        smooth = self._along(torch.from_numpy(noise)[None, None].to(dev, dt), coarse[:, :2], start)[0]
         rank = torch.empty_like(smooth)
         rank[torch.argsort(smooth)] = torch.arange(smooth.numel(), dtype=dt, device=dev)
-        phase = lo + (hi - lo) * rank / max(smooth.numel() - 1, 1)
-        if guide is None:
-            return phase.view(1, 1, h, w)
-        # how unlike its two sources are at frame t: the content t steps upstream of a point
-        # against the content n - t steps downstream, for every few t
-        small = F.interpolate(guide, size=(h, w), mode="area")
-        stride = max(1, math.ceil(self.n / 48))
-        up_look, down_look = {}, {}
-        for k, up, down in self._walk(vel, start):
-            if k % stride == 0 or k == self.n:
-                up_look[k], down_look[k] = sample(small, up, padding=PADDING), sample(small, down, padding=PADDING)
-        times = [t for t in range(self.n) if t in up_look and self.n - t in down_look]
-        mismatch = torch.stack([(up_look[t] - down_look[self.n - t]).abs().mean(0) for t in times])  # (T, P)
-        cand = torch.linspace(lo, hi, min(24, self.n), dtype=dt, device=dev)
-        u = torch.tensor(times, dtype=dt, device=dev) / self.n
-        a = smoothstep((u[None, :] - cand[:, None]) / self.fade + 0.5)
-        mix = a * (1.0 - a)                   # how double-exposed frame t is, per candidate phase
-        cost = (mix @ mismatch) / mix.sum(1, keepdim=True).clamp_min(1e-9)  # (J, P)
-        cost = self._along(cost.view(1, -1, h, w), vel, start)
-        cost = cost + 0.5 * cost.mean() * ((cand[:, None] - phase[None, :]) / (hi - lo)) ** 2
-        best = cand[cost.argmin(0)].view(h, w).cpu().numpy()
-        best = cv2.GaussianBlur(best, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
-        return torch.from_numpy(best)[None, None].to(dev, dt)
+        return (lo + (hi - lo) * rank / max(smooth.numel() - 1, 1)).view(1, 1, h, w)
 
     def _timing(self, t: int, phase: torch.Tensor, c_f, c_b, cgrid: torch.Tensor, hw) -> tuple:
         """(a_b, usable_f, usable_b), (K,) each: the backward source's share by time, refined
@@ -416,9 +392,13 @@ class LoopPolicy:
         # photo), except at t = 0 (only the photo) and towards t = n (the loop closes)
         w_f = g_f * ((1.0 - a_b) + a_b * (1.0 - u) * (1.0 - g_b))
         w_b = g_b * (a_b + (1.0 - a_b) * u * (1.0 - g_f))
-        norm = 1.0 / (w_f + w_b + self.still_weight)
+        # the still photo only where no source is fully usable: a constant share of it in every
+        # frame was static content under the moving one (it held the measured drift back and
+        # softened the detail)
+        still = self.still_weight * (1.0 - torch.maximum(g_f, g_b)) + 1e-6
+        norm = 1.0 / (w_f + w_b + still)
         extra = (x_f[1:], x_b[1:]) if valid.shape[1] > 1 else (None, None)
-        return LoopFrame(t, p_f, p_b, w_f * norm, w_b * norm, self.still_weight * norm, offset, *extra)
+        return LoopFrame(t, p_f, p_b, w_f * norm, w_b * norm, still * norm, offset, *extra)
 
     def _ripple_parts(self, ripple, start: torch.Tensor):
         """(cos part (K, k), sin part (K, k), direction (k, 2), cycles (k,)) of a Ripple at the
@@ -442,13 +422,13 @@ class LoopPolicy:
         sw = torch.tensor(np.sin(w), dtype=cos_part.dtype, device=cos_part.device)
         return (cos_part * cw + sin_part * sw) @ direction
 
-    def _setup(self, start, field, ripple, guide):
+    def _setup(self, start, field, ripple):
         """Coarse field, the points' coarse grid, phase map, coarse start states, coarse size,
         ripple parts."""
         coarse, scale = self._coarse(field)
         _, _, h, w = coarse.shape
         cgrid = to_grid(self._to_coarse(start, scale), (h, w))
-        phase = self.phase_map(coarse, guide).view(-1)
+        phase = self.phase_map(coarse).view(-1)
         ys, xs = torch.meshgrid(torch.arange(h, dtype=start.dtype, device=start.device),
                                 torch.arange(w, dtype=start.dtype, device=start.device), indexing="ij")
         eye = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=start.dtype, device=start.device).expand(h * w, 4)
@@ -457,7 +437,7 @@ class LoopPolicy:
 
     # -- the loop -------------------------------------------------------------------------
     def frames(self, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *, ripple=None,
-               extra: torch.Tensor | None = None, guide: torch.Tensor | None = None,
+               extra: torch.Tensor | None = None,
                counter: StepCounter | None = None) -> Iterator[LoopFrame]:
         """The n frames of the loop at the points `start`, incrementally (O(n) steps in all).
 
@@ -467,12 +447,10 @@ class LoopPolicy:
         ripple: a ``motion.Ripple`` at this grid's size (``Ripple.resized``), or None.
         extra:  (1, C, H, W) maps an engine needs at both sources (e.g. a low-pass photo),
                 sampled in the same pass as the validity: LoopFrame.extra_fwd / extra_bwd.
-        guide:  (1, C, H, W) the photo (low-pass) on this grid: each point then crosses over
-                when its two sources look most alike (``phase_map``); None: noise phases.
         counter: counts the Euler steps of the two sources at `start` (at most 3n).
         """
         valid = valid if extra is None else torch.cat([valid, extra], 1)
-        coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple, guide)
+        coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple)
         fwd, bwd = forward_sources(start, field, self.n, counter), backward_sources(start, field, self.n, counter)
         c_fwd = forward_sources(cpoints, coarse, self.n, self.coarse_counter)
         c_bwd = backward_sources(cpoints, coarse, self.n, self.coarse_counter)
@@ -481,11 +459,11 @@ class LoopPolicy:
             yield self._blend(t, next(fwd), next(bwd), valid, timing, self.ripple_offset(parts, t))
 
     def frame(self, t: int, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *,
-              ripple=None, extra: torch.Tensor | None = None, guide: torch.Tensor | None = None) -> LoopFrame:
+              ripple=None, extra: torch.Tensor | None = None) -> LoopFrame:
         """Frame t computed the straightforward way (every trace integrated from frame 0):
         the reference that ``frames`` must match, for tests."""
         valid = valid if extra is None else torch.cat([valid, extra], 1)
-        coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple, guide)
+        coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple)
         timing = self._timing(t, phase, trace(cpoints, coarse, -1.0, t), trace(cpoints, coarse, 1.0, self.n - t),
                               cgrid, hw)
         return self._blend(t, trace(start, field, -1.0, t), trace(start, field, 1.0, self.n - t), valid,

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import framing
 from .automask import AutoMask, auto_mask
+from .detail import featureless_warnings
 from .engines import Engine, pick_engine
 from .errors import CineGANError
 from .loop import StepCounter
@@ -29,7 +30,7 @@ from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_
                      uniform_motion)
 from .photo import Photo, load_photo
 from .quality import LoopProbe
-from .regions import GROUPS, SKY, SOLID, group_of, is_moving, is_water, shares
+from .regions import GROUPS, SKY, SOLID, group_of, in_group, is_moving, is_water, shares
 from .settings import DEFAULT_FRAMES, RenderSettings, to_settings
 
 Progress = Callable[[dict], None]
@@ -335,6 +336,8 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
         for note in plan.notes:  # region_motion's notes: the style of each region, arrows it ignored
             (warnings if "ignored" in note else notes).append(note)
     check_speed(fld)
+    # a region with almost no detail shows little motion (its smooth base stays put): say so
+    warnings += featureless_warnings(ph.rgb, {name: in_group(labels, name) for name in GROUPS})
     return Scene(photo=ph, labels=labels, field=fld.astype(np.float32), notes=notes, warnings=warnings, plan=plan,
                  engine=engine, painted=painted)
 

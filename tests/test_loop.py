@@ -119,6 +119,24 @@ def test_policy_frames_match_the_straightforward_computation(n):
     assert torch.allclose(total, torch.ones_like(total))
 
 
+def test_still_photo_shows_only_where_no_source_is_usable():
+    """The still photo is a fallback, not a constant share under the moving content (a static
+    share held the measured drift back): none where a source is fully valid; the weights
+    still sum to 1."""
+    h, w, n = 30, 44, 20
+    mask = np.ones((h, w), bool)
+    mask[:, 30:] = False                       # a frozen wall downstream, the rest moves right
+    valid = torch.from_numpy(validity_map(mask))[None, None]
+    start = _grid(h, w)[torch.from_numpy(mask.ravel())]
+    field = _uniform(h, w, 1.0, 0.0) * torch.from_numpy(mask)[None, None]
+    for lf in LoopPolicy(n, coarse_side=16).frames(start, field, valid):
+        total = lf.w_fwd + lf.w_bwd + lf.w_still
+        assert torch.allclose(total, torch.ones_like(total), atol=1e-5)
+        free = (start[:, 0] >= 10) & (start[:, 0] <= 20)   # both sources inside the moving area or open border
+        if lf.t in (0, n // 2):
+            assert lf.w_still[free].max() < 1e-4, lf.t
+
+
 def test_coarse_work_of_the_policy_is_linear_in_frames():
     h, w = 30, 44
     start, field = _grid(h, w), _uniform(h, w, 0.7, 0.2)

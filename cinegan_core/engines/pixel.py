@@ -26,6 +26,13 @@ variance-preserving blend of Heitz & Neyret 2018). rho, the correlation of the
 two grain samples, falls with the distance between the two sources, so nothing
 is over-sharpened where they (nearly) coincide.
 
+The detail moves, the smooth base stays (``composite.Rebase``, ``detail.py``): the
+photo is split into its base over the moving region (a local linear fit: the sky's
+gradient, a glow, a vignette) and its detail; only the detail is split into smooth
+part and grain and moved as above, and every frame adds the base back at each pixel
+where it is. So the gradient never slides and nothing of it shows as a halo where
+content comes out from behind a frozen edge.
+
 Small frozen islands inside a moving region (``MotionPlan.holes``: a bird, a speck
 the mask kept still) are passed behind, the soft edge and the paste over the photo
 are those of every engine (``composite``): frozen pixels are the photo's bytes.
@@ -38,7 +45,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..composite import Paste, fill_outside, pass_behind
+from ..composite import Paste, Rebase, fill_outside, pass_behind
 from ..loop import PADDING, LoopPolicy, StepCounter, sample, to_grid, validity_map
 from ..motion import as_plan
 from .base import Engine, Progress
@@ -79,6 +86,8 @@ class PixelEngine(Engine):
     vp_blend:      keep the grain's contrast where two sources are blended
                    (variance-preserving; False = plain linear blend).
     still_weight:  weight of the still photo, the fallback where neither source is valid.
+    rebase:        move the detail only, keep the smooth base in place (``composite.Rebase``;
+                   False: the whole photo moves, gradient and all).
     feather_px:    width of the soft edge inside the mask, px (None: ``composite.feather_width``).
     device:        torch device ("cpu", "cuda", ...).
     """
@@ -87,10 +96,10 @@ class PixelEngine(Engine):
 
     def __init__(self, *, fade: float = 0.15, stagger: bool = True, distortion: bool = True,
                  grain_sigma: float = 1.0, vp_blend: bool = True, still_weight: float = 0.01,
-                 feather_px: float | None = None, device: str | torch.device = "cpu"):
+                 rebase: bool = True, feather_px: float | None = None, device: str | torch.device = "cpu"):
         self.fade, self.stagger, self.distortion = fade, stagger, distortion
         self.grain_sigma, self.vp_blend = grain_sigma, vp_blend and grain_sigma > 0
-        self.still_weight = still_weight
+        self.still_weight, self.rebase = still_weight, rebase
         self.feather_px = feather_px
         self.device = torch.device(device)
 
@@ -119,6 +128,13 @@ class PixelEngine(Engine):
         # small frozen islands (plan.holes) are passed behind: sampled inpainted, not occluders
         source, passable = pass_behind(photo, mask, plan.holes)
         photo_f = fill_outside(source, passable).astype(np.float32)
+        flat = np.flatnonzero(mask)
+        base = None
+        if self.rebase:
+            # what moves is the detail over the region's smooth base; the base is added back in place
+            rebase = Rebase(source, passable, index=flat, device=dev)
+            photo_f = photo_f - rebase.base_image[0].permute(1, 2, 0).cpu().numpy()
+            base = rebase.base
         smooth = photo_f
         if self.grain_sigma > 0:
             smooth = cv2.GaussianBlur(photo_f, (0, 0), self.grain_sigma, borderType=cv2.BORDER_REFLECT)
@@ -130,13 +146,14 @@ class PixelEngine(Engine):
         valid = torch.from_numpy(validity_map(passable))[None, None].to(dev)
         field = torch.from_numpy(plan.field)[None].to(dev)
 
-        flat = np.flatnonzero(mask)
         ys, xs = np.divmod(flat, W)
         start = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32)).to(dev)
         idx = torch.from_numpy(flat).to(dev)
         still_smooth, still_grain = smooth_t.view(3, -1)[:, idx], grain_t.view(3, -1)[:, idx]
-        # the soft edge blends toward the photo as split here (smooth + grain)
-        paste = Paste(photo, mask, feather_px=self.feather_px, device=dev, still=still_smooth + still_grain)
+        # the soft edge blends toward the photo as split here (base + smooth + grain); the base is
+        # added to every frame's values by the paste (the weights sum to 1: it stays in place)
+        still = still_smooth + still_grain if base is None else still_smooth + still_grain + base
+        paste = Paste(photo, mask, feather_px=self.feather_px, device=dev, still=still, offset=base)
         nudge = 2e-3 / max(H, W)  # in grid units: no ties between two nearest pixels
         if self.grain_sigma > 0:
             dither = torch.from_numpy(grain_dither((H, W)).reshape(2, -1)[:, flat].T.copy()).to(dev)
@@ -148,8 +165,7 @@ class PixelEngine(Engine):
             return sample(grain_t, pos, "nearest", PADDING, to_grid(pos, (H, W)) + offset)
 
         # the smooth part travels with the validity (one bilinear pass per source)
-        loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, guide=smooth_t,
-                                     counter=counter)
+        loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, counter=counter)
         for t, lf in enumerate(loop):
             w_f, w_b, w_s = lf.w_fwd, lf.w_bwd, lf.w_still
             low_mix = w_f * lf.extra_fwd + w_b * lf.extra_bwd + w_s * still_smooth

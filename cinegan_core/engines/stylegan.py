@@ -30,8 +30,9 @@ comparison; weights/README.md lists each departure of the default and why.
 Any aspect ratio: the photo is scaled so its long side fits the canvas and
 the rest of the square is filled by mirroring the photo (the generator sees a
 plausible landscape and nothing is squashed or cropped); the animated canvas is
-cropped back to the photo's box and resized to the render size, and only the
-moving region is composited over the untouched photo (``composite``: the soft
+cropped back to the photo's box and resized to the render size, re-based on the
+photo's smooth base so that only the detail moves (``composite.Rebase``, the rule
+both engines follow), and only the moving region is composited over the untouched photo (``composite``: the soft
 edge, the paste, and small frozen islands passed behind: the photo is inverted
 with them inpainted and they do not occlude, as in the pixel engine).
 """
@@ -44,7 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..composite import Paste, pass_behind
+from ..composite import Paste, Rebase, pass_behind
 from ..loop import PADDING, LoopFrame, LoopPolicy, StepCounter, validity_map
 from ..motion import as_plan
 from ..predictors.backbone import Backbone, Placement, Trunk, place, to_tensor
@@ -123,19 +124,22 @@ class StyleGANEngine(Engine):
                        splatting with their padding, alpha = t / (N-1), N-1-t backward
                        steps, no low-resolution skip, no colour residual; see
                        ``stylegan_authors``). Their loop repeats frame 0 as frame N-1.
+    rebase:            keep the photo's smooth base in the moving region, move only the detail
+                       (``composite.Rebase``, as the pixel engine does; not in the authors' variant).
     """
 
     name = "stylegan"
 
     def __init__(self, nets, device="cpu", inject_resolution: int | None = None, grid: int = 512,
-                 fade: float = 0.15, still_weight: float = 0.01, keep: int = 2, authors: bool = False):
+                 fade: float = 0.15, still_weight: float = 0.01, keep: int = 2, authors: bool = False,
+                 rebase: bool = True):
         self.backbone = nets if isinstance(nets, Backbone) else Backbone(nets, device, inject_resolution, keep)
         bb = self.backbone
         self.nets, self.device, self.g = bb.nets, bb.device, bb.g
         self.size, self.inject, self.scales = bb.size, bb.inject, bb.scales
         self.grid = min(grid, self.size)
         self.fade, self.still_weight = fade, still_weight
-        self.authors = authors
+        self.authors, self.rebase = authors, rebase
         self.name = "stylegan-authors" if authors else "stylegan"  # told apart in cache keys
         self._predictors = None
 
@@ -294,13 +298,20 @@ class StyleGANEngine(Engine):
         source, passable = self.behind(photo, mask, field)
         trunk, where, _ = self.prepare_photo(source)
         paste = Paste(photo, mask, device=self.device)
+        # the detail moves, the base stays (the rule of both engines, ``composite.Rebase``): the
+        # features carry the whole picture, so each frame is re-based on the photo's smooth base
+        rebase = None if self.authors or not self.rebase else Rebase(photo, mask, index=paste.flat,
+                                                                      device=self.device)
         if progress is not None:
             progress({"stage": "invert", "step": 1, "total": 1})
         for t, canvas in enumerate(self._canvas_frames(trunk, where, passable, field, n, counter)):
             crop = canvas[:, :, where.y0:where.y0 + where.h, where.x0:where.x0 + where.w]
             img = F.interpolate(crop, size=(H, W), mode="bicubic", align_corners=False,
                                 antialias=(H < where.h)) if (H, W) != (where.h, where.w) else crop
-            frame = paste(((img[0].reshape(3, -1)[:, paste.index] + 1.0) * 127.5).clamp(0, 255))
+            values = (img[0].reshape(3, -1)[:, paste.index] + 1.0) * 127.5
+            if rebase is not None:
+                values = rebase(values)
+            frame = paste(values.clamp(0, 255))
             if progress is not None:
                 progress({"stage": "render", "step": t + 1, "total": n})
             yield frame

@@ -1,0 +1,196 @@
+"""Move the detail, not the gradient: a moving region split into a smooth base and its detail.
+
+A sky is a brightness gradient (darker at the zenith, a glow at the horizon, a
+vignette) with detail on it (clouds, haze, texture). Advected whole, the
+gradient slides: a darker band crosses a clear sky mid-loop, and where content
+comes out from behind a frozen tree a light or dark halo opens beside it. So a
+moving region is split into
+
+* its **base**: a weighted local linear fit of the photo over the region's own
+  pixels (``BaseFit``: at every point the plane a + b x + c y that best fits the
+  region's pixels under a Gaussian window of ``BASE_WINDOW`` of the long side),
+  which stays where it is; frozen pixels have weight 0, so they never bleed into
+  it, and a linear gradient is reproduced exactly, right up to a mask edge;
+* its **detail**: photo - base, which the engine moves.
+
+Every frame is base + moved detail inside the region; frozen pixels are never
+touched (``composite.Rebase`` applies this for both engines). Where a region has
+almost no detail nothing visible can move: ``detail_level`` measures it and
+``featureless_warnings`` says so.
+
+The window trades the two things a base can get wrong. What the base holds stays
+put, and a cinemagraph's structure at the window's scale (a cloud bank, a mountain
+mirrored in a lake) stays with it: cinemetrics then measures less drift, since its
+estimate compares whole frames (exact advection of the detail alone over the official
+samples' motion: speed 0.91 to 1.03 of the field at a window of 0.3, against 0.93 to
+1.04 for the whole photo; bench/quality.py --exact). A wider window keeps less, but
+lets more of a glow or gradient's curvature move (the gradient test of
+bench/quality.py: low-frequency change 0.41 / 0.48 / 0.56 / 0.64 grey levels over the
+sky at windows 0.3 / 0.4 / 0.5 / 0.6, bar 0.6). 0.4 keeps a margin on both.
+
+The fit runs on a coarse grid (``COARSE_SIDE`` cells on the long side, exact
+moments: every pixel's own coordinates enter the sums) and its result is
+interpolated bilinearly to the full size: the base is smooth by construction.
+Torch throughout, so it runs on the engine's device.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BASE_WINDOW = 0.4        # the fit's window, fraction of the long side (Gaussian sigma = window / 4)
+COARSE_SIDE = 128        # cells on the long side of the grid the fit is computed on
+RIDGE = 1e-6             # regularisation of the slopes, relative to a full window's second moment
+FEATURELESS_LEVEL = 1.5  # grey levels (RMS of the fine detail) below which a region is "nearly featureless"
+MIN_REGION_SHARE = 0.01  # regions smaller than this share of the photo are not judged
+
+
+def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (1, C, h, w), sigma in px, zeros beyond the border
+    (the fit then simply has no pixels there)."""
+    r = max(1, math.ceil(4 * sigma))
+    x = torch.arange(-r, r + 1, dtype=maps.dtype, device=maps.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    c = maps.shape[1]
+    out = F.conv2d(maps, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
+    return F.conv2d(out, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)
+
+
+def _lerp_matrix(n: int, m: int, device) -> torch.Tensor:
+    """(n, m) float32: linear interpolation from m cell centres to n pixels (cells of n / m px),
+    extrapolated linearly beyond the outermost centres (a plane stays a plane up to the border)."""
+    u = (torch.arange(n, dtype=torch.float64, device=device) + 0.5) * m / n - 0.5
+    i0 = u.floor().clamp(0, m - 2).long()
+    f = u - i0
+    out = torch.zeros(n, m, dtype=torch.float64, device=device)
+    rows = torch.arange(n, device=device)
+    out[rows, i0] = 1.0 - f
+    out[rows, i0 + 1] = f
+    return out.float()
+
+
+class BaseFit:
+    """The smooth base of images over one region (weighted local linear fit).
+
+    mask:   (H, W) bool numpy array or tensor, True = the region (moving pixels).
+    window: the fit's window as a fraction of the long side (Gaussian sigma = window / 4).
+    device: torch device.
+
+    The region's geometric moments and the per-cell 3 x 3 normal equations are
+    computed once; ``__call__`` fits an image: (1, C, H, W) float -> (1, C, H, W)
+    float32 base (defined everywhere; meaningful on and near the region)."""
+
+    def __init__(self, mask, *, window: float | None = None, coarse_side: int = COARSE_SIDE,
+                 device: str | torch.device = "cpu"):
+        window = BASE_WINDOW if window is None else window
+        m = torch.as_tensor(np.asarray(mask) if not torch.is_tensor(mask) else mask).to(device)
+        H, W = m.shape
+        self.size, self.device = (H, W), torch.device(device)
+        L = max(H, W)
+        cell = max(1.0, L / coarse_side)
+        self.coarse = (max(2, math.ceil(H / cell)), max(2, math.ceil(W / cell)))
+        h, w = self.coarse
+        self.sigma = window * L / 4 / (L / max(h, w))            # in coarse cells
+        # coordinates normalised by the long side, centred on the image (well conditioned)
+        ys = (torch.arange(H, dtype=torch.float64, device=self.device) - (H - 1) / 2) / L
+        xs = (torch.arange(W, dtype=torch.float64, device=self.device) - (W - 1) / 2) / L
+        self.x, self.y = xs.view(1, 1, 1, W), ys.view(1, 1, H, 1)
+        self.w = m.to(torch.float64).view(1, 1, H, W)
+        x, y, wt = self.x, self.y, self.w
+        self.x32, self.y32, self.w32 = x.float(), y.float(), wt.float()
+        geo = torch.cat([wt, wt * x, wt * y, wt * x * x, wt * x * y, wt * y * y], 1)
+        s1, sx, sy, sxx, sxy, syy = self._moments(geo).unbind(1)          # (1, h, w) each
+        # cell centres (same normalisation), moments re-centred on them
+        cy = ((torch.arange(h, dtype=torch.float64, device=self.device) + 0.5) * H / h - 0.5 - (H - 1) / 2) / L
+        cx = ((torch.arange(w, dtype=torch.float64, device=self.device) + 0.5) * W / w - 0.5 - (W - 1) / 2) / L
+        cx, cy = cx.view(1, 1, w).expand(1, h, w), cy.view(1, h, 1).expand(1, h, w)
+        self.cx, self.cy = cx, cy
+        mxx = sxx - 2 * cx * sx + cx * cx * s1
+        mxy = sxy - cx * sy - cy * sx + cx * cy * s1
+        myy = syy - 2 * cy * sy + cy * cy * s1
+        mx, my = sx - cx * s1, sy - cy * s1
+        ridge = RIDGE * s1 * (window / 4) ** 2
+        A = torch.stack([torch.stack([s1, mx, my], -1), torch.stack([mx, mxx + ridge, mxy], -1),
+                         torch.stack([my, mxy, myy + ridge], -1)], -2)[0]           # (h, w, 3, 3)
+        self.ok = (s1[0] > 1e-9 * float(s1.max().clamp_min(1e-30)))
+        eye = torch.eye(3, dtype=torch.float64, device=self.device)
+        A = torch.where(self.ok[..., None, None], A, eye)
+        # the base at a cell centre is the first row of A^-1 applied to the image moments
+        self.row = torch.linalg.solve(A, eye[0].expand(h, w, 3).unsqueeze(-1))[..., 0]   # (h, w, 3)
+        self.ry, self.rx = _lerp_matrix(H, h, self.device), _lerp_matrix(W, w, self.device)
+
+    def _moments(self, maps: torch.Tensor) -> torch.Tensor:
+        """Sums of full-size maps (1, C, H, W) per coarse cell, Gaussian-windowed: (1, C, h, w)."""
+        H, W = self.size
+        h, w = self.coarse
+        sums = F.interpolate(maps, size=(h, w), mode="area").double() * (H * W / (h * w))
+        return _blur(sums, self.sigma)
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """image: (1, C, H, W) float (values outside the region are ignored) -> base (1, C, H, W) float32."""
+        C = image.shape[1]
+        # pooled in float32 (only first moments: little cancellation), windowed in float64
+        img = image.to(self.device, torch.float32) * self.w32
+        m = self._moments(torch.cat([img, img * self.x32, img * self.y32], 1))   # (1, 3C, h, w)
+        si, six, siy = m[:, :C], m[:, C:2 * C], m[:, 2 * C:]
+        mix, miy = six - self.cx * si, siy - self.cy * si                          # re-centred
+        r = self.row.permute(2, 0, 1)[:, None]                                     # (3, 1, h, w)
+        a = r[0] * si + r[1] * mix + r[2] * miy                                    # (1, C, h, w)
+        a = torch.where(self.ok, a, torch.zeros_like(a))[0].float()              # (C, h, w)
+        return torch.matmul(torch.matmul(self.ry, a), self.rx.t())[None]
+
+
+def smooth_base(image: np.ndarray, mask: np.ndarray, *, window: float | None = None) -> np.ndarray:
+    """The base of an image over a region: image (H, W) or (H, W, C) numbers, mask (H, W) bool
+    -> float32 array of the image's shape (``BaseFit``)."""
+    arr = np.asarray(image, np.float32)
+    t = torch.from_numpy(arr if arr.ndim == 3 else arr[..., None]).permute(2, 0, 1)[None]
+    out = BaseFit(mask, window=window)(t)[0].permute(1, 2, 0).numpy()
+    return out if arr.ndim == 3 else out[..., 0]
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def detail_level(photo: np.ndarray, region: np.ndarray) -> float:
+    """How much visible detail a region has to move: grey levels (0..255 scale), the RMS over the
+    region of the grey photo minus its region-only Gaussian low-pass (sigma 1 % of the long side,
+    at least 2 px: cloud edges, ripples, texture; not the gradient, which stays put).
+
+    photo: (H, W, 3) uint8; region: (H, W) bool. A region eroded away (thinner than the low-pass)
+    is measured as it is. An empty region has level 0."""
+    import cv2
+    if not region.any():
+        return 0.0
+    g = _gray(photo)
+    m = region.astype(np.float32)
+    sigma = max(2.0, 0.01 * max(region.shape))
+    num = cv2.GaussianBlur(g * m, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(m, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    low = num / np.maximum(den, 1e-6)
+    # away from the region's edge, where the low-pass is well supported
+    inner = region & (den > 0.9)
+    use = inner if inner.sum() >= 64 else region
+    d = (g - low)[use]
+    return float(np.sqrt(np.mean(d * d)))
+
+
+def featureless_warnings(photo: np.ndarray, regions: dict[str, np.ndarray],
+                         level: float = FEATURELESS_LEVEL) -> list[str]:
+    """One warning per moving region with almost no detail (``detail_level`` < level):
+    "the sky is nearly featureless: little will appear to move".
+
+    photo: (H, W, 3) uint8; regions: name ("sky", "water") -> (H, W) bool of its moving pixels.
+    Regions under MIN_REGION_SHARE of the photo are not judged."""
+    out = []
+    for name, region in regions.items():
+        if region.mean() < MIN_REGION_SHARE:
+            continue
+        if detail_level(photo, region) < level:
+            out.append(f"the {name} is nearly featureless: little will appear to move")
+    return out
