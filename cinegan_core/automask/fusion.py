@@ -1,0 +1,234 @@
+"""The learned scene parser and the classical cues, fused into one mask.
+
+The parser (``parser.parse_scene``) says what each place of the photo is: it has
+seen thousands of scenes, so it decides what moves. Its probabilities are coarse
+(stride 4 of a 512 px working size: a cell is ~8 fine pixels), and a learned
+network blurs thin things into the sky around them, so the classical cues stay
+where they are better:
+
+* edges: each group's probability is snapped to the photo's edges with a guided
+  filter at the fine size (``cues.guided_filter``), then thresholded;
+* thin things in the sky (cables, masts, wires, poles: long straight lines by
+  a Hough transform; birds and kites: small crisp things darker than the sky or
+  coloured unlike it; branches and spires rising from the ground; sky seen
+  through foliage) stay still. A cloud is none of these: it is brighter than
+  the sky around it and coloured like the sky, so a cloud puff moves with its sky;
+* a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
+  mirror axis is the water reflecting it, so it ripples as still water;
+* water: thin upright things standing in it (reeds, posts, masts) stay still,
+  and a margin at its edge stays frozen.
+
+The water's kind (still, flowing, falling: codes 2, 3, 4) is the parser's most
+probable water class at each pixel. Thresholds lean towards leaving a doubtful
+place still: a lake that stays still can be painted, a moving mountain cannot
+be forgiven.
+
+    fuse(p, probs) -> Fused(labels_f, confidence, dropped, unsure)
+
+Deterministic: no random numbers and no process-wide state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
+from .cues import ColourModel, PhotoViews, box, components, dilate, erode, fill_holes, guided_filter, posterior
+from .sky import _rising, _straight_lines
+from .water import find_mirror
+
+SKY_T = 0.5          # snapped sky probability above which a pixel is sky
+WATER_T = 0.55       # snapped water probability (still + flowing + falling) above which it is water
+UNSURE_LO = 0.3      # probabilities between this and the thresholds are "unsure": left still and reported
+MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or water is left still
+MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
+
+
+@dataclass
+class Fused:
+    """What the fusion found, at the fine size (hf, wf).
+
+    labels_f:   (hf, wf) uint8 region codes (0 solid, 1 sky, 2/3/4 still/flowing/falling water).
+    confidence: {"sky": c, "water": c}, c in [0, 1]: the parser's mean probability of the
+                group over the pixels given to it (0 where absent).
+    dropped:    {reason: share of the photo left still for it}.
+    unsure:     {"sky": s, "water": s}: share of the photo the parser thought might be that
+                group (probability between UNSURE_LO and the threshold), left still.
+    """
+    labels_f: np.ndarray
+    confidence: dict = field(default_factory=dict)
+    dropped: dict = field(default_factory=dict)
+    unsure: dict = field(default_factory=dict)
+
+
+def probs_array(scene) -> np.ndarray:
+    """(5, h, w) float32 class probabilities from a SceneProbs (its ``probs``) or an array."""
+    probs = getattr(scene, "probs", scene)
+    probs = np.asarray(probs, np.float32)
+    if probs.ndim != 3 or probs.shape[0] != 5:
+        raise ValueError(f"scene probabilities must be (5, h, w), got {probs.shape}")
+    return probs
+
+
+def to_fine(probs: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """(5, h, w) probabilities -> (5, H, W) float32, bilinear (pixel centres aligned)."""
+    H, W = size_hw
+    return np.stack([cv2.resize(c, (W, H), interpolation=cv2.INTER_LINEAR) for c in probs])
+
+
+def snap(p: PhotoViews, prob_f: np.ndarray) -> np.ndarray:
+    """A coarse probability (hf, wf) in [0, 1], snapped to the photo's edges (guided filter
+    on the fine lightness; radius ~ one parser cell)."""
+    r = max(2, round(6 * p.unit))
+    return np.clip(guided_filter(p.L_f / 100.0, prob_f.astype(np.float32), r, 1e-3), 0.0, 1.0)
+
+
+def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np.ndarray) -> dict:
+    """Things in the sky candidate `cand` (hf, wf) bool that must stay still, by reason,
+    each (hf, wf) bool: "lines" (cables, masts), "small things" (birds, kites),
+    "things rising from the ground" (branches, spires), "crowded" (sky through foliage).
+    ground: (hf, wf) bool, what surely is not sky; sky_like: (hf, wf) in [0, 1], how much a
+    pixel's colour is one of this sky's (clouds included)."""
+    u = p.unit
+    dL, dist = p.standout()
+    noise = float(np.median(dist[cand])) if cand.any() else 1.0
+    thin = (dist > max(4.0, 4 * noise)) & dilate(cand, round(3 * u))
+    vetoes = {}
+    lines = _straight_lines(thin, u)
+    vetoes["lines"] = (lines | dilate(thin & dilate(lines, round(4 * u)), max(1, round(2 * u)))) & cand
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(dilate(thin, 1).astype(np.uint8), connectivity=8)
+    blob = np.zeros(n, bool)
+    cloud = np.zeros(n, bool)
+    if n > 1:
+        area = np.maximum(1, stats[:, 4])
+        frac = lambda m: np.bincount(lab.ravel(), weights=m.ravel().astype(np.float64), minlength=n) / area  # noqa: E731
+        darker, unlike = frac(dL < -12), frac(sky_like < 0.3)
+        crisp = frac(p.g_fine > 1.8 * p.g_coarse + 0.5)
+        # a cloud stands out from the sky by being brighter, white or grey or in the sky's own
+        # colours; a bird is darker, a kite coloured
+        chroma = np.hypot(p.lab_f[..., 1], p.lab_f[..., 2])
+        bright, dim = frac(dL > 2), frac(dL < -2)
+        paler = chroma < max(8.0, float(np.median(chroma[cand])))      # whiter than the sky
+        cloud = (bright > 0.3) & (bright > 2 * dim) & ((frac(paler) > 0.6) | (unlike < 0.3))
+        blob = ((stats[:, 4] <= 0.02 * p.hf * p.wf) & ~cloud
+                & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)) | ((crisp > 0.4) & (darker > 0.1))))
+        blob[0] = cloud[0] = False
+    # a thing wider than the median window stands out by its outline only: fill the outline
+    things = dilate(fill_holes(dilate(blob[lab], round(2 * u)), int(0.02 * p.hf * p.wf)), max(2, round(2 * u)))
+    vetoes["small things"] = things & cand
+    evidence = (thin & ~cloud[lab]) | (p.texture_f > 2.5)
+    vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, ground), round(2 * u)) & cand
+    any_veto = np.logical_or.reduce(list(vetoes.values()))
+    crowded = box(any_veto.astype(np.float32), round(31 * u)) > 0.25
+    vetoes["crowded"] = crowded & cand & ~any_veto
+    return vetoes
+
+
+def _drop_pieces(mask: np.ndarray, min_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, dropped): connected pieces smaller than min_px pixels are dropped."""
+    if not mask.any():
+        return mask.copy(), np.zeros_like(mask)
+    n, lab, stats = components(mask)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_px
+    keep[0] = False
+    kept = keep[lab]
+    return kept, mask & ~kept
+
+
+def _colour_models(p: PhotoViews, sky_w: np.ndarray, solid_w: np.ndarray):
+    """The sky's and the ground's colour models, learned where the parser is sure (work size)."""
+    if sky_w.sum() < 30:
+        return None, None
+    return ColourModel(p.lab[sky_w]), (ColourModel(p.lab[solid_w]) if solid_w.sum() >= 30 else None)
+
+
+def fuse(p: PhotoViews, scene) -> Fused:
+    """Fuse the parser's class probabilities with the classical cues (module docstring).
+
+    p:     the photo's views (``cues.PhotoViews``).
+    scene: a SceneProbs (or its ``probs``): (5, h, w) float32 softmax over the region codes
+           (0 solid, 1 sky, 2 still, 3 flowing, 4 falling water) covering the whole photo.
+    Returns a Fused at the fine size.
+    """
+    probs = probs_array(scene)
+    u = p.unit
+    area = float(p.hf * p.wf)
+    pf = to_fine(probs, (p.hf, p.wf))
+    pw_work = to_fine(probs, (p.h, p.w))
+    p_sky, p_water = pf[SKY], pf[STILL_WATER] + pf[FLOWING_WATER] + pf[FALLING_WATER]
+    dropped = {}
+
+    # the reflection of the sky in calm water is water: below a mirror axis no sky is seen
+    axis, strength = find_mirror(p)
+    if axis is not None:
+        row_f = (axis + 1) * p.hf / p.h
+        below = (np.arange(p.hf) >= row_f)[:, None]
+        moved = np.where(below, p_sky, 0.0)
+        p_water, p_sky = p_water + moved, p_sky - moved
+
+    s_sky, s_water = snap(p, p_sky), snap(p, p_water)
+    sky = s_sky > SKY_T
+    water = (s_water > WATER_T) & ~sky
+
+    # the photo's own sky colours (clouds included), from where the parser is sure
+    sure_sky_w = pw_work[SKY] > 0.85
+    sure_solid_w = pw_work[0] > 0.85
+    sky_m, ground_m = _colour_models(p, sure_sky_w, sure_solid_w)
+    if sky_m is not None and ground_m is not None:
+        sky_like = posterior(sky_m, ground_m, p.lab_f)
+    else:
+        sky_like = np.ones((p.hf, p.wf), np.float32)
+    if sky_m is not None and sky.any():
+        like = sky_m.likelihood(p.lab_f)
+        sky_like = np.where(like < 0.02 * float(np.median(like[sky])), 0.0, sky_like)
+
+    if sky.any():
+        ground = (s_sky < 0.3) & ~water
+        vetoes = sky_things(p, sky, ground, sky_like)
+        for k, v in vetoes.items():
+            sky &= ~v
+        sky, specks = _drop_pieces(sky, int(MIN_PIECE * area))
+        vetoes["too small"] = specks
+        dropped.update({k: float(v.sum()) / area for k, v in vetoes.items() if v.any()})
+
+    if water.any():
+        water &= ~dilate(sky, max(1, round(u)))
+        _, dist = p.standout(15)
+        noise = float(np.median(dist[water])) if water.any() else 1.0
+        upright = (dist > max(4.0, 4 * noise)) & (np.abs(p.gx_f) > 1.5 * np.abs(p.gy_f))
+        length = max(3, round(9 * u))
+        upright = cv2.morphologyEx(upright.astype(np.uint8), cv2.MORPH_OPEN, np.ones((length, 1), np.uint8)) > 0
+        posts = dilate(upright, round(3 * u)) & water
+        water &= ~posts
+        water = erode(water, max(1, round(1.5 * u)))
+        water, bits = _drop_pieces(water, int(MIN_PIECE * area))
+        if posts.any():
+            dropped["things in the water"] = float(posts.sum()) / area
+
+    if water.any() and sky.any():
+        # where sky and water meet (a sea's horizon) they move differently: keep a band still
+        band = max(1, round(2 * u))
+        meet = dilate(sky, band) & dilate(water, band)
+        sky, water = sky & ~meet, water & ~meet
+
+    for name, m in (("sky", sky), ("water", water)):
+        if 0 < m.sum() < MIN_GROUP * area:
+            dropped["too small"] = dropped.get("too small", 0.0) + float(m.sum()) / area
+            m[:] = False
+
+    labels = np.zeros((p.hf, p.wf), np.uint8)
+    labels[sky] = SKY
+    if water.any():
+        kinds = np.stack([pf[STILL_WATER], pf[FLOWING_WATER], pf[FALLING_WATER]])
+        kinds = np.stack([cv2.GaussianBlur(k, (0, 0), 2 * u) for k in kinds])
+        if axis is not None:   # a mirror is calm water
+            kinds[0] = np.where(below, np.maximum(kinds[0], pf[SKY] + pf[STILL_WATER]), kinds[0])
+        code = (STILL_WATER + np.argmax(kinds, 0)).astype(np.uint8)
+        labels[water] = code[water]
+    confidence = {"sky": float(s_sky[sky].mean()) if sky.any() else 0.0,
+                  "water": float(s_water[water].mean()) if water.any() else 0.0}
+    unsure = {"sky": float(((s_sky > UNSURE_LO) & (s_sky <= SKY_T) & ~water).mean()),
+              "water": float(((s_water > UNSURE_LO) & (s_water <= WATER_T) & ~sky).mean())}
+    return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure)
