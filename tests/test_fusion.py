@@ -118,3 +118,20 @@ def test_the_parser_runs_when_it_is_available(monkeypatch):
     m = auto_mask(u8(img))
     assert calls == [(H, W, 3)]
     assert (m.labels[: int(0.5 * H)] == SKY).mean() > 0.95 and not any("simple cues" in n for n in m.notes)
+
+
+def test_sky_the_parser_sees_in_a_mirror_is_still_water():
+    """Below a mirror axis (reflection symmetry) the sky's reflection ripples as still water,
+    even where the parser took it for sky."""
+    from test_automask import lake_scene, rows
+    img, y0, mountain = lake_scene()
+    classes = np.where(mountain, 0, SKY).astype(np.uint8)
+    classes[y0:] = STILL_WATER
+    reflected_sky = (rows() >= y0) & np.vstack([np.zeros((y0, W), bool), (classes[:y0] == SKY)[::-1][:H - y0]])
+    classes[reflected_sky] = SKY                       # the parser is fooled by the reflected sky
+    m = auto_mask(img, scene=coarse_probs(classes))
+    core = cv2.erode(reflected_sky.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert core.sum() > 200 and (m.labels[core] == STILL_WATER).mean() > 0.9
+    sky_core = cv2.erode(((rows() < y0) & ~mountain).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert (m.labels[sky_core] == SKY).mean() > 0.9
+    assert (m.labels[mountain] == 0).mean() > 0.98

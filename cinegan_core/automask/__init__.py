@@ -82,11 +82,14 @@ def parser_status() -> tuple[bool, str]:
     try:
         from . import parser
     except ImportError as e:          # the parser module or a package it needs is missing
-        return False, f"scene parser not installed ({e})"
+        missing = getattr(e, "name", None) or ""
+        if missing and not missing.startswith("cinegan_core"):
+            return False, f"the scene parser needs the package {missing.split('.')[0]!r}, which is not installed"
+        return False, "the scene parser is not part of this installation"
     try:
         return parser.available()
     except Exception as e:            # a damaged head or backbone must not break the mask
-        return False, f"scene parser failed to load ({e})"
+        return False, f"the scene parser failed to load ({e})"
 
 
 def identity() -> str:

@@ -162,6 +162,8 @@ def fuse(p: PhotoViews, scene) -> Fused:
 
     # the reflection of the sky in calm water is water: below a mirror axis no sky is seen
     axis, strength = find_mirror(p)
+    if axis is not None and (p_water[round((axis + 1) * p.hf / p.h):] > 0.5).mean() < 0.02:
+        axis = None                     # a mirror needs water under it: the parser sees none there
     if axis is not None:
         row_f = (axis + 1) * p.hf / p.h
         below = (np.arange(p.hf) >= row_f)[:, None]
