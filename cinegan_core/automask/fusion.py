@@ -39,10 +39,14 @@ from .cues import ColourModel, PhotoViews, box, components, dilate, erode, fill_
 from .sky import _rising, _straight_lines
 from .water import find_mirror
 
-SKY_T = 0.5          # snapped sky probability above which a pixel is sky
-WATER_T = 0.55       # snapped water probability (still + flowing + falling) above which it is water
+SKY_T = 0.99         # snapped sky probability above which a pixel is sky (the parser is sure of sky)
+WATER_T = 0.8        # snapped water probability (still + flowing + falling) above which it is water
 UNSURE_LO = 0.3      # probabilities between this and the thresholds are "unsure": left still and reported
 MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or water is left still
+BAND_LO, BAND_HI = 0.1, 0.9   # snapped probabilities between these are the coarse boundary zone
+SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
+KIND_LEAD = 0.75     # share of the water probability a kind needs to take part of another kind's water
+COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
 
 
@@ -83,6 +87,53 @@ def snap(p: PhotoViews, prob_f: np.ndarray) -> np.ndarray:
     on the fine lightness; radius ~ one parser cell)."""
     r = max(2, round(6 * p.unit))
     return np.clip(guided_filter(p.L_f / 100.0, prob_f.astype(np.float32), r, 1e-3), 0.0, 1.0)
+
+
+def by_colour(p: PhotoViews, prob: np.ndarray, core_w: np.ndarray, solid_w: np.ndarray, threshold: float,
+              weight: float | None = None) -> np.ndarray:
+    """Where a group's snapped probability `prob` (hf, wf) is unsure (the coarse parser's
+    boundary zone, ``BAND_LO`` .. ``BAND_HI``), let colour settle it: the group's colours
+    learned where the parser is sure of it (`core_w`, work size) against the colours of
+    what is surely solid (`solid_w`), added in log-odds. Elsewhere the probability decides.
+    Returns (hf, wf) bool: prob's log-odds + weight * colour's log-odds > logit(threshold)."""
+    weight = COLOUR_WEIGHT if weight is None else weight
+    decided = prob > threshold
+    if core_w.sum() < 30 or solid_w.sum() < 30:
+        return decided
+    band = (prob > BAND_LO) & (prob < BAND_HI)
+    if not band.any():
+        return decided
+    post = posterior(ColourModel(p.lab[core_w]), ColourModel(p.lab[solid_w]), p.lab_f[band])
+    logit = lambda x: np.log(np.clip(x, 1e-4, 1 - 1e-4) / np.clip(1 - x, 1e-4, 1 - 1e-4))  # noqa: E731
+    out = decided.copy()
+    out[band] = logit(prob[band]) + weight * logit(post) > logit(threshold)
+    return out
+
+
+def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
+    """(hf, wf) uint8 codes 2 / 3 / 4 for the water pixels, from kinds = (3, hf, wf) probabilities
+    of still, flowing and falling water. Each body of water (connected piece) takes its
+    dominant kind; a part of it takes another kind only where that kind clearly leads there
+    (``KIND_LEAD`` of the water's probability) over a sizeable area (a fall into a pool, a
+    stream out of a lake), so a lake is not a patchwork of kinds."""
+    out = np.zeros(water.shape, np.uint8)
+    n, lab, stats = components(water)
+    total = kinds.sum(0) + 1e-6
+    lead = np.argmax(kinds, 0)
+    clear = kinds.max(0) > KIND_LEAD * total
+    for i in range(1, n):
+        r = lab == i
+        dominant = int(np.argmax(kinds[:, r].sum(1)))
+        code = np.full(water.shape, dominant, np.int32)
+        other = r & clear & (lead != dominant)
+        if other.any():
+            m, olab, ostats = components(other)
+            big = ostats[:, cv2.CC_STAT_AREA] >= max(0.1 * stats[i, cv2.CC_STAT_AREA], 0.002 * water.size)
+            big[0] = False
+            keep = big[olab]
+            code[keep] = lead[keep]
+        out[r] = (STILL_WATER + code[r]).astype(np.uint8)
+    return out
 
 
 def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np.ndarray) -> dict:
@@ -171,8 +222,9 @@ def fuse(p: PhotoViews, scene) -> Fused:
         p_water, p_sky = p_water + moved, p_sky - moved
 
     s_sky, s_water = snap(p, p_sky), snap(p, p_water)
-    sky = s_sky > SKY_T
-    water = (s_water > WATER_T) & ~sky
+    solid_w = p.to_work(1.0 - s_sky - s_water) > 0.85
+    sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, SKY_T)
+    water = by_colour(p, s_water, p.to_work(s_water) > 0.85, solid_w, WATER_T) & ~sky
 
     # the photo's own sky colours (clouds included), from where the parser is sure
     sure_sky_w = pw_work[SKY] > 0.85
@@ -215,6 +267,11 @@ def fuse(p: PhotoViews, scene) -> Fused:
         meet = dilate(sky, band) & dilate(water, band)
         sky, water = sky & ~meet, water & ~meet
 
+    if sky.any() and SKY_MARGIN > 0:
+        # the sky's edge against solid things stays still (a ridge must not wobble)
+        solid = ~sky & ~water & ~dilate(water, max(1, round(2 * u)))
+        sky &= ~dilate(solid, max(1, round(SKY_MARGIN * u)))
+
     for name, m in (("sky", sky), ("water", water)):
         if 0 < m.sum() < MIN_GROUP * area:
             dropped["too small"] = dropped.get("too small", 0.0) + float(m.sum()) / area
@@ -227,8 +284,7 @@ def fuse(p: PhotoViews, scene) -> Fused:
         kinds = np.stack([cv2.GaussianBlur(k, (0, 0), 2 * u) for k in kinds])
         if axis is not None:   # a mirror is calm water
             kinds[0] = np.where(below, np.maximum(kinds[0], pf[SKY] + pf[STILL_WATER]), kinds[0])
-        code = (STILL_WATER + np.argmax(kinds, 0)).astype(np.uint8)
-        labels[water] = code[water]
+        labels[water] = water_kinds(kinds, water)[water]
     confidence = {"sky": float(s_sky[sky].mean()) if sky.any() else 0.0,
                   "water": float(s_water[water].mean()) if water.any() else 0.0}
     unsure = {"sky": float(((s_sky > UNSURE_LO) & (s_sky <= SKY_T) & ~water).mean()),
