@@ -136,3 +136,20 @@ def test_sky_the_parser_sees_in_a_mirror_is_still_water():
     sky_core = cv2.erode(((rows() < y0) & ~mountain).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert (m.labels[sky_core] == SKY).mean() > 0.8
     assert (m.labels[mountain] == 0).mean() > 0.98
+
+
+def test_dense_texture_the_parser_takes_for_sky_stays_still():
+    """Rock or foliage the parser wrongly calls sky is left still: sky (and cloud) is soft."""
+    img = sky(seed=12)
+    img[H // 2:] = land(seed=13, amount=110)[H // 2:]   # rough rock
+    wrong = np.full((H, W), SKY, np.uint8)                # the parser's mistake: all of it is sky
+    m = auto_mask(u8(img), scene=coarse_probs(wrong))
+    assert (m.labels[int(0.55 * H):] == 0).mean() > 0.95
+    # the texture cue alone says so (other vetoes may agree on this noisy land)
+    from cinegan_core.automask.cues import PhotoViews
+    from cinegan_core.automask.fusion import sky_things
+    p = PhotoViews(u8(img))
+    everything = np.ones((p.hf, p.wf), bool)
+    vetoes = sky_things(p, everything, ~everything, np.ones((p.hf, p.wf), np.float32))
+    assert vetoes["textured"][int(0.55 * p.hf):].mean() > 0.95 and not vetoes["textured"][: int(0.4 * p.hf)].any()
+    assert (m.labels[: int(0.4 * H)] == SKY).mean() > 0.9

@@ -142,9 +142,9 @@ def fused_mask(rgb: np.ndarray, scene) -> AutoMask:
     labels = _upsample_labels(f.labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else f.labels_f
     share = shares(labels)
     confidence = {k: (v if share[k] else 0.0) for k, v in f.confidence.items()}
-    dropped = {k: v for k, v in f.dropped.items() if k != "too small" or v > 0.002}   # specks are not news
+    dropped = {k: v for k, v in f.dropped.items() if k != "too small" or v > 0.005}   # specks are not news
     notes = _notes(share, confidence, dropped, [])
-    if f.unsure["water"] > 0.02:
+    if f.unsure["water"] > 0.01:
         notes.append("left a possible water area frozen: not sure it is water; paint it if it should move")
     if f.unsure["sky"] > 0.02:
         notes.append("left part of what may be sky frozen: not sure it is sky; paint it if it should move")

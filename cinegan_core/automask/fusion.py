@@ -35,17 +35,20 @@ import cv2
 import numpy as np
 
 from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
-from .cues import ColourModel, PhotoViews, box, components, dilate, erode, fill_holes, guided_filter, posterior
+from .cues import (ColourModel, PhotoViews, box, components, dilate, disk, erode, fill_holes, guided_filter,
+                   posterior)
 from .sky import _rising, _straight_lines
 from .water import find_mirror
 
 SKY_T = 0.99         # snapped sky probability above which a pixel is sky (the parser is sure of sky)
 WATER_T = 0.8        # snapped water probability (still + flowing + falling) above which it is water
-UNSURE_LO = 0.3      # probabilities between this and the thresholds are "unsure": left still and reported
+UNSURE_LO = 0.5      # probabilities above this, left still away from the group's edge, are reported as unsure
 MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or water is left still
 BAND_LO, BAND_HI = 0.1, 0.9   # snapped probabilities between these are the coarse boundary zone
+SKY_TEXTURE = 2.0    # dense texture (L* per px, ``texture_f``) above which the parser's sky is left still
+KIND_AREA = 0.002    # share of the photo a part of a body of water needs to take another kind
 SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
-KIND_LEAD = 0.75     # share of the water probability a kind needs to take part of another kind's water
+KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
 
@@ -58,8 +61,8 @@ class Fused:
     confidence: {"sky": c, "water": c}, c in [0, 1]: the parser's mean probability of the
                 group over the pixels given to it (0 where absent).
     dropped:    {reason: share of the photo left still for it}.
-    unsure:     {"sky": s, "water": s}: share of the photo the parser thought might be that
-                group (probability between UNSURE_LO and the threshold), left still.
+    unsure:     {"sky": s, "water": s}: share of the photo the parser leans towards that group
+                (probability above UNSURE_LO) that was left still, away from the group's edge.
     """
     labels_f: np.ndarray
     confidence: dict = field(default_factory=dict)
@@ -114,8 +117,8 @@ def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
     """(hf, wf) uint8 codes 2 / 3 / 4 for the water pixels, from kinds = (3, hf, wf) probabilities
     of still, flowing and falling water. Each body of water (connected piece) takes its
     dominant kind; a part of it takes another kind only where that kind clearly leads there
-    (``KIND_LEAD`` of the water's probability) over a sizeable area (a fall into a pool, a
-    stream out of a lake), so a lake is not a patchwork of kinds."""
+    (``KIND_LEAD`` of the water's probability) over a sizeable area (``KIND_AREA``: a fall into
+    a pool, a stream out of a lake), so a lake is not a patchwork of kinds."""
     out = np.zeros(water.shape, np.uint8)
     n, lab, stats = components(water)
     total = kinds.sum(0) + 1e-6
@@ -128,7 +131,7 @@ def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
         other = r & clear & (lead != dominant)
         if other.any():
             m, olab, ostats = components(other)
-            big = ostats[:, cv2.CC_STAT_AREA] >= max(0.1 * stats[i, cv2.CC_STAT_AREA], 0.002 * water.size)
+            big = ostats[:, cv2.CC_STAT_AREA] >= KIND_AREA * water.size
             big[0] = False
             keep = big[olab]
             code[keep] = lead[keep]
@@ -171,6 +174,10 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
     vetoes["small things"] = things & cand
     evidence = (thin & ~cloud[lab]) | (p.texture_f > 2.5)
     vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, ground), round(2 * u)) & cand
+    # dense, crisp texture (rock, walls, foliage, towns) is not sky, whatever the parser says:
+    # clouds and haze are soft, stars are isolated points (``PhotoViews.texture_f``)
+    dense = cv2.morphologyEx((p.texture_f > SKY_TEXTURE).astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, round(4 * u))))
+    vetoes["textured"] = dilate((dense > 0) & ~dilate(cloud[lab], round(2 * u)), round(2 * u)) & cand
     any_veto = np.logical_or.reduce(list(vetoes.values()))
     crowded = box(any_veto.astype(np.float32), round(31 * u)) > 0.25
     vetoes["crowded"] = crowded & cand & ~any_veto
@@ -287,6 +294,8 @@ def fuse(p: PhotoViews, scene) -> Fused:
         labels[water] = water_kinds(kinds, water)[water]
     confidence = {"sky": float(s_sky[sky].mean()) if sky.any() else 0.0,
                   "water": float(s_water[water].mean()) if water.any() else 0.0}
-    unsure = {"sky": float(((s_sky > UNSURE_LO) & (s_sky <= SKY_T) & ~water).mean()),
-              "water": float(((s_water > UNSURE_LO) & (s_water <= WATER_T) & ~sky).mean())}
+    # places the parser leans towards a group but that were left still, away from the group's edge
+    near = max(2, round(8 * u))
+    unsure = {"sky": float(((s_sky > UNSURE_LO) & ~sky & ~water & ~dilate(sky, near)).mean()),
+              "water": float(((s_water > UNSURE_LO) & ~water & ~sky & ~dilate(water, near)).mean())}
     return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure)
