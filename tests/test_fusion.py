@@ -153,3 +153,23 @@ def test_dense_texture_the_parser_takes_for_sky_stays_still():
     vetoes = sky_things(p, everything, ~everything, np.ones((p.hf, p.wf), np.float32))
     assert vetoes["textured"][int(0.55 * p.hf):].mean() > 0.95 and not vetoes["textured"][: int(0.4 * p.hf)].any()
     assert (m.labels[: int(0.4 * H)] == SKY).mean() > 0.9
+
+
+def test_the_classical_skyline_draws_the_sky_to_the_ridge(monkeypatch):
+    """The parser is coarse near a jagged ridge; the classical skyline takes in the sky there,
+    and no rock."""
+    from cinegan_core.automask import fusion
+    from test_automask import ridge_line, rows
+    img = sky(seed=14)
+    r = (ridge_line(W, 0.45, 0.2, seed=15, rough=0.001) * H).astype(int)
+    rock = rows() >= r[None, :]
+    img = np.where(rock[..., None], land(seed=16, colour=(95, 90, 85), amount=20), img)
+    classes = np.where(rock, 0, SKY).astype(np.uint8)
+    probs = coarse_probs(classes)
+    near = ~rock & (rows() >= r[None, :] - 8)       # the sky within 8 px of the ridge
+    monkeypatch.setattr(fusion, "CLASSICAL_SKYLINE", False)
+    coarse = auto_mask(u8(img), scene=probs)
+    monkeypatch.setattr(fusion, "CLASSICAL_SKYLINE", True)
+    fine = auto_mask(u8(img), scene=probs)
+    assert (fine.labels[near] == SKY).mean() > (coarse.labels[near] == SKY).mean() + 0.1
+    assert (fine.labels[rock] == 0).mean() > 0.995

@@ -37,7 +37,7 @@ import numpy as np
 from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
 from .cues import (ColourModel, PhotoViews, box, components, dilate, disk, erode, fill_holes, guided_filter,
                    posterior)
-from .sky import _rising, _straight_lines
+from .sky import _rising, _straight_lines, find_sky
 from .water import find_mirror
 
 SKY_T = 0.99         # snapped sky probability above which a pixel is sky (the parser is sure of sky)
@@ -47,6 +47,8 @@ MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or
 BAND_LO, BAND_HI = 0.1, 0.9   # snapped probabilities between these are the coarse boundary zone
 SKY_TEXTURE = 2.0    # dense texture (L* per px, ``texture_f``) above which the parser's sky is left still
 KIND_AREA = 0.002    # share of the photo a part of a body of water needs to take another kind
+CLASSICAL_SKYLINE = True   # take in the classical sky where the parser leans to sky (finer boundary)
+RIM = 12             # fine px (per 1024) from the parser's sky within which the classical sky is taken in
 SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
 KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
@@ -278,6 +280,14 @@ def fuse(p: PhotoViews, scene) -> Fused:
         # the sky's edge against solid things stays still (a ridge must not wobble)
         solid = ~sky & ~water & ~dilate(water, max(1, round(2 * u)))
         sky &= ~dilate(solid, max(1, round(SKY_MARGIN * u)))
+
+    if CLASSICAL_SKYLINE and (s_sky > 0.5).any():
+        # the classical skyline (dynamic programming over a sky score, snapped to the photo's
+        # edges, with its own vetoes) draws the boundary finer than the coarse parser: where the
+        # parser leans to sky, the classical sky is taken in
+        classical = find_sky(p).mask_f
+        rim = dilate(sky, max(2, round(RIM * u))) if RIM else np.ones_like(sky)     # only near the parser's sky
+        sky |= classical & rim & (s_sky > 0.5) & ~water & ~dilate(water, max(1, round(2 * u)))
 
     for name, m in (("sky", sky), ("water", water)):
         if 0 < m.sum() < MIN_GROUP * area:
