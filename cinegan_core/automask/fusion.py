@@ -1,27 +1,35 @@
 """The learned scene parser and the classical cues, fused into one mask.
 
 The parser (``parser.parse_scene``) says what each place of the photo is: it has
-seen thousands of scenes, so it decides what moves. Its probabilities are coarse
+learned from labelled scenes, so it decides what moves. Its probabilities are coarse
 (stride 4 of a 512 px working size: a cell is ~8 fine pixels), and a learned
 network blurs thin things into the sky around them, so the classical cues stay
 where they are better:
 
 * edges: each group's probability is snapped to the photo's edges with a guided
-  filter at the fine size (``cues.guided_filter``), then thresholded;
+  filter at the fine size (``cues.guided_filter``), then thresholded; in the coarse
+  boundary zone the photo's own colours (learned where the parser is sure) have a
+  say, and the classical skyline (``sky.find_sky``: dynamic programming over a sky
+  score, snapped to the edges) takes in the sky near the parser's sky wherever the
+  parser leans to sky; the sky's edge against solid things keeps a thin still margin;
 * thin things in the sky (cables, masts, wires, poles: long straight lines by
   a Hough transform; birds and kites: small crisp things darker than the sky or
   coloured unlike it; branches and spires rising from the ground; sky seen
-  through foliage) stay still. A cloud is none of these: it is brighter than
-  the sky around it and coloured like the sky, so a cloud puff moves with its sky;
+  through foliage; dense crisp texture: rock, walls, trees) stay still. A cloud is
+  none of these: it is brighter than the sky around it and whiter than it or coloured
+  like it, and soft, so a cloud puff moves with its sky;
 * a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
   mirror axis is the water reflecting it, so it ripples as still water;
 * water: thin upright things standing in it (reeds, posts, masts) stay still,
   and a margin at its edge stays frozen.
 
 The water's kind (still, flowing, falling: codes 2, 3, 4) is the parser's most
-probable water class at each pixel. Thresholds lean towards leaving a doubtful
-place still: a lake that stays still can be painted, a moving mountain cannot
-be forgiven.
+probable water class, one kind per body of water unless another kind clearly
+leads over a sizeable part of it (a fall into a pool). Thresholds lean towards
+leaving a doubtful place still: a lake that stays still can be painted, a moving
+mountain cannot be forgiven. They are set for the shipped head, which is very
+sure inside regions (sky 0.99: tuned on the reference samples and the train split
+only; a new head may need them set again).
 
     fuse(p, probs) -> Fused(labels_f, confidence, dropped, unsure)
 
