@@ -88,7 +88,8 @@ def test_flowing_and_falling_water_reach_the_labels():
     classes[:, 200:280] = FALLING_WATER               # a fall down the middle
     classes[int(0.7 * H):] = FLOWING_WATER            # into a stream across the bottom
     img[:, 200:280] = np.array([225, 230, 235], np.float32) + 10 * (np.random.default_rng(0).random((H, 80, 1)) - 0.5)
-    img[int(0.7 * H):] = np.array([60, 110, 120], np.float32) + 20 * (np.random.default_rng(1).random((H - int(0.7 * H), W, 1)) - 0.5)
+    stream = np.random.default_rng(1).random((H - int(0.7 * H), W, 1))
+    img[int(0.7 * H):] = np.array([60, 110, 120], np.float32) + 20 * (stream - 0.5)
     m = auto_mask(u8(img), scene=coarse_probs(classes))
     assert (m.labels[20:int(0.6 * H), 215:265] == FALLING_WATER).mean() > 0.9
     assert (m.labels[int(0.8 * H):, 20:180] == FLOWING_WATER).mean() > 0.9

@@ -167,7 +167,9 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
     cloud = np.zeros(n, bool)
     if n > 1:
         area = np.maximum(1, stats[:, 4])
-        frac = lambda m: np.bincount(lab.ravel(), weights=m.ravel().astype(np.float64), minlength=n) / area  # noqa: E731
+
+        def frac(m):        # share of each component's pixels where m holds
+            return np.bincount(lab.ravel(), weights=m.ravel().astype(np.float64), minlength=n) / area
         darker, unlike = frac(dL < -12), frac(sky_like < 0.3)
         crisp = frac(p.g_fine > 1.8 * p.g_coarse + 0.5)
         # a cloud stands out from the sky by being brighter, white or grey or in the sky's own
