@@ -174,3 +174,24 @@ def test_the_classical_skyline_draws_the_sky_to_the_ridge(monkeypatch):
     fine = auto_mask(u8(img), scene=probs)
     assert (fine.labels[near] == SKY).mean() > (coarse.labels[near] == SKY).mean() + 0.1
     assert (fine.labels[rock] == 0).mean() > 0.995
+
+
+def test_a_soft_streak_of_cloud_moves_and_a_crisp_cable_does_not(monkeypatch):
+    """A long, straight, soft white wisp is cloud (it moves with the sky); a crisp dark cable
+    beside it is a cable (it stays still), though both are long straight lines."""
+    from cinegan_core.automask import fusion
+    img, classes = sky_over_land(y0=0.7, seed=18)
+    wisp = np.zeros((H, W), np.float32)
+    cv2.line(wisp, (40, 60), (440, 95), 1.0, 5)
+    wisp = cv2.GaussianBlur(wisp, (0, 0), 2.0)[..., None]
+    img = img * (1 - 0.8 * wisp) + np.array([255, 255, 255], np.float32) * 0.8 * wisp
+    cable = np.zeros((H, W), np.uint8)
+    cv2.line(cable, (0, 170), (W - 1, 140), 1, 2)
+    img[cable > 0] = (30, 30, 35)
+    probs = coarse_probs(classes)
+    core = cv2.erode((wisp[..., 0] > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    m = auto_mask(u8(img), scene=probs)
+    assert (m.labels[cable > 0] == 0).all()
+    assert (m.labels[core] == SKY).mean() > 0.9
+    monkeypatch.setattr(fusion, "SOFT_STREAKS", False)
+    assert (auto_mask(u8(img), scene=probs).labels[core] == SKY).mean() < 0.5    # what the rule is for

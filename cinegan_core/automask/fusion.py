@@ -57,6 +57,8 @@ SKY_TEXTURE = 2.0    # dense texture (L* per px, ``texture_f``) above which the 
 KIND_AREA = 0.002    # share of the photo a part of a body of water needs to take another kind
 CLASSICAL_SKYLINE = True   # take in the classical sky where the parser leans to sky (finer boundary)
 RIM = 12             # fine px (per 1024) from the parser's sky within which the classical sky is taken in
+CRISP_SHARE = 0.15   # share of crisp edge pixels around it that makes dense texture rough (not a soft cloud)
+SOFT_STREAKS = True  # line vetoes running mostly along soft bright clouds are dropped
 SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
 KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
@@ -181,6 +183,17 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
         blob = ((stats[:, 4] <= 0.02 * p.hf * p.wf) & ~cloud
                 & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)) | ((crisp > 0.4) & (darker > 0.1))))
         blob[0] = cloud[0] = False
+        if SOFT_STREAKS:
+            # a long soft bright streak (a wisp of cloud, a cloud's lit edge) is no cable: drop the
+            # line vetoes that run mostly along soft clouds (cables and masts are crisp)
+            soft = (cloud & (crisp < 0.15))[lab] & thin
+            m, llab, _, _ = cv2.connectedComponentsWithStats(vetoes["lines"].astype(np.uint8), connectivity=8)
+            if m > 1:
+                on = np.bincount(llab.ravel(), weights=(thin & (llab > 0)).ravel().astype(np.float64), minlength=m)
+                on_soft = np.bincount(llab.ravel(), weights=soft.ravel().astype(np.float64), minlength=m)
+                streak = on_soft > 0.5 * np.maximum(on, 1)
+                streak[0] = False
+                vetoes["lines"] &= ~streak[llab]
     # a thing wider than the median window stands out by its outline only: fill the outline
     things = dilate(fill_holes(dilate(blob[lab], round(2 * u)), int(0.02 * p.hf * p.wf)), max(2, round(2 * u)))
     vetoes["small things"] = things & cand
@@ -188,7 +201,9 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
     vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, ground), round(2 * u)) & cand
     # dense, crisp texture (rock, walls, foliage, towns) is not sky, whatever the parser says:
     # clouds and haze are soft, stars are isolated points (``PhotoViews.texture_f``)
-    dense = cv2.morphologyEx((p.texture_f > SKY_TEXTURE).astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, round(4 * u))))
+    crisp_px = (p.g_fine > 1.8 * p.g_coarse + 0.5).astype(np.float32)
+    rough = (p.texture_f > SKY_TEXTURE) & (box(crisp_px, max(3, round(9 * u))) > CRISP_SHARE)
+    dense = cv2.morphologyEx(rough.astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, round(4 * u))))
     vetoes["textured"] = dilate((dense > 0) & ~dilate(cloud[lab], round(2 * u)), round(2 * u)) & cand
     any_veto = np.logical_or.reduce(list(vetoes.values()))
     crowded = box(any_veto.astype(np.float32), round(31 * u)) > 0.25
