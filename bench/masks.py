@@ -1,27 +1,37 @@
-"""The automatic sky / water mask, measured: reference masks, hand-made checks, a contact sheet.
+"""The automatic mask, measured: every figure of issue 17's "Done when" in one run.
 
-    python bench/masks.py [--samples DIR] [--photos DIR] [--debian-root DIR] [--bw]
-                          [--max-side PX] [--out bench/out/masks.png] [--only NAME ...]
+    python bench/masks.py [--samples DIR] [--scenes DIR] [--split heldout|train] [--side PX]
+                          [--out DIR] [--pictures N | --pictures NAME ...] [--only NAME ...]
+                          [--standin] [--no-classical] [--annotated [--photos DIR] [--debian-root DIR]]
 
-Prints, per photo, the time the mask took (wall and CPU seconds) and:
+Prints:
 
-* reference samples (DIR/NAME/NAME.png + NAME_mask.png, white = moves): IoU
-  of the moving area, and the false-move rate: the fraction of the
-  reference's frozen pixels that the automatic mask marks moving;
-* photos with hand-made checks (bench/mask_annotations.json): how much of the
-  must-freeze area moves (it must be 0), and how much of the areas that are
-  clearly sky / water get that label (recall; precision comes first);
-* the mask's notes (what a user is told).
+* reference samples (DIR/NAME/NAME.png + NAME_mask.png, white = moves): IoU of the
+  moving area (as ``cinemetrics.py mask-iou``: the reference at its own size, the
+  mask resized to it nearest-neighbour) and the false-move rate (the share of the
+  reference's frozen pixels that the mask moves); mean and worst;
+* labelled scene photos of one split of data/scenes (default: the held-out split,
+  never used for tuning): per photo, the must-freeze area that moves (the labels'
+  solid pixels, the ignore areas and the band around class boundaries left out),
+  the share of the labelled moving area (sky and every kind of water) that moves,
+  for photos with flowing or falling water the share of those pixels that move
+  ("found" when >= 50 %) and the share given the right kind (code 3 / 4); then the
+  totals: photos over 1 % must-freeze moving, the moving area found (pooled over all
+  photos, and the mean per photo), the water photos found;
+* the mask step's time per photo at SIDE px long side (every photo is brought to it,
+  Lanczos): the automatic mask (the parser when available, plus the classical cues)
+  beside the classical mask alone, wall seconds, mean and worst.
 
-Then the mean and the worst of each figure, and a contact sheet (sky tinted
-red, water green, the must-freeze areas outlined in cyan, any of their
-pixels that move painted yellow) plus one full-resolution picture per photo
-under bench/out/masks/ for a look by eye.
+Every figure is printed for the classical mask alone too (``--no-classical`` skips it).
+``--out DIR`` writes full-resolution overlay PNGs (sky blue, still water green,
+flowing water cyan, falling water magenta, must-freeze pixels that move yellow,
+labelled moving pixels left still red) for N photos, or the named ones, plus
+every photo where the must-freeze target fails; do not commit them.
 
-Photos from Debian packages are found under --debian-root, the folder into
-which the packages named in the JSON were unpacked (`apt-get download
-plasma-workspace-wallpapers lomiri-wallpapers-16.04 ... && dpkg -x FILE.deb ROOT`).
---bw adds a black-and-white copy of every annotated photo (same checks).
+``--standin`` (development only, train split only): instead of the parser, class
+probabilities made from each photo's own labels, coarse, blurred and noised, so
+that the fusion runs end to end before a parser is trained. The held-out labels
+are never used for anything but scoring.
 """
 from __future__ import annotations
 
@@ -32,201 +42,219 @@ import os
 import sys
 import time
 
+import cv2
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
-ANNOTATIONS = os.path.join(ROOT, "bench", "mask_annotations.json")
-TILE = (400, 300)
+COLOURS = {1: (40, 120, 255), 2: (0, 200, 90), 3: (0, 230, 230), 4: (255, 0, 200)}
+FREEZE_BAR, FOUND_BAR, WATER_FOUND = 0.01, 0.85, 0.5
 
 
-def draw_shapes(shapes, size) -> np.ndarray:
-    """Rasterise annotation shapes (percent coordinates, see the JSON's "about") to (H, W) bool."""
-    w, h = size
-    img = Image.new("L", size, 0)
-    d = ImageDraw.Draw(img)
-    for s in shapes:
-        if "box" in s:
-            x0, y0, x1, y1 = s["box"]
-            d.rectangle([x0 * w / 100, y0 * h / 100, x1 * w / 100 - 1, y1 * h / 100 - 1], fill=255)
-        elif "poly" in s:
-            d.polygon([(x * w / 100, y * h / 100) for x, y in s["poly"]], fill=255)
-        elif "line" in s:
-            width = max(1, round(s["width"] * max(w, h) / 100))
-            d.line([(x * w / 100, y * h / 100) for x, y in s["line"]], fill=255, width=width)
-    return np.asarray(img) > 0
+def standin(label: dict, size, seed: int) -> np.ndarray:
+    """(5, h, w) float32 class probabilities made from a photo's labels (train split only):
+    rasterised at stride 4 of a 512 px working size, blurred by ~1.5 cells, noised."""
+    import scene_labels
+    if label.get("split", "train") != "train":
+        raise SystemExit("--standin uses labels as the parser's output: train split only")
+    W, H = size
+    s = 512 / max(W, H)
+    w, h = max(1, round(W * s / 4)), max(1, round(H * s / 4))
+    lab = scene_labels.rasterise(label, (w, h), band=0)
+    onehot = np.stack([(lab == k).astype(np.float32) for k in range(5)])
+    onehot[:, lab == scene_labels.IGNORE] = np.array([0.6, 0.1, 0.1, 0.1, 0.1], np.float32)[:, None]
+    rng = np.random.default_rng(seed)
+    blurred = np.stack([cv2.GaussianBlur(c, (0, 0), 1.5) for c in onehot])
+    logits = 4.0 * blurred + rng.normal(0, 0.6, blurred.shape).astype(np.float32)
+    e = np.exp(logits - logits.max(0))
+    return (e / e.sum(0)).astype(np.float32)
 
 
-def tint(rgb, labels):
+def resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = side / max(h, w)
+    if abs(s - 1) < 1e-9:
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS))
+
+
+def run(rgb, mode: str, probs=None):
+    """(AutoMask, wall s). mode: "auto" (parser when available), "classical", "standin"."""
+    from cinegan_core.automask import auto_mask
+    t = time.perf_counter()
+    if mode == "classical":
+        res = auto_mask(rgb, use_parser=False)
+    elif mode == "standin":
+        res = auto_mask(rgb, scene=probs)
+    else:
+        res = auto_mask(rgb)
+    return res, time.perf_counter() - t
+
+
+def overlay(rgb, labels, truth=None) -> np.ndarray:
+    """The photo tinted by class; with truth (IGNORE = 255): must-freeze pixels that move
+    yellow, labelled moving pixels left still red."""
     out = rgb.astype(np.float32)
-    for k, colour in ((1, (255, 40, 40)), (2, (40, 255, 80))):
+    for k, colour in COLOURS.items():
         sel = labels == k
         out[sel] = out[sel] * 0.55 + np.array(colour) * 0.45
-    return out.astype(np.uint8)
+    if truth is not None:
+        out[(truth == 0) & (labels > 0)] = (255, 230, 0)
+        miss = (truth >= 1) & (truth <= 4) & (labels == 0)
+        out[miss] = out[miss] * 0.4 + np.array((255, 0, 0)) * 0.6
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def outline(mask: np.ndarray) -> np.ndarray:
-    import cv2
-    k = np.ones((3, 3), np.uint8)
-    m = mask.astype(np.uint8)
-    return (cv2.dilate(m, k, iterations=2) > 0) & ~(cv2.erode(m, k) > 0)
+def pct(x) -> str:
+    return "    -  " if x is None else f"{100 * x:6.1f}%"
 
 
-def picture(rgb, labels, freeze=None) -> np.ndarray:
-    """The photo tinted with its labels; must-freeze outlines cyan, moving must-freeze pixels yellow."""
-    out = tint(rgb, labels)
-    if freeze is not None:
-        out[outline(freeze)] = (0, 230, 255)
-        out[freeze & (labels > 0)] = (255, 230, 0)
-    return out
-
-
-def run_mask(rgb):
-    from cinegan_core.automask import auto_mask
-    t, c = time.perf_counter(), time.process_time()
-    result = auto_mask(rgb)
-    return result, time.perf_counter() - t, time.process_time() - c
-
-
-def load(path, max_side):
-    from cinegan_core import load_photo
-    return load_photo(path, max_side=max_side).rgb
-
-
-def samples(folder, max_side, only):
-    """Rows for the reference samples: IoU and false-move rate against NAME_mask.png."""
+def samples(folder, modes, only):
     rows = []
     for d in sorted(glob.glob(os.path.join(folder, "*", ""))):
         name = os.path.basename(os.path.dirname(d))
         if only and name not in only:
             continue
-        rgb = load(os.path.join(d, name + ".png"), max_side)
-        ref = np.asarray(Image.open(os.path.join(d, name + "_mask.png")).convert("L").resize(
-            (rgb.shape[1], rgb.shape[0]), Image.NEAREST)) > 127
-        res, wall, cpu = run_mask(rgb)
-        moving = res.labels > 0
-        iou = (moving & ref).sum() / max(1, (moving | ref).sum())
-        false_move = (moving & ~ref).sum() / max(1, (~ref).sum())
-        missed = (~moving & ref).sum() / max(1, ref.sum())
-        rows.append(dict(name=name, rgb=rgb, res=res, wall=wall, cpu=cpu, iou=iou, false_move=false_move,
-                         missed=missed, ref=ref))
+        rgb = np.asarray(Image.open(os.path.join(d, name + ".png")).convert("RGB"))
+        truth = Image.open(os.path.join(d, name + "_mask.png")).convert("L")
+        ref = np.asarray(truth) > 127
+        row = {"name": name}
+        for mode in modes:
+            res, wall = run(rgb, mode)
+            m = Image.fromarray((res.labels > 0).astype(np.uint8) * 255)
+            moving = np.asarray(m.resize(truth.size, Image.NEAREST) if m.size != truth.size else m) > 127
+            row[mode] = dict(iou=(moving & ref).sum() / max(1, (moving | ref).sum()),
+                             fm=(moving & ~ref).sum() / max(1, (~ref).sum()), wall=wall, notes=res.notes)
+        rows.append(row)
     return rows
 
 
-def annotated(max_side, photos_dir, debian_root, bw, only):
-    """Rows for the hand-annotated photos: must-freeze area moving, sky / water recall."""
-    spec = json.load(open(ANNOTATIONS))
-    items = [(n, os.path.join(photos_dir, n), a) for n, a in spec["photos"].items()]
-    if debian_root:
-        items += [(n, os.path.join(debian_root, a["path"]), a) for n, a in spec["debian"].items()]
+def scenes(folder, split, side, modes, only, out, pictures):
+    import scene_labels
+    items = []
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)):
+        label = json.load(open(path))
+        if "regions" not in label or label.get("split", "train") != split:
+            continue
+        name = os.path.relpath(path, folder)[:-5]
+        if only and os.path.basename(name) not in only and name not in only:
+            continue
+        items.append((name, path, label))
     rows = []
-    for name, path, a in items:
-        if only and os.path.splitext(name)[0] not in only:
-            continue
-        if not os.path.exists(path):
-            print(f"  (skipped {name}: {path} not found)")
-            continue
-        rgb0 = load(path, max_side)
-        for variant in ("colour", "bw") if bw else ("colour",):
-            rgb = rgb0 if variant == "colour" else np.repeat(
-                np.asarray(Image.fromarray(rgb0).convert("L"))[..., None], 3, 2)
-            size = (rgb.shape[1], rgb.shape[0])
-            freeze = draw_shapes(a.get("freeze", []), size)
-            sky = draw_shapes(a.get("sky", []), size)
-            water = draw_shapes(a.get("water", []), size)
-            res, wall, cpu = run_mask(rgb)
+    for i, (name, path, label) in enumerate(items):
+        img = scene_labels.load_image(os.path.join(os.path.dirname(path), label["image"]))
+        rgb = resize_long(np.asarray(img), side)
+        H, W = rgb.shape[:2]
+        truth = scene_labels.rasterise(label, (W, H))
+        solid = truth == 0
+        move = (truth >= 1) & (truth <= 4)
+        fast = (truth == 3) | (truth == 4)
+        row = {"name": name, "size": (W, H), "tags": label.get("tags", [])}
+        for mode in modes:
+            probs = standin(label, (W, H), i) if mode == "standin" else None
+            res, wall = run(rgb, mode, probs)
             lab = res.labels
-            rows.append(dict(
-                name=os.path.splitext(name)[0] + ("" if variant == "colour" else " (bw)"), rgb=rgb, res=res,
-                wall=wall, cpu=cpu, freeze=freeze,
-                freeze_moving=(freeze & (lab > 0)).sum() / freeze.sum() if freeze.any() else None,
-                sky_recall=(sky & (lab == 1)).sum() / sky.sum() if sky.any() else None,
-                water_recall=(water & (lab == 2)).sum() / water.sum() if water.any() else None))
-    return rows
-
-
-def fmt(x, pct=True):
-    if x is None:
-        return "   -  "
-    return f"{100 * x:5.1f}%" if pct else f"{x:6.3f}"
-
-
-def sheet(rows, path):
-    tiles = []
-    for r in rows:
-        pic = Image.fromarray(picture(r["rgb"], r["res"].labels, r.get("freeze")))
-        os.makedirs(os.path.join(os.path.dirname(path), "masks"), exist_ok=True)
-        pic.save(os.path.join(os.path.dirname(path), "masks", r["name"].replace(" ", "_") + ".png"))
-        pic.thumbnail(TILE)
-        canvas = Image.new("RGB", (TILE[0], TILE[1] + 30), "white")
-        canvas.paste(pic, (0, 0))
-        d = ImageDraw.Draw(canvas)
-        if "iou" in r:
-            text = f"{r['name']}  IoU {r['iou']:.3f}  false-move {100 * r['false_move']:.1f}%"
+            mv = lab > 0
+            row[mode] = dict(
+                freeze=(solid & mv).sum() / solid.sum() if solid.any() else None,
+                found=(move & mv).sum() / move.sum() if move.any() else None,
+                n_move=int(move.sum()), n_found=int((move & mv).sum()),
+                fast=(fast & mv).sum() / fast.sum() if fast.sum() > 0.002 * H * W else None,
+                kind=((truth == lab) & fast).sum() / fast.sum() if fast.sum() > 0.002 * H * W else None,
+                wall=wall, notes=res.notes, labels=lab)
+        if pictures is True:
+            want = True
+        elif isinstance(pictures, int):
+            want = pictures > 0 and i % max(1, len(items) // pictures) == 0
         else:
-            text = f"{r['name']}  freeze moving {fmt(r['freeze_moving'])}"
-        d.text((4, TILE[1] + 2), text, fill="black")
-        d.text((4, TILE[1] + 15), (r["res"].notes[0] if r["res"].notes else "")[:64], fill=(90, 90, 90))
-        tiles.append(canvas)
-    cols = 4
-    out = Image.new("RGB", (TILE[0] * cols, (TILE[1] + 30) * ((len(tiles) + cols - 1) // cols)), "white")
-    for i, t in enumerate(tiles):
-        out.paste(t, (TILE[0] * (i % cols), (TILE[1] + 30) * (i // cols)))
-    out.save(path)
+            want = name in pictures or os.path.basename(name) in pictures
+        first = row[modes[0]]
+        if out and (want or (first["freeze"] or 0) > FREEZE_BAR):
+            os.makedirs(out, exist_ok=True)
+            pic = overlay(rgb, first["labels"], truth)
+            Image.fromarray(pic).save(os.path.join(out, name.replace("/", "__") + ".png"))
+        for mode in modes:
+            row[mode].pop("labels")
+        rows.append(row)
+        print(f"  [{i + 1}/{len(items)}] {name}", file=sys.stderr, flush=True)
+    return rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", default=os.path.join(SHARED, "samples"))
-    ap.add_argument("--photos", default=os.path.join(SHARED, "photos"))
-    ap.add_argument("--debian-root", default=None, help="folder the Debian packages were unpacked into")
-    ap.add_argument("--bw", action="store_true", help="also check black-and-white copies")
-    ap.add_argument("--max-side", type=int, default=2048, help="photos are resized to this long side first")
-    ap.add_argument("--only", nargs="*", default=None, help="names (without extension) to run")
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "masks.png"))
+    ap.add_argument("--scenes", default=os.path.join(ROOT, "data", "scenes"))
+    ap.add_argument("--split", default="heldout", choices=("heldout", "train"))
+    ap.add_argument("--side", type=int, default=2048, help="long side the scene photos are brought to, px")
+    ap.add_argument("--out", default=None, help="folder for overlay PNGs (not committed)")
+    ap.add_argument("--pictures", nargs="*", default=["6"], help="how many photos get a PNG, their names, or all")
+    ap.add_argument("--only", nargs="*", default=None, help="names to run (sample folders or scene names)")
+    ap.add_argument("--standin", action="store_true", help="labels as the parser (train split, development)")
+    ap.add_argument("--no-classical", action="store_true", help="skip the classical-only comparison")
+    ap.add_argument("--no-samples", action="store_true")
+    ap.add_argument("--no-scenes", action="store_true")
     a = ap.parse_args()
     only = set(a.only or [])
+    pictures = (True if a.pictures == ["all"] else int(a.pictures[0])
+                if len(a.pictures) == 1 and a.pictures[0].isdigit() else set(a.pictures))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from cinegan_core.automask import identity, parser_status
+    ok, reason = parser_status()
+    main_mode = "standin" if a.standin else "auto"
+    print(f"automatic mask: {identity()}" + ("" if ok or a.standin else f" ({reason})")
+          + ("; STAND-IN probabilities from the photos' own labels" if a.standin else ""))
+    modes = [main_mode] + ([] if a.no_classical else ["classical"])
+    warm = np.zeros((256, 384, 3), np.uint8)          # load the networks before anything is timed
+    warm[:128] = (120, 160, 220)
+    for m in modes:
+        run(warm, m, np.full((5, 32, 48), 0.2, np.float32))
 
-    srows = samples(a.samples, a.max_side, only) if os.path.isdir(a.samples) else []
-    if srows:
-        print("reference samples                IoU   false-move  missed   wall s  cpu s")
-        for r in srows:
-            print(f"  {r['name']:28s} {r['iou']:6.3f}   {fmt(r['false_move'])}   {fmt(r['missed'])}"
-                  f"   {r['wall']:5.2f}  {r['cpu']:5.2f}")
-        iou = [r["iou"] for r in srows]
-        fm = [r["false_move"] for r in srows]
-        print(f"  IoU mean {np.mean(iou):.4f} worst {min(iou):.4f}; "
-              f"false-move mean {100 * np.mean(fm):.3f}% worst {100 * max(fm):.3f}%")
+    if not a.no_samples and not a.standin and os.path.isdir(a.samples):
+        rows = samples(a.samples, modes, only)
+        if rows:
+            print("\nreference samples        " + "".join(f"{m + ' IoU':>15s} {'false-move':>11s}" for m in modes)
+                  + "   notes")
+            for r in rows:
+                print(f"  {r['name']:22s} " + "".join(f"{r[m]['iou']:15.3f} {pct(r[m]['fm']):>11s}" for m in modes)
+                      + "   " + " | ".join(r[modes[0]]["notes"]))
+            for m in modes:
+                iou, fm = [r[m]["iou"] for r in rows], [r[m]["fm"] for r in rows]
+                print(f"  {m:10s} IoU mean {np.mean(iou):.3f} worst {min(iou):.3f} (bars 0.92 / 0.85); "
+                      f"false-move mean {100 * np.mean(fm):.2f}% worst {100 * max(fm):.2f}% (bars 1.5% / 5%)")
 
-    arows = annotated(a.max_side, a.photos, a.debian_root, a.bw, only)
-    if arows:
-        print("\nhand-checked photos        size       freeze moving  sky recall  water recall  sky   water"
-              "  wall s  cpu s  notes")
-        for r in arows:
-            h, w = r["rgb"].shape[:2]
-            share = r["res"].share
-            print(f"  {r['name']:26s} {w:4d}x{h:<4d} {fmt(r['freeze_moving']):>8s}      {fmt(r['sky_recall'])}"
-                  f"      {fmt(r['water_recall'])}    {100 * share['sky']:3.0f}%  {100 * share['water']:3.0f}%"
-                  f"   {r['wall']:5.2f}  {r['cpu']:5.2f}  {' | '.join(r['res'].notes)}")
-        fz = [r["freeze_moving"] for r in arows if r["freeze_moving"] is not None]
-        bad = [r["name"] for r in arows if (r["freeze_moving"] or 0) > 0.001]
-        print(f"  must-freeze area moving: mean {100 * np.mean(fz):.2f}% worst {100 * max(fz):.2f}%; "
-              f"photos with more than 0.1% of it moving: {len(bad)} {bad}")
-        for key in ("sky_recall", "water_recall"):
-            v = [r[key] for r in arows if r[key] is not None]
-            if v:
-                print(f"  {key.replace('_', ' ')}: mean {100 * np.mean(v):.1f}% worst {100 * min(v):.1f}% over {len(v)}")
-    rows = srows + arows
-    if rows:
-        walls = [r["wall"] for r in rows]
-        big = [r["wall"] for r in rows if max(r["rgb"].shape[:2]) >= 1900]
-        print(f"\ntime per photo: mean {np.mean(walls):.2f} s, worst {max(walls):.2f} s"
-              + (f"; at ~2048 px long side: mean {np.mean(big):.2f} s, worst {max(big):.2f} s" if big else ""))
-        os.makedirs(os.path.dirname(a.out), exist_ok=True)
-        sheet(rows, a.out)
-        print(f"wrote {a.out} and {os.path.join(os.path.dirname(a.out), 'masks')}/")
+    if not a.no_scenes:
+        rows = scenes(a.scenes, a.split, a.side, modes, only, a.out, pictures)
+        if rows:
+            print(f"\n{a.split} scene photos at {a.side} px long side: must-freeze moving, labelled moving found, "
+                  "flowing/falling water moving and of the right kind, wall s")
+            print(f"  {'photo':58s}" + "".join(f" | {m[:5]:>5s} freeze  found  water   kind  wall" for m in modes))
+            for r in rows:
+                print(f"  {r['name'][:58]:58s}" + "".join(
+                    f" | {pct(r[m]['freeze'])} {pct(r[m]['found'])} {pct(r[m]['fast'])} {pct(r[m]['kind'])}"
+                    f" {r[m]['wall']:5.2f}" for m in modes))
+            for m in modes:
+                fz = [(r[m]["freeze"], r["name"]) for r in rows if r[m]["freeze"] is not None]
+                over = [n for f, n in fz if f > FREEZE_BAR]
+                pooled = sum(r[m]["n_found"] for r in rows) / max(1, sum(r[m]["n_move"] for r in rows))
+                per = [r[m]["found"] for r in rows if r[m]["found"] is not None]
+                water = [(r[m]["fast"], r["name"]) for r in rows if r[m]["fast"] is not None]
+                missed = [n for f, n in water if f < WATER_FOUND]
+                kinds = [r[m]["kind"] for r in rows if r[m]["kind"] is not None]
+                walls = [r[m]["wall"] for r in rows]
+                print(f"  {m}: must-freeze moving mean {100 * np.mean([f for f, _ in fz]):.2f}% worst "
+                      f"{100 * max(f for f, _ in fz):.2f}%; photos over 1%: {len(over)} of {len(fz)} {over}")
+                print(f"  {m}: moving area found {100 * pooled:.1f}% pooled, {100 * np.mean(per):.1f}% mean per photo, "
+                      f"worst {100 * min(per):.1f}% (bar 85%)")
+                if water:
+                    print(f"  {m}: flowing/falling water found (>= 50% of it moves) on {len(water) - len(missed)} of "
+                          f"{len(water)} photos; missed: {missed}; right kind {100 * np.mean(kinds):.1f}% mean")
+                print(f"  {m}: mask step at {a.side} px: mean {np.mean(walls):.2f} s, worst {max(walls):.2f} s "
+                      f"(bar 1.5 s)")
+            if a.out:
+                print(f"wrote overlays to {a.out}/")
 
 
 if __name__ == "__main__":

