@@ -74,8 +74,9 @@ def test_streaks_that_lean_are_followed_but_never_past_40_degrees():
     assert down_angle(plan.field, falls) < 15
 
 
-def test_the_pipeline_classifies_each_painted_region_and_reports_it(tmp_path):
+def test_the_pipeline_classifies_each_painted_region_and_reports_it(tmp_path, monkeypatch):
     from cinegan_core.pipeline import prepare
+    monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")   # the cues decide (the parser has its own test below)
     rgb, falls = waterfall_scene()
     scene = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None), mask=falls)
     assert scene.painted == [{"region": 1, "as": "falling water", "class": "falling_water", "auto": True,
@@ -93,8 +94,9 @@ def test_the_pipeline_classifies_each_painted_region_and_reports_it(tmp_path):
     assert still.styles == {"still_water": "ripple"} and still.plan.ripple is not None
 
 
-def test_two_painted_regions_each_get_their_class():
+def test_two_painted_regions_each_get_their_class(monkeypatch):
     from cinegan_core.pipeline import prepare
+    monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")   # the cues decide on this drawn scene
     rgb, falls = waterfall_scene()
     mask = falls.copy()
     mask[:22] = True                                            # the sky, apart from the fall

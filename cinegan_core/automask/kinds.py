@@ -169,14 +169,11 @@ def classify(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> int:
 def scene_probs(rgb: np.ndarray):
     """The learned scene parser's probabilities of a photo (``automask.parser.parse_scene``),
     or None when the parser is not installed or not available (the cues decide then)."""
-    try:
-        from . import parser
-    except ImportError:
+    from . import parser_status       # one place decides (package present, head sound, not switched off)
+    if not parser_status()[0]:
         return None
     try:
-        ok, _ = parser.available()
-        if not ok:
-            return None
+        from . import parser
         return parser.parse_scene(rgb)
     except Exception:  # a parser that fails must not stop a render: the cues decide
         return None
