@@ -512,8 +512,8 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                                         brush=gr.Brush(colors=[MOVE_COLOUR, FREEZE_COLOUR], default_size=24,
                                                        color_mode="fixed"),
                                         eraser=gr.Eraser(default_size=24))
+                note = gr.Markdown("", elem_id="upload-note")   # right under the editor: on the first screen
                 painted = control("painted", elem_id="painted", visible=False)
-                note = gr.Markdown("", elem_id="upload-note")
                 # clicking an example fills the photo (and so the mask) and shows its loop, file and status
                 gr.Examples(EXAMPLES, inputs=[photo], outputs=[result, download, status], fn=example_render,
                             cache_examples=True, cache_mode="lazy", examples_per_page=4, elem_id="examples",
