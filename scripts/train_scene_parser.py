@@ -54,14 +54,16 @@ CLASSES = tuple(NAMES[i] for i in range(5))
 assert CLASSES == scene_labels.CLASSES
 IGNORE = scene_labels.IGNORE
 # class weights of the cross-entropy (solid, sky, still, flowing, falling)
-CLASS_WEIGHTS = (1.5, 1.0, 1.2, 2.0, 3.0)
+CLASS_WEIGHTS = (1.5, 1.0, 1.2, 2.0, 5.0)
 SOLID_MOVING_COST = 3.0     # extra weight of the moving-vs-solid term on solid pixels called moving
 # how often a photo is drawn, relative to a plain one: rare classes and hard negatives more often
-DRAW_FALLING, DRAW_FLOWING, DRAW_HARD_NEGATIVE = 4.0, 2.0, 2.0
+DRAW_FALLING, DRAW_FLOWING, DRAW_HARD_NEGATIVE = 6.0, 2.0, 2.0
 HARD_NEGATIVE_TAGS = {"hard-negative", "negative"}
-# the head's shape and regularisation (chosen on a train-split fold: the photo-level context
-# vector let the head memorise photos; channel dropout on the features generalised better)
-HEAD = {"width": 64, "fine": 16, "mid": 32, "drop": 0.3, "context": False, "position": True}
+# the head's shape and regularisation. The head memorises its 146 photos easily (train pixel accuracy
+# 99.6 % vs 77 % on a fold of the train split held back); on that fold, dropping the photo-level
+# context vector and adding channel dropout lowered the false-move a little (within its noise);
+# dropout 0.3 no longer fitted the falling water of the train photos, so it is kept light
+HEAD = {"width": 64, "fine": 16, "mid": 32, "drop": 0.15, "context": False, "position": True}
 WEIGHT_DECAY = 1e-3
 # (name, long side, flip, jitter): the augmentations each photo's features are computed for
 AUGMENTS = (("base", WORK_SIDE, False, False), ("flip-jitter", WORK_SIDE, True, True),
@@ -248,7 +250,8 @@ def save(head: SceneHead, out_dir: str, meta: dict) -> str:
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "scene_head.safetensors")
     state = {k: v.detach().contiguous().float() for k, v in head.state_dict().items()}
-    save_file(state, path, metadata={"what": "CineGAN scene parser head", "classes": ",".join(CLASSES)})
+    # one metadata entry: safetensors writes several in a random order, and the file must be reproducible
+    save_file(state, path, metadata={"about": "CineGAN scene parser head; classes " + ",".join(CLASSES)})
     digest = sha256_file(path)
     n_params = sum(p.numel() for p in head.parameters())
     card = {"what": "decoder head of the CineGAN scene parser over a frozen EfficientNet-Lite0 "

@@ -45,7 +45,7 @@ N_CLASSES = 5
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
-HEAD_SHA256 = "bf8bd6d87995c022eb1b17662011f65691473a0116ae6d37a3dcfce90dc3ce5d"
+HEAD_SHA256 = "ed54bacdb41070f263a6914fff631754ca19035a80619543e592915156f740c1"
 
 
 @dataclass
