@@ -35,7 +35,6 @@ import os
 import sys
 import time
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
