@@ -6,7 +6,7 @@
 The EfficientNet-Lite0 backbone stays frozen, so its features are computed once
 per photo and augmentation (the photo at the working size, flipped and
 colour-jittered, and at a smaller and a larger scale) and kept in memory as
-float16; only the head (``automask.parser.SceneHead``, ~150K parameters) is
+float16; only the head (``automask.parser.SceneHead``, ~130K parameters) is
 trained, with Adam and a cosine learning rate.
 
 Labels come from ``scripts/scene_labels.py`` (polygons rasterised at each
@@ -35,7 +35,6 @@ import os
 import sys
 import time
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -54,8 +53,17 @@ CLASSES = tuple(NAMES[i] for i in range(5))
 assert CLASSES == scene_labels.CLASSES
 IGNORE = scene_labels.IGNORE
 # class weights of the cross-entropy (solid, sky, still, flowing, falling)
-CLASS_WEIGHTS = (1.5, 1.0, 1.2, 2.0, 3.0)
-SOLID_MOVING_COST = 2.0     # extra weight of the moving-vs-solid term on solid pixels called moving
+CLASS_WEIGHTS = (1.5, 1.0, 1.2, 2.0, 5.0)
+SOLID_MOVING_COST = 3.0     # extra weight of the moving-vs-solid term on solid pixels called moving
+# how often a photo is drawn, relative to a plain one: rare classes and hard negatives more often
+DRAW_FALLING, DRAW_FLOWING, DRAW_HARD_NEGATIVE = 6.0, 2.0, 2.0
+HARD_NEGATIVE_TAGS = {"hard-negative", "negative"}
+# the head's shape and regularisation. The head memorises its 146 photos easily (train pixel accuracy
+# 99.6 % vs 77 % on a fold of the train split held back); on that fold, dropping the photo-level
+# context vector and adding channel dropout lowered the false-move a little (within its noise);
+# dropout 0.3 no longer fitted the falling water of the train photos, so it is kept light
+HEAD = {"width": 64, "fine": 16, "mid": 32, "drop": 0.15, "context": False, "position": True}
+WEIGHT_DECAY = 1e-3
 # (name, long side, flip, jitter): the augmentations each photo's features are computed for
 AUGMENTS = (("base", WORK_SIDE, False, False), ("flip-jitter", WORK_SIDE, True, True),
             ("small", 384, False, False), ("large-flip", 640, True, False), ("jitter", WORK_SIDE, False, True))
@@ -132,9 +140,11 @@ def build_items(backbone, photos, augments, rng, log) -> list[dict]:
                           "photo": k, "aug": name})
         present = set(np.unique(scene_labels.rasterise(label, (64, 48), band=0)).tolist())
         if 4 in present:
-            weight = 4.0
+            weight = DRAW_FALLING
         elif 3 in present:
-            weight = 2.0
+            weight = DRAW_FLOWING
+        if HARD_NEGATIVE_TAGS & set(label.get("tags", [])):
+            weight = max(weight, DRAW_HARD_NEGATIVE)
         for it in items[-len(augments):]:
             it["weight"] = weight
         if log and (k + 1) % 20 == 0:
@@ -178,14 +188,38 @@ def loss_of(head, item, class_weights) -> torch.Tensor:
     return ce + bin_loss / valid.sum()
 
 
-def train(items, steps: int, batch: int, lr: float, seed: int, log, stats=None) -> SceneHead:
+@torch.no_grad()
+def validate(head, items) -> dict:
+    """Figures of the head on items (argmax at the working size): pixel accuracy, false-move
+    (solid called moving), moving recall, running water (flowing / falling) called running water."""
+    head.eval()
+    conf = np.zeros((5, 5), np.int64)
+    for it in items:
+        feats = {s: v[None] for s, v in it["feats"].items()}
+        lab = it["labels"]
+        logits = F.interpolate(head(feats), size=lab.shape, mode="bilinear", align_corners=False)
+        pred = logits[0].argmax(0)
+        valid = lab != IGNORE
+        t, p = lab[valid].long(), pred[valid]
+        conf += np.bincount((t * 5 + p).numpy(), minlength=25).reshape(5, 5)
+    head.train()
+    return {"acc": np.trace(conf) / max(1, conf.sum()),
+            "false_move": conf[0, 1:].sum() / max(1, conf[0].sum()),
+            "recall": conf[1:, 1:].sum() / max(1, conf[1:].sum()),
+            "still": conf[2, 2] / max(1, conf[2].sum()),
+            "running": conf[3:, 3:].sum() / max(1, conf[3:].sum()),
+            "falling": conf[4, 4] / max(1, conf[4].sum())}
+
+
+def train(items, steps: int, batch: int, lr: float, seed: int, log, stats=None, head_kwargs=None,
+          weight_decay: float = WEIGHT_DECAY, val=None, val_every: int = 200) -> SceneHead:
     torch.manual_seed(seed)
-    head = SceneHead()
+    head = SceneHead(**(HEAD if head_kwargs is None else head_kwargs))
     stats = stats or feature_stats(items)
     for s, (mean, std) in stats.items():
         getattr(head, f"mean_{s}").copy_(mean)
         getattr(head, f"std_{s}").copy_(std)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     class_weights = torch.tensor(CLASS_WEIGHTS, dtype=torch.float32)
     w = np.array([it["weight"] for it in items], np.float64)
     w /= w.sum()
@@ -205,6 +239,8 @@ def train(items, steps: int, batch: int, lr: float, seed: int, log, stats=None) 
         opt.step()
         if log and (step % 50 == 0 or step == steps - 1):
             log(f"step {step}/{steps}: loss {total:.4f}, {time.time() - t0:.0f} s")
+        if val and log and ((step + 1) % val_every == 0 or step == steps - 1):
+            log(f"step {step + 1}: validation " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in validate(head, val).items()))
     return head.eval()
 
 
@@ -213,7 +249,8 @@ def save(head: SceneHead, out_dir: str, meta: dict) -> str:
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "scene_head.safetensors")
     state = {k: v.detach().contiguous().float() for k, v in head.state_dict().items()}
-    save_file(state, path, metadata={"what": "CineGAN scene parser head", "classes": ",".join(CLASSES)})
+    # one metadata entry: safetensors writes several in a random order, and the file must be reproducible
+    save_file(state, path, metadata={"about": "CineGAN scene parser head; classes " + ",".join(CLASSES)})
     digest = sha256_file(path)
     n_params = sum(p.numel() for p in head.parameters())
     card = {"what": "decoder head of the CineGAN scene parser over a frozen EfficientNet-Lite0 "
@@ -232,7 +269,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", nargs="*", default=[os.path.join(ROOT, "data", "scenes")],
                     help="folders of labelled photos (NAME.jpg + NAME.json); only split 'train' is used")
     ap.add_argument("--out", default=os.path.join(ROOT, "cinegan_core", "data"))
-    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=17)
@@ -283,7 +320,9 @@ def main(argv=None) -> int:
             "data": [os.path.relpath(d, ROOT) for d in args.data],
             "photos_with_class": counts, "scored_pixels_at_working_size": pixels,
             "augmentations": [a[0] for a in AUGMENTS], "steps": steps, "batch": batch, "lr": args.lr,
-            "seed": args.seed, "class_weights": list(CLASS_WEIGHTS), "solid_moving_cost": SOLID_MOVING_COST}}
+            "seed": args.seed, "class_weights": list(CLASS_WEIGHTS), "solid_moving_cost": SOLID_MOVING_COST,
+            "draw_weights": {"falling": DRAW_FALLING, "flowing": DRAW_FLOWING, "hard_negative": DRAW_HARD_NEGATIVE},
+            "head": HEAD, "weight_decay": WEIGHT_DECAY}}
     log(f"{len(items)} feature sets ready; training {steps} steps of {batch}")
     head = train(items, steps, batch, args.lr, args.seed, log)
     meta["training"]["seconds"] = round(time.time() - t0, 1)

@@ -82,11 +82,16 @@ def test_real_photo_sky_is_mostly_sky():
 
 @needs_backbone
 def test_training_script_runs_on_synthetic_data(tmp_path):
-    out = tmp_path / "head"
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
-                        "--steps", "3", "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr
+
+    def run(out):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
+                            "--steps", "3", "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    out = tmp_path / "head"
+    r = run(out)
     card = json.loads((out / "scene_head.json").read_text())
     assert card["classes"][4] == "falling_water"
     assert f'HEAD_SHA256 = "{card["sha256"]}"' in r.stdout
@@ -94,6 +99,9 @@ def test_training_script_runs_on_synthetic_data(tmp_path):
     assert sum(p.numel() for p in head.parameters()) == card["parameters"]
     with pytest.raises(CineGANError):   # another head's digest is refused
         parser.load_head(str(out / "scene_head.safetensors"))
+    again = tmp_path / "again"
+    run(again)                          # deterministic: the same head, byte for byte
+    assert (again / "scene_head.safetensors").read_bytes() == (out / "scene_head.safetensors").read_bytes()
 
 
 def test_unavailable_without_the_backbone_package(monkeypatch):

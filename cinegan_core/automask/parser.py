@@ -22,6 +22,7 @@ No process-wide setting is changed here (threads, seeds, grad mode).
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -44,7 +45,7 @@ N_CLASSES = 5
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
-HEAD_SHA256 = "bf8bd6d87995c022eb1b17662011f65691473a0116ae6d37a3dcfce90dc3ce5d"
+HEAD_SHA256 = "ed54bacdb41070f263a6914fff631754ca19035a80619543e592915156f740c1"
 
 
 @dataclass
@@ -75,21 +76,25 @@ class SceneHead(nn.Module):
     32: (N,320,..)} -> (N, 5, h4, w4) class logits.
 
     Features are standardised per channel (buffers ``mean_S`` / ``std_S`` from the training
-    set), the three coarse levels are projected to ``width`` channels and summed at stride 8
-    together with a global context vector (pooled stride-32 features) and the row position,
+    set; dropped out channel-wise while training), the three coarse levels are projected to
+    ``width`` channels and summed at stride 8 (with a photo-level context vector of pooled
+    stride-32 features when ``context``), joined with the row position (when ``position``),
     mixed by two 3x3 convolutions, upsampled to stride 4, joined with the projected stride-4
     features and classified after one more 3x3 convolution."""
 
-    def __init__(self, width: int = 64, fine: int = 16, mid: int = 32):
+    def __init__(self, width: int = 64, fine: int = 16, mid: int = 32, drop: float = 0.0,
+                 context: bool = True, position: bool = True):
         super().__init__()
+        self.position = position
+        self.drop = nn.Dropout2d(drop)      # on the input features, while training only (no weights)
         for s, c in TAP_CHANNELS.items():
             self.register_buffer(f"mean_{s}", torch.zeros(c))
             self.register_buffer(f"std_{s}", torch.ones(c))
         self.lat8 = nn.Conv2d(TAP_CHANNELS[8], width, 1)
         self.lat16 = nn.Conv2d(TAP_CHANNELS[16], width, 1)
         self.lat32 = nn.Conv2d(TAP_CHANNELS[32], width, 1)
-        self.context = nn.Linear(TAP_CHANNELS[32], width)
-        self.mix8 = nn.Sequential(nn.Conv2d(width + 1, width, 3, padding=1), nn.ReLU(inplace=True),
+        self.context = nn.Linear(TAP_CHANNELS[32], width) if context else None
+        self.mix8 = nn.Sequential(nn.Conv2d(width + int(position), width, 3, padding=1), nn.ReLU(inplace=True),
                                   nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True))
         self.lat4 = nn.Conv2d(TAP_CHANNELS[4], fine, 1)
         self.mix4 = nn.Sequential(nn.Conv2d(width + fine, mid, 3, padding=1), nn.ReLU(inplace=True))
@@ -97,16 +102,21 @@ class SceneHead(nn.Module):
 
     def _std(self, feats: dict, s: int) -> torch.Tensor:
         x = feats[s].float()
-        return (x - getattr(self, f"mean_{s}")[:, None, None]) / getattr(self, f"std_{s}")[:, None, None]
+        x = (x - getattr(self, f"mean_{s}")[:, None, None]) / getattr(self, f"std_{s}")[:, None, None]
+        return self.drop(x) if self.training else x
 
     def forward(self, feats: dict) -> torch.Tensor:
         f4, f8, f16, f32 = (self._std(feats, s) for s in (4, 8, 16, 32))
         size8, size4 = f8.shape[-2:], f4.shape[-2:]
         up = dict(mode="bilinear", align_corners=False)
         x = self.lat8(f8) + F.interpolate(self.lat16(f16), size=size8, **up) \
-            + F.interpolate(self.lat32(f32), size=size8, **up) + self.context(f32.mean((2, 3)))[:, :, None, None]
-        rows = torch.linspace(0.0, 1.0, size8[0], device=x.device, dtype=x.dtype)
-        x = torch.cat([F.relu(x), rows[None, None, :, None].expand(x.shape[0], 1, *size8)], 1)
+            + F.interpolate(self.lat32(f32), size=size8, **up)
+        if self.context is not None:
+            x = x + self.context(f32.mean((2, 3)))[:, :, None, None]
+        x = F.relu(x)
+        if self.position:
+            rows = torch.linspace(0.0, 1.0, size8[0], device=x.device, dtype=x.dtype)
+            x = torch.cat([x, rows[None, None, :, None].expand(x.shape[0], 1, *size8)], 1)
         x = F.interpolate(self.mix8(x), size=size4, **up)
         x = self.mix4(torch.cat([x, self.lat4(f4)], 1))
         return self.classify(x)
@@ -170,8 +180,10 @@ def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead:
 def _head_shape(state: dict) -> dict:
     """SceneHead constructor arguments read off a state dict's tensor shapes."""
     try:
-        return {"width": int(state["lat8.weight"].shape[0]), "fine": int(state["lat4.weight"].shape[0]),
-                "mid": int(state["classify.weight"].shape[1])}
+        width = int(state["lat8.weight"].shape[0])
+        return {"width": width, "fine": int(state["lat4.weight"].shape[0]),
+                "mid": int(state["classify.weight"].shape[1]), "context": "context.weight" in state,
+                "position": int(state["mix8.0.weight"].shape[1]) == width + 1}
     except KeyError:
         return {}
 
@@ -201,8 +213,7 @@ def _networks(device: str):
                                        f"==0.1.0 (the classical mask is used instead)")
                 cpu = (load_lite0(classifier=False), load_head())
                 _NETS["cpu"] = cpu
-            nets = cpu if device == "cpu" else tuple(
-                __import__("copy").deepcopy(n).to(device) for n in cpu)
+            nets = cpu if device == "cpu" else tuple(copy.deepcopy(n).to(device) for n in cpu)
             _NETS[device] = nets
         return nets
 
