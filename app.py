@@ -9,6 +9,12 @@ the left; the format, Generate, the progress and the playing result on the
 right; motion, loop and A/B settings in closed accordions below them. What a
 visitor reads is in plain words: no checkpoints, flags, paths or engine names.
 """
+import os
+
+# torch's OpenMP threads wait passively: spinning ones made a parse take 1.5-5 s instead of 0.2 s
+# when another process shared the cores (bench/scene_parser.py). Set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 try:  # on ZeroGPU Spaces `spaces` must be imported before anything touches CUDA
     import spaces
 except ImportError:  # pragma: no cover - spaces is in requirements.txt, but the app runs without it
@@ -18,7 +24,6 @@ import argparse
 import contextlib
 import functools
 import inspect
-import os
 
 import gradio as gr
 import numpy as np

@@ -5,7 +5,12 @@ Exit status 0 on success, 2 on a user error (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# torch's OpenMP threads wait passively: spinning ones made a parse take 1.5-5 s instead of 0.2 s
+# when another process shared the cores (bench/scene_parser.py). Set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .errors import CineGANError
 from .framing import ASPECTS, CHANNEL_SIZES
