@@ -219,12 +219,12 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
     report = []
     fixed = np.zeros(m.shape, bool) if to_classify else None
     for i, r in enumerate(sorted(to_classify, key=lambda r: -int(r.sum())), 1):
-        code = choice if choice is not None else kinds.classify(photo.rgb, r, probs)
+        code, by = (choice, "choice") if choice is not None else kinds.decide(photo.rgb, r, probs)
         labels[r] = code
         fixed |= r
         report.append({"region": i, "as": PAINTED_AS[code], "class": NAMES[code], "auto": choice is None,
                        "share": round(float(r.mean()), 4),
-                       "by": "choice" if choice is not None else "parser" if probs is not None else "cues"})
+                       "by": by})
     notes = [f"painted region {p['region']} ({p['share']:.0%} of the photo) moves as {p['as']}"
              f"{' (recognised from the photo)' if p['auto'] else ' (as chosen)'}" for p in report]
     return Regions(labels, notes, [], fixed, report)

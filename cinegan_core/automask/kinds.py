@@ -26,6 +26,7 @@ import numpy as np
 from ..regions import CODES, FALLING_WATER, FLOWING_WATER, MOVING, SKY, STILL_WATER
 
 SIDE = 384            # px: the cues are measured at about this long side
+MIN_RESOLVED = 0.5    # the parser decides a region only where it sees at least this share of it whole
 MIN_REGION = 0.001    # a painted region smaller than this share of the photo joins its neighbour
 
 
@@ -148,6 +149,18 @@ def from_probs(probs: np.ndarray, region: np.ndarray) -> tuple[int, dict[int, fl
     return max(mean, key=mean.get), mean
 
 
+def resolved(probs: np.ndarray, region: np.ndarray) -> float:
+    """The share (0..1) of a region that lies at least one cell inside it on the grid of
+    the parser's probabilities probs (5, h, w): the part the parser sees whole, not mixed
+    with its surroundings. A thin waterfall or stream a few cells wide scores near 0."""
+    h, w = np.asarray(probs).shape[1:]
+    cells = cv2.resize(region.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
+    if not cells.any():
+        return 0.0
+    inner = cv2.erode(cells.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    return float(inner.sum()) / float(cells.sum())
+
+
 def classify(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> int:
     """The class code (``regions``: SKY, STILL_WATER, FLOWING_WATER or FALLING_WATER) of one
     painted region.
@@ -156,14 +169,23 @@ def classify(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> int:
     region_mask: (H, W) bool, the region (one connected painted area).
     probs:       the scene parser's class probabilities (5, h, w) float32 in ``regions.CODES``
                  order, or an object with a ``probs`` attribute (``parser.SceneProbs``), or
-                 None: then the photo's cues decide (``region_cues``, ``scores``)."""
+                 None: then the photo's cues decide (``region_cues``, ``scores``). The cues
+                 decide too where the region is too thin for the parser's grid (``resolved``
+                 under MIN_RESOLVED: a narrow fall is mixed with the rock beside it there)."""
+    return decide(rgb, region_mask, probs)[0]
+
+
+def decide(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> tuple[int, str]:
+    """``classify``'s class code with what decided it: "parser" or "cues"."""
     region = np.asarray(region_mask, bool)
     if not region.any():
         raise ValueError("classify needs a region with at least one pixel")
     if probs is not None:
-        return from_probs(getattr(probs, "probs", probs), region)[0]
+        p = getattr(probs, "probs", probs)
+        if resolved(p, region) >= MIN_RESOLVED:
+            return from_probs(p, region)[0], "parser"
     sc = scores(region_cues(rgb, region))
-    return max(sc, key=sc.get)
+    return max(sc, key=sc.get), "cues"
 
 
 def scene_probs(rgb: np.ndarray):
