@@ -113,7 +113,8 @@ def upload_note(labels: np.ndarray, notes: list[str] | None = None) -> str:
                 "Check the tint and paint more with the pink brush if something is missing.")
     else:
         text = f"Moving: **{share:.0%}** of the photo ({found}). Paint to change it."
-    return "\n\n".join([text] + [f"Note: {n}" for n in notes or []])
+    # one paragraph, so that the note stays on the first screen under the editor
+    return " ".join([text] + [f"Note: {n}." for n in notes or []])
 
 
 def painted_note(mask: np.ndarray) -> str:

@@ -50,8 +50,8 @@ def test_preset_scales_speeds_and_arrows_together():
 def test_speed_units():
     img = textured(64, 128)
     mask = sky_mask(64, 128)
-    px = prepare(img, RenderSettings(direction=0, speed=2.0, speed_units="px", max_side=None), mask=mask)
-    rel = prepare(img, RenderSettings(direction=0, speed=2.0, max_side=None), mask=mask)
+    px = prepare(img, RenderSettings(direction=0, speed=2.0, speed_units="px", max_side=None, painted="clouds"), mask=mask)
+    rel = prepare(img, RenderSettings(direction=0, speed=2.0, max_side=None, painted="clouds"), mask=mask)
     assert np.isclose(px.field[0][mask].mean(), 2.0, rtol=0.05)       # at the render size
     assert np.isclose(rel.field[0][mask].mean(), 2.0 * 128 / 1024, rtol=0.05)  # per 1024 px of long side
 

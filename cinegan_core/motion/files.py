@@ -108,8 +108,14 @@ def uniform_motion(size: tuple[int, int], direction: float, speed: float) -> np.
 
 def check_speed(field: np.ndarray) -> None:
     """Refuse fields that move content absurdly far per frame."""
-    limit = MAX_SPEED_FRACTION * max(field.shape[1:])
     fastest = float(np.hypot(field[0], field[1]).max()) if field.size else 0.0
-    if fastest > limit:
-        raise CineGANError(f"motion of {fastest:.0f} px per frame is too fast for a "
-                           f"{field.shape[2]}x{field.shape[1]} image (at most {limit:.0f}); lower the speed")
+    check_speed_value(fastest, (field.shape[2], field.shape[1]))
+
+
+def check_speed_value(speed: float, size: tuple[int, int]) -> None:
+    """Refuse a speed (px per frame) that moves content absurdly far per frame in an image of
+    size (width, height), whatever the style (drift, flow, fall or ripple) that uses it."""
+    limit = MAX_SPEED_FRACTION * max(size)
+    if speed > limit:
+        raise CineGANError(f"motion of {speed:.0f} px per frame is too fast for a "
+                           f"{size[0]}x{size[1]} image (at most {limit:.0f}); lower the speed")

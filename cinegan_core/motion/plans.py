@@ -18,7 +18,7 @@ from ..arrows import Arrow, coerce_arrows
 from ..errors import CineGANError
 from ..regions import (CLASS_STYLES, GROUP_CODES, GROUPS, LABELS, MOVING, NAMES, SKY, SOLID, WATER, group_of)
 from .falls import FALL_FACTOR, FOAM_AMPLITUDE, fall_field, foam_ripple
-from .files import uniform_motion
+from .files import check_speed_value, uniform_motion
 from .styles import (DEFAULT_DRIFT, RIPPLE_AMPLITUDE, RIPPLE_WAVES, Ripple, check_style, choose_style,
                      flow_directions, perspective, ripple_basis, ripple_cycles)
 
@@ -260,6 +260,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             basis = ripple_basis(region, RIPPLE_AMPLITUDE * speed)
             ripple_basis_sum = basis if ripple_basis_sum is None else ripple_basis_sum + basis
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
+        check_speed_value(shown, (W, H))
         notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
                      f"{'' if how == 'asked' else f' (automatic: {how})'}")
         report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided))
