@@ -163,6 +163,8 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
     in_render = [[round(v * photo.scale, 4) for v in (a.x0, a.y0, a.x1, a.y1)] for a in arrows]
     frame = {"pixels": photo.sha256, "original_size": list(photo.original_size), "box": list(photo.frame_box)}
     from .automask import identity as automask_identity
+    if mask is None:   # what painted areas move as cannot matter where nothing was painted
+        settings = settings.replace(painted=RenderSettings().painted)
     return make_key("render", ENTRY_LAYOUT, engine, frame, in_render,
                     ("auto", automask_identity()) if mask is None else mask_digest(mask),
                     None if motion is None else np.ascontiguousarray(motion, dtype=np.float32), settings.key())

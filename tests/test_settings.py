@@ -77,6 +77,10 @@ def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tm
     flat = np.zeros(40 * 40, bool)
     flat[:100] = True
     assert render_key(photo, s, pixel, flat.reshape(40, 40)) != render_key(photo, s, pixel, flat.reshape(20, 80))
+    # what painted areas move as is keyed where something was painted, and only there
+    painted = flat.reshape(40, 40)
+    assert render_key(photo, s.replace(painted="water"), pixel, painted) != render_key(photo, s, pixel, painted)
+    assert render_key(photo, s.replace(painted="water"), pixel) == base
 
 
 def test_names():
