@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from . import framing
-from .automask import AutoMask, auto_mask
+from .automask import AutoMask, auto_mask, parse
 from .detail import featureless_warnings
 from .engines import Engine, pick_engine
 from .errors import CineGANError
@@ -100,8 +100,11 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
     from .cache import make_key
     key = make_key("labels", 3, identity(), photo.sha256)
 
+    fresh = []   # the mask made now (its parser probabilities are not stored, but reused by the caller)
+
     def write(folder):
         am = auto_mask(photo.rgb)
+        fresh.append(am)
         meta = json.dumps({"confidence": am.confidence, "share": am.share, "notes": am.notes})
         with open(os.path.join(folder, "labels.npz"), "wb") as fh:
             np.savez(fh, labels=am.labels, meta=np.array(meta))
@@ -111,7 +114,8 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
         with entry, np.load(entry.path("labels.npz"), allow_pickle=False) as z:
             labels, meta = z["labels"], json.loads(str(z["meta"]))
         if labels.shape == photo.rgb.shape[:2]:
-            return AutoMask(labels=labels, confidence=meta["confidence"], share=meta["share"], notes=meta["notes"])
+            return AutoMask(labels=labels, confidence=meta["confidence"], share=meta["share"], notes=meta["notes"],
+                            scene=fresh[0].scene if fresh else None)
     except (OSError, ValueError, KeyError):
         pass
     return auto_mask(photo.rgb)  # an entry of another shape or damaged: compute it again
@@ -215,7 +219,9 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
                 near = kinds.nearest_fill(np.where(covered, auto.labels, 0).astype(np.uint8), covered)
                 labels[rest] = near[rest]
     choice = PAINTED[painted]
-    probs = kinds.scene_probs(photo.rgb) if to_classify and choice is None else None
+    probs = None
+    if to_classify and choice is None:   # the probabilities the automatic mask was fused from, else parse now
+        probs = auto.scene if auto.scene is not None else parse(photo.rgb)[0]
     report = []
     fixed = np.zeros(m.shape, bool) if to_classify else None
     for i, r in enumerate(sorted(to_classify, key=lambda r: -int(r.sum())), 1):

@@ -47,7 +47,7 @@ from .fusion import fuse
 from .sky import find_sky, skyline
 from .water import find_water, refine_water, surface_water
 
-__all__ = ["AutoMask", "auto_labels", "auto_mask", "classical_mask", "fused_mask", "identity", "parser_status",
+__all__ = ["AutoMask", "auto_labels", "auto_mask", "classical_mask", "fused_mask", "identity", "parse", "parser_status",
            "skyline"]
 
 SURE = 0.6          # confidence below which a region is reported as unsure
@@ -65,11 +65,15 @@ class AutoMask:
     share:      {"sky": s, "water": s}: fraction of the photo's pixels with that label.
     notes:      short plain-English lines for the user (what was left frozen
                 and why, or that nothing was found), in the order to show them.
+    scene:      the parser's SceneProbs the mask was fused from, or None (the classical mask,
+                or a mask read back from the cache): lets a caller that needs the probabilities
+                again (a painted region's kind) reuse them instead of parsing twice.
     """
     labels: np.ndarray
     confidence: dict = field(default_factory=dict)
     share: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    scene: object = None
 
     @property
     def moving(self) -> np.ndarray:
@@ -96,6 +100,19 @@ def parser_status() -> tuple[bool, str]:
         return False, f"the scene parser failed to load ({e})"
 
 
+def parse(rgb: np.ndarray, device=None):
+    """(SceneProbs or None, reason): the parser's probabilities of a photo, or None with why
+    (``parser_status``; a parser that fails on this photo must not stop a render)."""
+    ok, reason = parser_status()
+    if not ok:
+        return None, reason
+    from . import parser
+    try:
+        return parser.parse_scene(rgb, device=device), ""
+    except Exception as e:            # noqa: BLE001 - the classical cues take over
+        return None, f"the scene parser failed on this photo ({e})"
+
+
 def identity() -> str:
     """What the automatic mask's output depends on besides the photo (for cache keys):
     "classical", or "parser:<head digest>" when the parser is used."""
@@ -119,17 +136,16 @@ def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None)
     """
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
     if scene is None and use_parser:
-        ok, reason = parser_status()
-        if ok:
-            from . import parser
-            scene = parser.parse_scene(rgb, device=device)
-        else:
+        scene, reason = parse(rgb, device)
+        if scene is None:
             am = classical_mask(rgb)
             am.notes.append(f"{reason}: the mask comes from simple cues only; check what moves")
             return am
     if scene is None:
         return classical_mask(rgb)
-    return fused_mask(rgb, scene)
+    am = fused_mask(rgb, scene)
+    am.scene = scene
+    return am
 
 
 def fused_mask(rgb: np.ndarray, scene) -> AutoMask:

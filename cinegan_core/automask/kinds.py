@@ -188,19 +188,6 @@ def decide(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> tuple[int, s
     return max(sc, key=sc.get), "cues"
 
 
-def scene_probs(rgb: np.ndarray):
-    """The learned scene parser's probabilities of a photo (``automask.parser.parse_scene``),
-    or None when the parser is not installed or not available (the cues decide then)."""
-    from . import parser_status       # one place decides (package present, head sound, not switched off)
-    if not parser_status()[0]:
-        return None
-    try:
-        from . import parser
-        return parser.parse_scene(rgb)
-    except Exception:  # a parser that fails must not stop a render: the cues decide
-        return None
-
-
 def nearest_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """values (H, W) with every pixel outside `known` ((H, W) bool, not empty) replaced by
     the value of the nearest known pixel (Euclidean, approximately)."""
