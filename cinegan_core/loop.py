@@ -37,10 +37,10 @@ both engines loop the same way:
   times, side by side. The phase is noise, spread evenly over the range by rank,
   and does not look at the photo. (An earlier round timed each stream by when its
   two sources look most alike; in smooth areas that favours early cross-overs,
-  where the backward source shows before the forward one has travelled, and on
-  the official samples the content moved at 0.90 to 0.92 of the field where noise
-  phases give 0.91 to 0.98, the ceiling of exact advection being 0.93 to 0.99:
-  bench/quality.py --exact.) The per-frame timing maps are
+  where the backward source shows before the forward one has travelled, and the
+  content was measured slower than the field. With noise phases the official
+  samples move at 0.91 to 1.03 of the field, where exact advection of the photo
+  scores 0.93 to 1.04: bench/quality.py --exact.) The per-frame timing maps are
   computed on a coarse grid and blurred over a few of its cells (``soften``), so
   that no cell switches to the other source on its own (a blocky patch).
 * Distortion-aware timing. Where the field stretches the content, the source

@@ -30,7 +30,7 @@ from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_
                      uniform_motion)
 from .photo import Photo, load_photo
 from .quality import LoopProbe
-from .regions import GROUPS, SKY, SOLID, group_of, in_group, is_moving, is_water, shares
+from .regions import GROUPS, group_of, in_group, is_moving, shares
 from .settings import DEFAULT_FRAMES, RenderSettings, to_settings
 
 Progress = Callable[[dict], None]

@@ -6,7 +6,6 @@ import threading
 import zipfile
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from cinegan_core import RenderSettings, load_photo, read_video

@@ -1,5 +1,4 @@
 """RenderSettings (one typed object for CLI, API, app, batch and cache key) and cached renders."""
-import os
 
 import numpy as np
 import pytest
