@@ -29,10 +29,12 @@ so a polygon need not follow a tree line to the pixel.
     python scripts/scene_labels.py grid IMG -o OUT.png    # the photo with a percent grid, to read positions
     python scripts/scene_labels.py show JSON -o OUT.png   # the labels tinted over the photo, with the grid
     python scripts/scene_labels.py card DIR [DIR ...]      # the data card's table and totals (markdown)
+    python scripts/scene_labels.py dupes IMG [IMG ...]     # near-duplicates among the labelled photos and samples
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -132,6 +134,42 @@ def overlay(label: dict, img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
+THUMB = 16            # side of the grey thumbnail compared by ``dupes``, px
+# Mean abs difference (0-255 grey levels) below which two thumbnails are the same picture. Measured on the 224
+# photos of round 3: a copy resized to 300 px and re-saved at JPEG q70 differs by at most 2.4, a 3% crop by 10.5,
+# +10 brightness by 10.2; two different photos by at least 15.4. Crops over ~4% are missed: look, too.
+DUPE_DIFF = 12.0
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DUPE_POOLS = (os.path.join(REPO, "data", "scenes", "**", "*.jpg"), "/work/shared/data/samples/*/*.png")
+
+
+def thumb(path: str) -> np.ndarray:
+    """(THUMB, THUMB) float32 grey levels 0-255 of the whole photo (EXIF applied, aspect squashed, area average)."""
+    img = Image.open(path)
+    img.draft("L", (4 * THUMB, 4 * THUMB))        # JPEG: decode at reduced scale, much faster
+    img = ImageOps.exif_transpose(img).convert("L")
+    return np.asarray(img.resize((THUMB, THUMB), Image.BOX), np.float32)
+
+
+def dupes(paths: list[str], pools: tuple[str, ...] = DUPE_POOLS, limit: float = DUPE_DIFF) -> list[tuple[str, str, float]]:
+    """(query, known photo, mean abs diff) for each pair closer than ``limit``; a path is never its own duplicate.
+
+    Known photos are every file matching ``pools`` (recursive globs; masks ``*_mask.png`` skipped)."""
+    known = sorted({os.path.abspath(f) for pat in pools for f in glob.glob(pat, recursive=True)
+                    if not f.endswith("_mask.png")})
+    thumbs = {f: thumb(f) for f in known}
+    found = []
+    for p in paths:
+        q = thumb(p)
+        for f, t in thumbs.items():
+            if f == os.path.abspath(p):
+                continue
+            d = float(np.mean(np.abs(q - t)))
+            if d < limit:
+                found.append((p, f, d))
+    return found
+
+
 def card(folders: list[str]) -> str:
     """Markdown: one row per labelled photo, then totals per split, licence and tag."""
     rows, totals = [], {}
@@ -174,6 +212,9 @@ def main(argv=None) -> int:
     s.add_argument("--side", type=int, default=1024)
     c = sub.add_parser("card", help="data card table and totals")
     c.add_argument("folders", nargs="+")
+    d = sub.add_parser("dupes", help="report near-duplicates of the given photos among data/scenes and the samples")
+    d.add_argument("images", nargs="+")
+    d.add_argument("--limit", type=float, default=DUPE_DIFF, help="mean abs grey difference of 16x16 thumbnails")
     args = ap.parse_args(argv)
     if args.cmd == "grid":
         _grid(load_image(args.image, args.side)).save(args.out)
@@ -181,6 +222,12 @@ def main(argv=None) -> int:
         label = read(args.json)
         img = load_image(os.path.join(os.path.dirname(args.json), label["image"]), args.side)
         _grid(overlay(label, img)).save(args.out)
+    elif args.cmd == "dupes":
+        found = dupes(args.images, limit=args.limit)
+        for p, f, diff in found:
+            print(f"{p}\t{os.path.relpath(f)}\t{diff:.1f}")
+        print(f"{len(found)} near-duplicate(s) among {len(args.images)} photo(s) (limit {args.limit})", file=sys.stderr)
+        return 1 if found else 0
     else:
         sys.stdout.write(card(args.folders))
     return 0
