@@ -215,3 +215,63 @@ def test_explicit_numbers_move_as_before():
     plan = region_motion(labels, frames=8, photo=rgb, drift={"sky": (45.0, 2 * unit), "water": (None, None)})
     assert np.array_equal(scene.field, plan.field)
     assert scene.motion_report[0]["direction"] == pytest.approx(45, abs=0.5)
+
+
+def top_falls_scene(h=160, w=120, seed=0):
+    """(rgb (h, w, 3) uint8, falls (h, w) bool): a dark, textured green cliff filling the frame,
+    with a bright white column of vertical streaks from the very top row down to near the foot
+    (a waterfall framed tightly: it touches the top of the photo, which the hand-set rule called sky)."""
+    rng = np.random.default_rng(seed)
+    rock = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2.0)
+    img = np.stack([40 + 120 * rock, 70 + 140 * rock, 30 + 80 * rock], -1)
+    falls = np.zeros((h, w), bool)
+    falls[:150, 48:74] = True
+    streaks = np.repeat(cv2.GaussianBlur(rng.random(w).astype(np.float32)[None], (0, 0), 0.7), h, 0)
+    wobble = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=0.7, sigmaY=6.0)
+    white = 190 + 70 * streaks + 30 * (wobble - 0.5)
+    img[falls] = np.repeat(white[..., None], 3, -1)[falls] * np.array([0.97, 0.99, 1.0])
+    return np.clip(img, 0, 255).astype(np.uint8), falls
+
+
+def test_the_shipped_region_model_loads_with_its_declared_features():
+    import json
+    model = kinds.load_model()
+    assert kinds.load_model() is model                                  # loaded once
+    with open(kinds.MODEL_PATH, encoding="utf-8") as fh:
+        card = json.load(fh)
+    assert model.features == tuple(card["features"]) and set(model.features) <= set(kinds.FEATURES)
+    assert sorted(model.classes) == sorted(regions.MOVING)
+    assert model.weights.shape == (4, len(model.features)) and model.mean.shape == model.scale.shape
+    assert card["training"]["split"].startswith("train only") and card["cv"]["grouped_by"] == "photo"
+    rgb, falls = waterfall_scene()
+    p = kinds.scores(kinds.region_cues(rgb, falls))
+    assert set(p) == set(regions.MOVING) and sum(p.values()) == pytest.approx(1.0)
+
+
+def test_a_streak_column_touching_the_top_falls_and_a_smooth_blue_top_is_sky():
+    rgb, falls = top_falls_scene()
+    assert falls[0].any() and kinds.classify(rgb, falls) == regions.FALLING_WATER
+    sky_rgb, _ = waterfall_scene()                      # a smooth blue gradient over the cliff
+    sky = np.zeros(falls.shape, bool)
+    sky[:25] = True
+    assert kinds.decide(sky_rgb, sky) == (regions.SKY, "cues")
+
+
+def test_a_malformed_region_model_is_refused_with_a_clear_error(tmp_path):
+    import json
+    with open(kinds.MODEL_PATH, encoding="utf-8") as fh:
+        card = json.load(fh)
+    assert kinds.parse_model(card).features == tuple(card["features"])
+    for broken, why in (({**card, "weights": card["weights"][:3]}, "shapes"),
+                        ({**card, "features": card["features"][:-1] + ["sparkle"]}, "unknown features"),
+                        ({**card, "scale": [0.0] * len(card["scale"])}, "scale"),
+                        ({k: v for k, v in card.items() if k != "bias"}, "KeyError")):
+        path = tmp_path / "broken.json"
+        path.write_text(json.dumps(broken))
+        with pytest.raises(CineGANError, match=f"malformed.*{why}"):
+            kinds.load_model(str(path))
+    (tmp_path / "cut.json").write_text(json.dumps(card)[:200])
+    with pytest.raises(CineGANError, match="cannot be read"):
+        kinds.load_model(str(tmp_path / "cut.json"))
+    with pytest.raises(CineGANError, match="missing"):
+        kinds.load_model(str(tmp_path / "absent.json"))
