@@ -3,6 +3,7 @@
     python bench/masks.py [--samples DIR] [--scenes DIR] [--split heldout|train] [--side PX]
                           [--out DIR] [--pictures N | --pictures NAME ...] [--only NAME ...]
                           [--standin] [--no-classical] [--annotated [--photos DIR] [--debian-root DIR]]
+                          [--heads DIR] [--flip on|off]
 
 Prints:
 
@@ -32,6 +33,13 @@ every photo where the must-freeze target fails; do not commit them.
 probabilities made from each photo's own labels, coarse, blurred and noised, so
 that the fusion runs end to end before a parser is trained. The held-out labels
 are never used for anything but scoring.
+
+``--heads DIR`` (development only, train split only): the cross-validation heads of
+``scripts/train_scene_parser.py --folds K --out DIR``: each photo is parsed by the head
+of the fold that held it back (DIR/folds.json; DIR/foldI/scene_head.safetensors, checked
+against the sha256 in its card) and fused as usual, so the figures are out-of-fold.
+Photos no fold held back are skipped. The product path and its digest pin are untouched.
+``--flip on|off`` overrides the parser's flip averaging (``parser.FLIP_TTA``).
 """
 from __future__ import annotations
 
@@ -81,11 +89,29 @@ def resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS))
 
 
-def run(rgb, mode: str, probs=None):
-    """(AutoMask, wall s). mode: "auto" (parser when available), "classical", "standin"."""
+def load_heads(folder: str) -> tuple[dict, dict]:
+    """({photo name: fold}, {fold: SceneHead}) of a cross-validation run's folder."""
+    from cinegan_core.automask import parser
+    with open(os.path.join(folder, "folds.json"), encoding="utf-8") as f:
+        folds = json.load(f)["photos"]
+    heads = {}
+    for k in sorted(set(folds.values())):
+        d = os.path.join(folder, f"fold{k}")
+        with open(os.path.join(d, "scene_head.json"), encoding="utf-8") as f:
+            digest = json.load(f)["sha256"]
+        heads[k] = parser.load_head(os.path.join(d, "scene_head.safetensors"), sha256=digest)
+    return folds, heads
+
+
+def run(rgb, mode: str, probs=None, head=None):
+    """(AutoMask, wall s). mode: "auto" (parser when available; with head, that head),
+    "classical", "standin"."""
     from cinegan_core.automask import auto_mask
     t = time.perf_counter()
-    if mode == "classical":
+    if mode == "auto" and head is not None:
+        from cinegan_core.automask import parser
+        res = auto_mask(rgb, scene=parser.parse_scene(rgb, head=head))
+    elif mode == "classical":
         res = auto_mask(rgb, use_parser=False)
     elif mode == "standin":
         res = auto_mask(rgb, scene=probs)
@@ -132,7 +158,7 @@ def samples(folder, modes, only):
     return rows
 
 
-def scenes(folder, split, side, modes, only, out, pictures):
+def scenes(folder, split, side, modes, only, out, pictures, folds=None, heads=None):
     import scene_labels
     items = []
     for path in sorted(glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)):
@@ -141,6 +167,8 @@ def scenes(folder, split, side, modes, only, out, pictures):
             continue
         name = os.path.relpath(path, folder)[:-5]
         if only and os.path.basename(name) not in only and name not in only:
+            continue
+        if folds is not None and name not in folds:
             continue
         items.append((name, path, label))
     rows = []
@@ -155,7 +183,8 @@ def scenes(folder, split, side, modes, only, out, pictures):
         row = {"name": name, "size": (W, H), "tags": label.get("tags", [])}
         for mode in modes:
             probs = standin(label, (W, H), i) if mode == "standin" else None
-            res, wall = run(rgb, mode, probs)
+            head = heads[folds[name]] if heads is not None and mode == "auto" else None
+            res, wall = run(rgb, mode, probs, head)
             lab = res.labels
             mv = lab > 0
             row[mode] = dict(
@@ -196,16 +225,25 @@ def main():
     ap.add_argument("--no-classical", action="store_true", help="skip the classical-only comparison")
     ap.add_argument("--no-samples", action="store_true")
     ap.add_argument("--no-scenes", action="store_true")
+    ap.add_argument("--heads", default=None, help="cross-validation heads (train split): out-of-fold figures")
+    ap.add_argument("--flip", choices=("on", "off"), default=None, help="the parser's flip averaging")
     a = ap.parse_args()
+    if a.heads and (a.split != "train" or a.standin):
+        raise SystemExit("--heads: cross-validation heads are for the train split (and not with --standin)")
     only = set(a.only or [])
     pictures = (True if a.pictures == ["all"] else int(a.pictures[0])
                 if len(a.pictures) == 1 and a.pictures[0].isdigit() else set(a.pictures))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from cinegan_core.automask import identity, parser_status
+    from cinegan_core.automask import identity, parser, parser_status
+    if a.flip:
+        parser.FLIP_TTA = a.flip == "on"
+    folds, heads = load_heads(a.heads) if a.heads else (None, None)
     ok, reason = parser_status()
     main_mode = "standin" if a.standin else "auto"
     print(f"automatic mask: {identity()}" + ("" if ok or a.standin else f" ({reason})")
-          + ("; STAND-IN probabilities from the photos' own labels" if a.standin else ""))
+          + ("; STAND-IN probabilities from the photos' own labels" if a.standin else "")
+          + (f"; OUT-OF-FOLD heads of {a.heads} ({len(heads)} folds)" if heads else "")
+          + f"; flip averaging {'on' if parser.FLIP_TTA else 'off'}")
     modes = [main_mode] + ([] if a.no_classical else ["classical"])
     warm = np.zeros((256, 384, 3), np.uint8)          # load the networks before anything is timed
     warm[:128] = (120, 160, 220)
@@ -226,7 +264,7 @@ def main():
                       f"false-move mean {100 * np.mean(fm):.2f}% worst {100 * max(fm):.2f}% (bars 1.5% / 5%)")
 
     if not a.no_scenes:
-        rows = scenes(a.scenes, a.split, a.side, modes, only, a.out, pictures)
+        rows = scenes(a.scenes, a.split, a.side, modes, only, a.out, pictures, folds, heads)
         if rows:
             print(f"\n{a.split} scene photos at {a.side} px long side: must-freeze moving, labelled moving found, "
                   "flowing/falling water moving and of the right kind, wall s")

@@ -1,7 +1,7 @@
 """The learned scene parser: per-pixel probabilities of the five scene classes.
 
     available() -> (ok, reason)
-    parse_scene(rgb, device=None) -> SceneProbs(probs (5, h, w) float32, size (H, W))
+    parse_scene(rgb, device=None, head=None, flip=None) -> SceneProbs(probs (5, h, w) float32, size (H, W))
 
 The photo is resized to a working size (long side ``WORK_SIDE`` = 512 px, the
 aspect ratio kept) and fed to a frozen EfficientNet-Lite0 (ImageNet weights from
@@ -10,7 +10,9 @@ A small decoder head (``SceneHead``, trained here by
 ``scripts/train_scene_parser.py``) fuses its features at strides 4, 8, 16 and 32
 and gives logits of the classes of ``regions.CODES`` (0 solid, 1 sky, 2
 still_water, 3 flowing_water, 4 falling_water) at stride 4 of the working size;
-``SceneProbs.probs`` is their softmax.
+``SceneProbs.probs`` is their softmax, averaged with that of the mirror image
+(``FLIP_TTA``: a second backbone pass; chosen by cross-validation on the train split,
+see ``scripts/train_scene_parser.py``).
 
 The head's weights ship in the repository (``cinegan_core/data/scene_head.safetensors``,
 with ``scene_head.json``, its card); the loader checks the file's sha256
@@ -45,7 +47,9 @@ N_CLASSES = 5
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
-HEAD_SHA256 = "ed54bacdb41070f263a6914fff631754ca19035a80619543e592915156f740c1"
+# average the probabilities of the photo and its mirror image (two backbone passes at the working size)
+FLIP_TTA = True
+HEAD_SHA256 = "872dac521279e86deb566a658a990b80a811cf46bcd153d1601b7bf7eca47c17"
 
 
 @dataclass
@@ -105,7 +109,9 @@ class SceneHead(nn.Module):
         x = (x - getattr(self, f"mean_{s}")[:, None, None]) / getattr(self, f"std_{s}")[:, None, None]
         return self.drop(x) if self.training else x
 
-    def forward(self, feats: dict) -> torch.Tensor:
+    def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+        """rows: the first and last stride-8 row of these features as a fraction of the whole
+        photo's height (training on a crop of the feature maps; default the whole photo)."""
         f4, f8, f16, f32 = (self._std(feats, s) for s in (4, 8, 16, 32))
         size8, size4 = f8.shape[-2:], f4.shape[-2:]
         up = dict(mode="bilinear", align_corners=False)
@@ -115,7 +121,7 @@ class SceneHead(nn.Module):
             x = x + self.context(f32.mean((2, 3)))[:, :, None, None]
         x = F.relu(x)
         if self.position:
-            rows = torch.linspace(0.0, 1.0, size8[0], device=x.device, dtype=x.dtype)
+            rows = torch.linspace(float(rows[0]), float(rows[1]), size8[0], device=x.device, dtype=x.dtype)
             x = torch.cat([x, rows[None, None, :, None].expand(x.shape[0], 1, *size8)], 1)
         x = F.interpolate(self.mix8(x), size=size4, **up)
         x = self.mix4(torch.cat([x, self.lat4(f4)], 1))
@@ -227,11 +233,15 @@ def _device(device) -> str:
     return str(d)
 
 
-def parse_scene(rgb: np.ndarray, device=None) -> SceneProbs:
+def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | None = None,
+                flip: bool | None = None) -> SceneProbs:
     """Class probabilities of a photo.
 
     rgb: (H, W, 3) uint8 (an alpha channel is dropped; greyscale (H, W) is accepted), any size.
     device: torch device for the networks (None: CPU).
+    head: another decoder head (benches and cross-validation only; the product path passes
+          None: the shipped, digest-checked head), on the CPU; moved to ``device`` here.
+    flip: average with the mirror image's probabilities (None: ``FLIP_TTA``).
     Returns SceneProbs: probs (5, ceil(h/4), ceil(w/4)) float32 softmax over ``regions.CODES``
     at stride 4 of the working size (h, w) (long side 512), size = (H, W).
     CineGANError when the parser is not available (see ``available``).
@@ -244,9 +254,14 @@ def parse_scene(rgb: np.ndarray, device=None) -> SceneProbs:
     rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8, copy=False)
     H, W = rgb.shape[:2]
     dev = _device(device)
-    backbone, head = _networks(dev)
+    backbone, shipped = _networks(dev)
+    head = shipped if head is None else head.to(dev).eval()
+    flip = FLIP_TTA if flip is None else flip
     with torch.inference_mode():
         x = backbone_input(to_work(rgb), dev)
-        logits = head(backbone.features(x))
-        probs = torch.softmax(logits.float(), 1)[0].cpu().numpy()
+        probs = torch.softmax(head(backbone.features(x)).float(), 1)
+        if flip:
+            mirrored = head(backbone.features(x.flip(3)))
+            probs = 0.5 * (probs + torch.softmax(mirrored.float(), 1).flip(3))
+        probs = probs[0].cpu().numpy()
     return SceneProbs(probs=np.ascontiguousarray(probs, dtype=np.float32), size=(H, W))
