@@ -49,7 +49,7 @@ HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
 # average the probabilities of the photo and its mirror image (two backbone passes at the working size)
 FLIP_TTA = True
-HEAD_SHA256 = "872dac521279e86deb566a658a990b80a811cf46bcd153d1601b7bf7eca47c17"
+HEAD_SHA256 = "cad662a1d9d35041fee8196161f09dd8075387cc2a9cab04a40b89ade5bd4786"
 
 
 @dataclass
