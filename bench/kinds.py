@@ -12,13 +12,9 @@ the angle between the median measured flow and straight down (degrees; the bar f
 fall: <= 40), and for streams whether it runs downhill (median flow has a downward part).
 
 Classification: every labelled region (a connected area of one moving class, at least
-0.2 % of the photo) is classified from the photo's cues alone, by the learned classifier
-(``automask.kinds``, fitted on the train split by scripts/fit_region_kinds.py; its
-cross-validation figures on train are read from cinegan_core/data/region_kinds.json) and
-by the old hand-set rule (``hand_scores`` here, for comparison), and with the scene
-parser's probabilities when the parser is installed. The held-out split is reported apart
-(never fitted or tuned on), with its water regions that touch the top of a crop (the photo
-cut just below the top of each water region, as the fit script makes them).
+0.2 % of the photo) of the train split is classified from the photo's cues alone (and with
+the scene parser's probabilities when the parser is installed); the held-out split is
+reported apart (never tuned on).
 
     python bench/kinds.py [--side 384] [--frames 12] [--only NAME,...] [--skip-render]
 """
@@ -170,54 +166,7 @@ def motion_bench(side: int, frames: int, only) -> None:
           f"streams flowing downhill: {streams_ok}/{streams_n}")
 
 
-def _ramp(x: float, lo: float, hi: float) -> float:
-    """0 at lo, 1 at hi, linear between (lo > hi gives a falling ramp)."""
-    return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))
-
-
-def hand_scores(c) -> dict:
-    """THE OLD RULE, kept here only for comparison: the hand-set scores per moving class that
-    ``automask.kinds.scores`` used before the learned classifier (round 4), on a region's
-    ``RegionCues``. Tuned by hand on the train split of round 3 (146 photos)."""
-    high = _ramp(c.top, 0.08, 0.0)                  # touches (or nearly) the top of the photo
-    low = _ramp(c.centre, 0.35, 0.65)               # lies in the lower part
-    textured = _ramp(c.texture, 0.015, 0.055)       # waves, streaks, foam (a clear sky is smooth)
-    vertical = _ramp(c.vstreak, 0.3, 0.6)           # streaks running down (horizontal gradients)
-    narrow = _ramp(c.width, 0.35, 0.1)              # a column, not a sheet across the photo
-    wide = _ramp(c.width, 0.5, 0.9)
-    grey = _ramp(c.saturation, 0.35, 0.15)          # white water is unsaturated
-    bright = _ramp(c.relbright, -0.02, 0.15)        # brighter than the photo's median
-    band = _ramp(c.elongation, 1.8, 4.0) * (1.0 - wide)
-    fall = 1.4 * vertical * textured + 1.0 * narrow * textured + 0.4 * grey * bright + 0.3 * bright * textured \
-        - 1.0 * high
-    sky = 1.6 * high + 0.5 * (1.0 - low) + 0.8 * max(0.0, c.blue) - 1.6 * textured
-    rough = _ramp(c.texture, 0.02, 0.04)            # waves and rapids against calm water
-    flowing = 1.0 * rough * low + 0.4 * band + 0.2 * (1.0 - narrow) - 0.5 * high
-    still = 0.5 * low + 0.9 * (1.0 - rough) * low + 0.2 * wide + 0.3 * c.saturation - 0.5 * high
-    return {regions.SKY: sky, regions.STILL_WATER: still, regions.FLOWING_WATER: flowing,
-            regions.FALLING_WATER: fall}
-
-
-def print_confusion(title: str, pairs) -> None:
-    """pairs: [(true code, predicted code)]; prints accuracy, the confusion and recall per class."""
-    names = {c: regions.NAMES[c] for c in regions.MOVING}
-    conf = Counter(pairs)
-    right = sum(v for (t, p), v in conf.items() if t == p)
-    recalls = [conf[(t, t)] / n for t in regions.MOVING if (n := sum(conf[(t, p)] for p in regions.MOVING))]
-    print(f"{title}: {right}/{len(pairs)} = {right / max(len(pairs), 1):.1%}, balanced {np.mean(recalls):.1%}")
-    print("  truth \\ got   " + " ".join(f"{names[c][:13]:>13s}" for c in regions.MOVING) + "   recall")
-    for t in regions.MOVING:
-        row = [conf[(t, p)] for p in regions.MOVING]
-        total = sum(row)
-        print(f"  {names[t]:14s}" + " ".join(f"{v:13d}" for v in row)
-              + (f"   {conf[(t, t)] / total:.0%}" if total else "   -"))
-
-
 def classification_bench(side: int) -> None:
-    import json
-
-    import fit_region_kinds  # scripts/: the same regions and crops the classifier was fitted on
-
     from cinegan_core.automask import kinds
     probs_of = None
     try:
@@ -226,59 +175,42 @@ def classification_bench(side: int) -> None:
             probs_of = parser.parse_scene
     except ImportError:
         pass
-    with open(kinds.MODEL_PATH, encoding="utf-8") as fh:
-        card = json.load(fh)
-    kinds.load_model()
-    cv = card["cv"]
+    names = {c: regions.NAMES[c] for c in regions.MOVING}
     results = {}
     t0 = time.perf_counter()
     for path, js in scenes():
-        split = js["split"]
-        wanted = ("orig", "crop") if split == "heldout" else ("orig",)
-        probs, probs_rgb = None, None
-        for kind, code, rgb, r, touches in fit_region_kinds.regions_of(path, js, wanted):
-            if kind == "crop" and not (touches and code in regions.WATERS):
-                continue
-            c = kinds.region_cues(rgb, r)
-            hand = hand_scores(c)
-            learned = kinds.scores(c)
-            group = "regions" if kind == "orig" else "top-touching water crops"
-            got = {"old hand-set rule": max(hand, key=hand.get), "learned cues": max(learned, key=learned.get)}
-            if probs_of is not None and kind == "orig":
-                if probs_rgb is not rgb:
-                    probs, probs_rgb = probs_of(rgb), rgb
-                got["parser"] = kinds.classify(rgb, r, probs)
-            for how, pred in got.items():
-                results.setdefault((split, group, how), []).append((code, pred))
-    fit = card["fit"]
-    print(f"\n## classify() from the cues: learned classifier ({len(card['features'])} features, l2 {fit['l2']}, "
-          f"augment {fit['augment']}; {card['training']['photos']} train photos) against the old hand-set rule")
-    chosen = cv["chosen"]
-    print(f"train, {cv['folds']}-fold cross-validation grouped by photo (learned; from region_kinds.json, "
-          f"scripts/fit_region_kinds.py): {chosen['right']}/{chosen['n']} = {chosen['accuracy']:.1%}, "
-          f"balanced {chosen['balanced']:.1%}")
-    names = [regions.NAMES[c] for c in regions.MOVING]
-    print("  truth \\ got   " + " ".join(f"{n[:13]:>13s}" for n in names) + "   recall")
-    for n, row in zip(names, chosen["confusion"]):
-        print(f"  {n:14s}" + " ".join(f"{v:13d}" for v in row) + f"   {chosen['recall'][n]:.0%}")
-    top = chosen["top_touching_water_crops"]
-    print(f"train, cross-validation, top-touching water crops: {top['right']}/{top['n']} = {top['accuracy']:.1%}, "
-          f"recall " + ", ".join(f"{k} {v:.0%}" for k, v in top["recall"].items() if v is not None))
-    print(f"(classified in {time.perf_counter() - t0:.0f} s; the old rule has no fitted parameters, but was tuned "
-          f"by hand on the round-3 train photos: its train figure is not a held-out one)")
-    order = {"old hand-set rule": 0, "learned cues": 1, "parser": 2}
-    def rank(kv):
-        split, group, how = kv[0]
-        return split != "train", group != "regions", order[how]
-    for (split, group, how), pairs in sorted(results.items(), key=rank):
-        note = " (fitted on these: resubstitution)" if split == "train" and how == "learned cues" else ""
-        print_confusion(f"{split}, {group} ({how}){note}", pairs)
+        photo = os.path.join(os.path.dirname(path), js["image"])
+        rgb = load(photo, side)
+        h, w = rgb.shape[:2]
+        lab = label_map(js, (w, h))
+        probs = probs_of(rgb) if probs_of else None
+        for code in regions.MOVING:
+            n, comp, st, _ = cv2.connectedComponentsWithStats((lab == code).astype(np.uint8), connectivity=8)
+            for k in range(1, n):
+                if st[k, cv2.CC_STAT_AREA] < MIN_REGION * h * w:
+                    continue
+                r = comp == k
+                got = {"cues": kinds.classify(rgb, r)}
+                if probs is not None:
+                    got["parser"] = kinds.classify(rgb, r, probs)
+                for how, pred in got.items():
+                    results.setdefault((js["split"], how), []).append((code, pred))
+    print(f"\n## classify() on labelled regions (>= {MIN_REGION:.1%} of the photo), {time.perf_counter() - t0:.0f} s")
+    for (split, how), pairs in sorted(results.items(), key=lambda kv: (kv[0][0] != "train", kv[0][1])):
+        conf = Counter(pairs)
+        right = sum(v for (t, p), v in conf.items() if t == p)
+        print(f"{split} ({how}): {right}/{len(pairs)} = {right / len(pairs):.1%}")
+        print("  truth \\ got   " + " ".join(f"{names[c][:13]:>13s}" for c in regions.MOVING) + "   recall")
+        for t in regions.MOVING:
+            row = [conf[(t, p)] for p in regions.MOVING]
+            total = sum(row)
+            print(f"  {names[t]:14s}" + " ".join(f"{v:13d}" for v in row)
+                  + (f"   {conf[(t, t)] / total:.0%}" if total else "   -"))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--side", type=int, default=384,
-                    help="px, long side of the renders (the classification reads photos at 384 px, as the fit does)")
+    ap.add_argument("--side", type=int, default=384, help="px, long side of the renders and of the cues")
     ap.add_argument("--frames", type=int, default=12, help="frames per loop of the renders")
     ap.add_argument("--only", help="comma list of photo names (without extension) to render")
     ap.add_argument("--skip-render", action="store_true", help="only the classification figures")

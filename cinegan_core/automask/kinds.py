@@ -2,39 +2,32 @@
 
 A region the user paints (brush or mask file) moves as what it is. ``classify``
 decides it from the learned scene parser's probabilities when they are given
-(the mean probability of each moving class over the region) and the parser sees
-the region whole; otherwise from the region's cues (``RegionCues``: position,
-shape, colour, texture at two scales and its structure, contrast to its
-surroundings) through a small learned classifier: a multinomial logistic
-regression over standardised features of the cues (``FEATURES``), fitted on the
-train split of data/scenes by ``scripts/fit_region_kinds.py`` (L2 and feature set
-chosen by cross-validation grouped by photo) and shipped as
-``cinegan_core/data/region_kinds.json`` (loaded once; ``load_model``).
+(the mean probability of each moving class over the region), otherwise from
+position, colour, texture and structure (``RegionCues``):
+
+* vertical streaks (the fine texture's structure tensor is coherent and lies
+  within ~30 deg of vertical), bright, not a smooth blue sky => falling water;
+* touching the top of the photo, or high in it, smooth or bluish => sky;
+* elongated band along a direction with directional texture, or clearly textured
+  low water => flowing water;
+* otherwise low, smooth, horizontal water => still water.
 
 ``painted_regions`` splits a user's mask into the connected regions to classify.
 Images are RGB uint8 (H, W, 3); masks (H, W) bool.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import threading
 from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
-from ..errors import CineGANError
-from ..regions import CODES, MOVING, NAMES
-
-NAMES_INV = {name: code for code, name in NAMES.items()}
+from ..regions import CODES, FALLING_WATER, FLOWING_WATER, MOVING, SKY, STILL_WATER
 
 SIDE = 384            # px: the cues are measured at about this long side
 MIN_RESOLVED = 0.5    # the parser decides a region only where it sees at least this share of it whole
 MIN_REGION = 0.001    # a painted region smaller than this share of the photo joins its neighbour
-MODEL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "region_kinds.json")
-RING = 0.04           # the surroundings: a ring this share of the long side wide around the region
 
 
 @dataclass
@@ -52,23 +45,6 @@ class RegionCues:
     streak:     the texture's streak direction, degrees from vertical (0 = vertical streaks, 90 = horizontal).
     vstreak:    share of the texture's energy in vertical streaks (horizontal gradients), 0..1.
     relbright:  its brightness minus the photo's median grey.
-    area:       its share of the photo, 0..1.
-    texture2, coherence2, vstreak2: texture, coherence and vstreak of the coarse detail (Gaussian
-                blur sigma 2 minus sigma 6 px): waves, rapids and the large streaks of a fall.
-    contrast:   its mean grey minus that of a ring RING of the long side wide around it (0 where
-                nothing surrounds it).
-    green:      mean (g - (r + b) / 2), -1..1.
-    vslope:     mean grey of its lower half minus its upper half (rows), -1..1 (a sky brightens
-                towards the horizon).
-    above, below: its mean grey minus that of the part of the ring above (below) its centroid (0 where
-                there is none): water under a bright sky is darker than what lies above it.
-    mirror:     correlation (-1..1) of the grey just below its top edge with the grey just above it
-                mirrored about that edge, column by column (still water reflects the shore; 0 where
-                nothing lies above).
-    white:      share of its pixels that are white water or cloud (grey > 0.7, HSV S < 0.25), 0..1.
-    texvar:     std over its inside of the log local detail energy (foam and rapids are patchy).
-    texslope:   log detail energy of its lower half minus its upper half (water grows finer with
-                distance, a sky does not).
     """
 
     top: float
@@ -85,32 +61,9 @@ class RegionCues:
     streak: float
     vstreak: float
     relbright: float
-    area: float = 0.0
-    texture2: float = 0.0
-    coherence2: float = 0.0
-    vstreak2: float = 0.0
-    contrast: float = 0.0
-    green: float = 0.0
-    vslope: float = 0.0
-    above: float = 0.0
-    below: float = 0.0
-    mirror: float = 0.0
-    white: float = 0.0
-    texvar: float = 0.0
-    texslope: float = 0.0
 
     def as_dict(self) -> dict:
         return {k: round(float(v), 4) for k, v in asdict(self).items()}
-
-
-def _structure(band: np.ndarray, inner: np.ndarray) -> tuple[float, float, float]:
-    """(coherence 0..1, streak angle from vertical in degrees 0..90, vertical-streak share 0..1)
-    of the texture `band` (h, w) float32 over the pixels `inner` (h, w) bool (structure tensor)."""
-    gx, gy = cv2.Sobel(band, cv2.CV_32F, 1, 0), cv2.Sobel(band, cv2.CV_32F, 0, 1)
-    jxx, jxy, jyy = (float((a * b)[inner].mean()) for a, b in ((gx, gx), (gx, gy), (gy, gy)))
-    coherence = math.hypot(jxx - jyy, 2 * jxy) / max(jxx + jyy, 1e-12)
-    phi = 0.5 * math.atan2(2 * jxy, jxx - jyy)           # across the streaks, from horizontal
-    return coherence, abs(math.degrees(phi)), jxx / max(jxx + jyy, 1e-12)
 
 
 def region_cues(rgb: np.ndarray, region: np.ndarray) -> RegionCues:
@@ -138,167 +91,47 @@ def region_cues(rgb: np.ndarray, region: np.ndarray) -> RegionCues:
     inner = cv2.erode(r.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if inner.sum() < 30:
         inner = r
-    blur2 = cv2.GaussianBlur(g, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
-    detail = g - blur2
-    fine = cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 4.0)   # texture, not shading
-    coarse = blur2 - cv2.GaussianBlur(g, (0, 0), 6.0, borderType=cv2.BORDER_REFLECT)
-    coherence, streak, vstreak = _structure(fine, inner)
-    coherence2, _, vstreak2 = _structure(coarse, inner)
+    detail = g - cv2.GaussianBlur(g, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+    band = cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 4.0)   # texture, not shading
+    gx, gy = cv2.Sobel(band, cv2.CV_32F, 1, 0), cv2.Sobel(band, cv2.CV_32F, 0, 1)
+    jxx, jxy, jyy = (float((a * b)[inner].mean()) for a, b in ((gx, gx), (gx, gy), (gy, gy)))
+    coherence = math.hypot(jxx - jyy, 2 * jxy) / max(jxx + jyy, 1e-12)
+    phi = 0.5 * math.atan2(2 * jxy, jxx - jyy)           # across the streaks, from horizontal
+    streak = abs(math.degrees(phi))                       # gradient angle from horizontal = streak angle from vertical
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)
-    k = 2 * max(1, round(RING * max(h, w))) + 1
-    ring = (cv2.dilate(r.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0) & ~r
-    inside = float(g[r].mean())
-    mid = (rows[0] + rows[-1] + 1) / 2.0
-    yy = np.arange(h)[:, None]
-    upper, lower = r & (yy < mid), r & (yy >= mid)
-    cy = float(ys.mean())
-    ring_up, ring_down = ring & (yy < cy), ring & (yy >= cy)
-    energy = cv2.GaussianBlur(detail * detail, (0, 0), 4.0) + 1e-6
-    up_in, low_in = inner & (yy < mid), inner & (yy >= mid)
     return RegionCues(
         top=rows[0] / h, centre=float(ys.mean()) / h, bottom=(rows[-1] + 1) / h, width=(cols[-1] + 1 - cols[0]) / w,
-        elongation=elong, axis=axis, brightness=inside,
+        elongation=elong, axis=axis, brightness=float(g[r].mean()),
         blue=float((f[..., 2] - f[..., 0])[r].mean()), saturation=float(hsv[..., 1][r].mean()) / 255.0,
         texture=float(detail[inner].std()), coherence=coherence, streak=streak,
-        vstreak=vstreak, relbright=float(inside - np.median(g)),
-        area=float(r.mean()), texture2=float(coarse[inner].std()), coherence2=coherence2, vstreak2=vstreak2,
-        contrast=inside - float(g[ring].mean()) if ring.any() else 0.0,
-        green=float((f[..., 1] - 0.5 * (f[..., 0] + f[..., 2]))[r].mean()),
-        vslope=float(g[lower].mean() - g[upper].mean()) if upper.any() and lower.any() else 0.0,
-        above=inside - float(g[ring_up].mean()) if ring_up.any() else 0.0,
-        below=inside - float(g[ring_down].mean()) if ring_down.any() else 0.0,
-        mirror=_mirror(cv2.GaussianBlur(g, (0, 0), 1.0), r),
-        white=float(((g > 0.7) & (hsv[..., 1] < 0.25 * 255))[r].mean()),
-        texvar=float(np.log(energy[inner]).std()),
-        texslope=float(np.log(energy[low_in].mean()) - np.log(energy[up_in].mean()))
-        if up_in.any() and low_in.any() else 0.0)
+        vstreak=jxx / max(jxx + jyy, 1e-12), relbright=float(g[r].mean() - np.median(g)))
 
 
-def _mirror(g: np.ndarray, r: np.ndarray) -> float:
-    """Correlation (-1..1) of the grey g (h, w) float32 in the top rows of region r (h, w) bool,
-    column by column, with the rows just above the region mirrored about its top edge; 0 where
-    fewer than 20 pixel pairs exist. Depth: up to 12 % of the photo's height."""
-    h = r.shape[0]
-    xs = np.flatnonzero(r.any(0))
-    if len(xs) == 0:
-        return 0.0
-    tops = np.argmax(r, 0)[xs]
-    depth = max(2, round(0.12 * h))
-    d = np.arange(depth)[None, :]
-    below_y, above_y = tops[:, None] + d, tops[:, None] - 1 - d
-    ok = (above_y >= 0) & (below_y < h)
-    xx = np.broadcast_to(xs[:, None], ok.shape)
-    ok &= r[np.clip(below_y, 0, h - 1), xx] & ~r[np.clip(above_y, 0, h - 1), xx]
-    if ok.sum() < 20:
-        return 0.0
-    a, b = g[below_y[ok], xx[ok]].astype(np.float64), g[above_y[ok], xx[ok]].astype(np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-9))
-
-
-# Every feature a model may use: name -> its value from a region's cues. Heavy-tailed cues
-# (texture, elongation, area) enter as logarithms, angles as a share of 90 deg.
-FEATURES = {
-    "high": lambda c: min(1.0, max(0.0, 1.0 - c.top / 0.08)),       # 1: touches the top, 0: below 8 % of it
-    "top": lambda c: c.top, "centre": lambda c: c.centre, "bottom": lambda c: c.bottom,
-    "width": lambda c: c.width, "log_elongation": lambda c: math.log(max(c.elongation, 1.0)),
-    "axis": lambda c: c.axis / 90.0, "brightness": lambda c: c.brightness, "blue": lambda c: c.blue,
-    "saturation": lambda c: c.saturation, "log_texture": lambda c: math.log(c.texture + 0.002),
-    "coherence": lambda c: c.coherence, "streak": lambda c: c.streak / 90.0, "vstreak": lambda c: c.vstreak,
-    "relbright": lambda c: c.relbright, "log_area": lambda c: math.log(c.area + 1e-4),
-    "log_texture2": lambda c: math.log(c.texture2 + 0.002), "coherence2": lambda c: c.coherence2,
-    "vstreak2": lambda c: c.vstreak2, "contrast": lambda c: c.contrast, "green": lambda c: c.green,
-    "vslope": lambda c: c.vslope, "above": lambda c: c.above, "below": lambda c: c.below,
-    "mirror": lambda c: c.mirror, "white": lambda c: c.white, "texvar": lambda c: c.texvar,
-    "texslope": lambda c: c.texslope,
-}
-
-
-def feature_vector(c: RegionCues, names) -> np.ndarray:
-    """(len(names),) float64: the named ``FEATURES`` of a region's cues."""
-    return np.array([FEATURES[n](c) for n in names], np.float64)
-
-
-@dataclass(frozen=True)
-class RegionModel:
-    """A multinomial logistic regression over standardised region features.
-
-    features: F names of ``FEATURES``; mean, scale: (F,) float64 (x_std = (x - mean) / scale);
-    classes:  K class codes (``regions.MOVING``); weights: (K, F) float64; bias: (K,) float64.
-    The class probabilities are softmax(weights @ x_std + bias)."""
-    features: tuple
-    mean: np.ndarray
-    scale: np.ndarray
-    classes: tuple
-    weights: np.ndarray
-    bias: np.ndarray
-
-    def probabilities(self, c: RegionCues) -> dict[int, float]:
-        """{class code: probability} of a region's cues (sums to 1)."""
-        z = self.weights @ ((feature_vector(c, self.features) - self.mean) / self.scale) + self.bias
-        p = np.exp(z - z.max())
-        p /= p.sum()
-        return {code: float(v) for code, v in zip(self.classes, p)}
-
-
-def parse_model(card: dict, where: str = "region_kinds.json") -> RegionModel:
-    """A ``RegionModel`` from its json card (as ``scripts/fit_region_kinds.py`` writes it);
-    raises CineGANError naming what is wrong if the card is malformed."""
-    def bad(why: str) -> CineGANError:
-        return CineGANError(f"{where} is malformed ({why}); restore it from the repository or rerun "
-                            f"scripts/fit_region_kinds.py")
-    try:
-        names = tuple(str(n) for n in card["features"])
-        classes = tuple(NAMES_INV[str(n)] for n in card["classes"])
-        mean, scale = (np.asarray(card[k], np.float64) for k in ("mean", "scale"))
-        weights, bias = np.asarray(card["weights"], np.float64), np.asarray(card["bias"], np.float64)
-    except (KeyError, TypeError, ValueError) as e:
-        raise bad(f"{type(e).__name__}: {e}") from None
-    unknown = [n for n in names if n not in FEATURES]
-    if unknown:
-        raise bad(f"unknown features {unknown}")
-    if sorted(classes) != sorted(MOVING):
-        raise bad(f"classes {card['classes']} are not the four moving classes")
-    F, K = len(names), len(classes)
-    if mean.shape != (F,) or scale.shape != (F,) or weights.shape != (K, F) or bias.shape != (K,):
-        raise bad(f"shapes mean {mean.shape}, scale {scale.shape}, weights {weights.shape}, bias {bias.shape} "
-                  f"do not fit {F} features and {K} classes")
-    if not (np.isfinite(mean).all() and np.isfinite(weights).all() and np.isfinite(bias).all()
-            and np.isfinite(scale).all() and (scale > 0).all()):
-        raise bad("non-finite numbers or a scale <= 0")
-    return RegionModel(names, mean, scale, classes, weights, bias)
-
-
-_MODEL: list = []
-_LOCK = threading.Lock()
-
-
-def load_model(path: str | None = None) -> RegionModel:
-    """The shipped region classifier (``MODEL_PATH``), loaded once per process (another
-    path: loaded each time, not cached)."""
-    if path is None and _MODEL:
-        return _MODEL[0]
-    where = path or MODEL_PATH
-    try:
-        with open(where, encoding="utf-8") as fh:
-            card = json.load(fh)
-    except FileNotFoundError:
-        raise CineGANError(f"{where} is missing: restore it from the repository or run "
-                           f"scripts/fit_region_kinds.py") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise CineGANError(f"{where} cannot be read ({e}); restore it from the repository") from None
-    model = parse_model(card, os.path.basename(where))
-    if path is None:
-        with _LOCK:
-            if not _MODEL:
-                _MODEL.append(model)
-    return model
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 at lo, 1 at hi, linear between (lo > hi gives a falling ramp)."""
+    return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))
 
 
 def scores(c: RegionCues) -> dict[int, float]:
-    """{class code: probability} per moving class for a region's cues (higher = more likely;
-    ``classify`` takes the largest), from the shipped learned classifier (``load_model``)."""
-    return load_model().probabilities(c)
+    """A score per moving class for a region's cues (higher = more likely); ``classify``
+    takes the largest. Hand-set weights, checked on the train split of data/scenes
+    (bench/kinds.py reports the held-out split apart)."""
+    high = _ramp(c.top, 0.08, 0.0)                  # touches (or nearly) the top of the photo
+    low = _ramp(c.centre, 0.35, 0.65)               # lies in the lower part
+    textured = _ramp(c.texture, 0.015, 0.055)       # waves, streaks, foam (a clear sky is smooth)
+    vertical = _ramp(c.vstreak, 0.3, 0.6)           # streaks running down (horizontal gradients)
+    narrow = _ramp(c.width, 0.35, 0.1)              # a column, not a sheet across the photo
+    wide = _ramp(c.width, 0.5, 0.9)
+    grey = _ramp(c.saturation, 0.35, 0.15)          # white water is unsaturated
+    bright = _ramp(c.relbright, -0.02, 0.15)        # brighter than the photo's median
+    band = _ramp(c.elongation, 1.8, 4.0) * (1.0 - wide)
+    fall = 1.4 * vertical * textured + 1.0 * narrow * textured + 0.4 * grey * bright + 0.3 * bright * textured \
+        - 1.0 * high
+    sky = 1.6 * high + 0.5 * (1.0 - low) + 0.8 * max(0.0, c.blue) - 1.6 * textured
+    rough = _ramp(c.texture, 0.02, 0.04)            # waves and rapids against calm water
+    flowing = 1.0 * rough * low + 0.4 * band + 0.2 * (1.0 - narrow) - 0.5 * high
+    still = 0.5 * low + 0.9 * (1.0 - rough) * low + 0.2 * wide + 0.3 * c.saturation - 0.5 * high
+    return {SKY: sky, STILL_WATER: still, FLOWING_WATER: flowing, FALLING_WATER: fall}
 
 
 def from_probs(probs: np.ndarray, region: np.ndarray) -> tuple[int, dict[int, float]]:
