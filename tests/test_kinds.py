@@ -218,3 +218,17 @@ def test_explicit_numbers_move_as_before():
     plan = region_motion(labels, frames=8, photo=rgb, drift={"sky": (45.0, 2 * unit), "water": (None, None)})
     assert np.array_equal(scene.field, plan.field)
     assert scene.motion_report[0]["direction"] == pytest.approx(45, abs=0.5)
+
+
+def test_the_parser_does_not_decide_a_region_it_takes_for_solid():
+    """A painted meadow the parser sees as solid: its pick among the moving classes would be
+    noise (all near 0), so the region's own cues decide; where it sees water, it decides."""
+    rgb = np.full((64, 96, 3), 90, np.uint8)
+    region = np.zeros((64, 96), bool)
+    region[16:56, 8:88] = True
+    probs = np.zeros((5, 16, 24), np.float32)
+    probs[regions.CODES.index(regions.SOLID)] = 1.0
+    assert kinds.decide(rgb, region, probs)[1] == "cues"
+    probs[:] = 0.0
+    probs[regions.CODES.index(regions.FLOWING_WATER)] = 1.0
+    assert kinds.decide(rgb, region, probs) == (regions.FLOWING_WATER, "parser")

@@ -27,6 +27,9 @@ from ..regions import CODES, FALLING_WATER, FLOWING_WATER, MOVING, SKY, STILL_WA
 
 SIDE = 384            # px: the cues are measured at about this long side
 MIN_RESOLVED = 0.5    # the parser decides a region only where it sees at least this share of it whole
+MIN_MOVING = 0.5      # ... and only where it sees sky or water there (mean moving probability at least this):
+                      # over a region it takes for solid (a painted meadow) its choice among the moving classes
+                      # is noise, and the region's cues decide
 MIN_REGION = 0.001    # a painted region smaller than this share of the photo joins its neighbour
 
 
@@ -176,14 +179,17 @@ def classify(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> int:
 
 
 def decide(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> tuple[int, str]:
-    """``classify``'s class code with what decided it: "parser" or "cues"."""
+    """``classify``'s class code with what decided it: "parser" or "cues" (the parser decides
+    where its grid sees the region whole, MIN_RESOLVED, and sees sky or water there, MIN_MOVING)."""
     region = np.asarray(region_mask, bool)
     if not region.any():
         raise ValueError("classify needs a region with at least one pixel")
     if probs is not None:
         p = getattr(probs, "probs", probs)
         if resolved(p, region) >= MIN_RESOLVED:
-            return from_probs(p, region)[0], "parser"
+            code, mean = from_probs(p, region)
+            if sum(mean.values()) >= MIN_MOVING:
+                return code, "parser"
     sc = scores(region_cues(rgb, region))
     return max(sc, key=sc.get), "cues"
 
