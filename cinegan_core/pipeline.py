@@ -118,7 +118,8 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
                             scene=fresh[0].scene if fresh else None)
     except (OSError, ValueError, KeyError):
         pass
-    return auto_mask(photo.rgb)  # an entry of another shape or damaged: compute it again
+    # an entry of another shape or damaged: the mask made now, else compute it again
+    return fresh[0] if fresh else auto_mask(photo.rgb)
 
 
 def frame_mask(mask, photo: Photo) -> np.ndarray:

@@ -155,8 +155,10 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
               which are keyed too: the same pixels from a larger photo move differently).
     settings: the RenderSettings (``RenderSettings.key``).
     engine:   ``Engine.identity()`` of the engine that will render.
-    mask:     the user's (H, W) bool mask at render size, or None (automatic: the automatic
-              mask's identity is keyed, so a new parser head or its absence renders anew).
+    mask:     the user's (H, W) bool mask at render size, or None (automatic). The automatic
+              mask's identity is keyed either way (a painted region the automatic mask found
+              keeps its classes, and the parser names the others), so a new parser head or
+              its absence renders anew.
     motion:   the user's (2, h, w) float32 motion field, or None.
     """
     arrows = arrows_in_frame(settings.arrows, photo.frame_box)[0] if photo.cropped else settings.arrows
@@ -165,8 +167,8 @@ def render_key(photo: Photo, settings: RenderSettings, engine: dict, mask: np.nd
     from .automask import identity as automask_identity
     if mask is None:   # what painted areas move as cannot matter where nothing was painted
         settings = settings.replace(painted=RenderSettings().painted)
-    return make_key("render", ENTRY_LAYOUT, engine, frame, in_render,
-                    ("auto", automask_identity()) if mask is None else mask_digest(mask),
+    return make_key("render", ENTRY_LAYOUT, engine, frame, in_render, automask_identity(),
+                    "auto" if mask is None else mask_digest(mask),
                     None if motion is None else np.ascontiguousarray(motion, dtype=np.float32), settings.key())
 
 

@@ -55,7 +55,7 @@ def test_speed_units():
     assert np.isclose(rel.field[0][mask].mean(), 2.0 * 128 / 1024, rtol=0.05)  # per 1024 px of long side
 
 
-def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tmp_path):
+def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tmp_path, monkeypatch):
     """The engines' own identities: pixel, stylegan over two sets of (stand-in) weights, and
     the authors' variant over each, give five keys."""
     import standins
@@ -78,8 +78,14 @@ def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tm
     assert render_key(photo, s, pixel, flat.reshape(40, 40)) != render_key(photo, s, pixel, flat.reshape(20, 80))
     # what painted areas move as is keyed where something was painted, and only there
     painted = flat.reshape(40, 40)
-    assert render_key(photo, s.replace(painted="water"), pixel, painted) != render_key(photo, s, pixel, painted)
+    keyed_painted = render_key(photo, s, pixel, painted)
+    assert render_key(photo, s.replace(painted="water"), pixel, painted) != keyed_painted
     assert render_key(photo, s.replace(painted="water"), pixel) == base
+    # the automatic mask's identity is keyed with and without a painted mask (a painted region the
+    # automatic mask found keeps its classes): switching the parser off renders anew either way
+    monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")
+    assert render_key(photo, s, pixel) != base
+    assert render_key(photo, s, pixel, painted) != keyed_painted
 
 
 def test_names():

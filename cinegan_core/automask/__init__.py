@@ -115,7 +115,7 @@ def parse(rgb: np.ndarray, device=None):
 
 def identity() -> str:
     """What the automatic mask's output depends on besides the photo (for cache keys):
-    "classical", or "parser:<head digest>" when the parser is used."""
+    "classical-<VERSION>", or "parser-<VERSION>:<head digest>" when the parser is used."""
     ok, _ = parser_status()
     if not ok:
         return f"classical-{VERSION}"
