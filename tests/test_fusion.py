@@ -195,3 +195,30 @@ def test_a_soft_streak_of_cloud_moves_and_a_crisp_cable_does_not(monkeypatch):
     assert (m.labels[core] == SKY).mean() > 0.9
     monkeypatch.setattr(fusion, "SOFT_STREAKS", False)
     assert (auto_mask(u8(img), scene=probs).labels[core] == SKY).mean() < 0.5    # what the rule is for
+
+
+def test_a_band_of_streaky_cirrus_moves_and_a_white_cable_does_not(monkeypatch):
+    """Cirrus: long soft streaks with blue between them, so the band stands out from the
+    median both brighter and dimmer (the streaks and the gaps). The Hough transform finds
+    lines along it, yet it is cloud: wide, with nothing dark or off-colour in it. A thin
+    white cable across the same sky is still a cable and stays still."""
+    from cinegan_core.automask import fusion
+    img, classes = sky_over_land(y0=0.7, seed=18)
+    rng = np.random.default_rng(3)
+    streaks = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigmaX=30, sigmaY=1.5)
+    streaks = np.clip((streaks - streaks.mean()) / streaks.std(), 0, None)
+    band = np.zeros((H, W), np.float32)
+    cv2.ellipse(band, (240, 75), (190, 28), 4, 0, 360, 1.0, -1)
+    band = cv2.GaussianBlur(band, (0, 0), 6)
+    alpha = np.clip(0.6 * streaks * band, 0, 0.85)[..., None]
+    img = img * (1 - alpha) + np.array([250, 250, 252], np.float32) * alpha
+    core = cv2.erode((band > 0.8).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    cable = np.zeros((H, W), np.uint8)
+    cv2.line(cable, (0, 170), (W - 1, 140), 1, 2)
+    img[cable > 0] = (245, 245, 245)
+    probs = coarse_probs(classes)
+    m = auto_mask(u8(img), scene=probs)
+    assert (m.labels[core] == SKY).mean() > 0.85
+    assert (m.labels[cable > 0] == 0).all()
+    monkeypatch.setattr(fusion, "STREAKY_CLOUDS", False)
+    assert (auto_mask(u8(img), scene=probs).labels[core] == SKY).mean() < 0.6     # what the rule is for

@@ -17,7 +17,10 @@ where they are better:
   coloured unlike it; branches and spires rising from the ground; sky seen
   through foliage; dense crisp texture: rock, walls, trees) stay still. A cloud is
   none of these: it is brighter than the sky around it and whiter than it or coloured
-  like it, and soft, so a cloud puff moves with its sky;
+  like it, and soft, so a cloud puff moves with its sky; streaky cirrus, which stands out
+  both brighter and dimmer (the streaks and the blue between), is cloud when nothing in it
+  is dark or unlike the sky and it does not touch the ground, and a line found along it is
+  no cable when it is soft or wide (a cable stands out a few pixels wide);
 * a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
   mirror axis is the water reflecting it, so it ripples as still water;
 * water: thin upright things standing in it (reeds, posts, masts) stay still,
@@ -64,6 +67,7 @@ CLASSICAL_SKYLINE = True   # take in the classical sky where the parser leans to
 RIM = 12             # fine px (per 1024) from the parser's sky within which the classical sky is taken in
 CRISP_SHARE = 0.15   # share of crisp edge pixels around it that makes dense texture rough (not a soft cloud)
 SOFT_STREAKS = True  # line vetoes running mostly along soft bright clouds are dropped
+STREAKY_CLOUDS = True  # bright, sky-coloured texture with nothing dark in it is cloud too (cirrus, wisps)
 SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
 KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
@@ -185,13 +189,25 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
         bright, dim = frac(dL > 2), frac(dL < -2)
         paler = chroma < max(8.0, float(np.median(chroma[cand])))      # whiter than the sky
         cloud = (bright > 0.3) & (bright > 2 * dim) & ((frac(paler) > 0.6) | (unlike < 0.3))
+        # nothing of it touches the ground (a glow behind a skyline, haze over a ridge are not aloft)
+        aloft = frac(dilate(ground, max(2, round(4 * u)))) == 0
+        if STREAKY_CLOUDS:
+            # streaky cloud (cirrus, wisps) stands out both ways from the median, bright streaks and
+            # the blue between them; still nothing in it is dark or of a colour the sky does not have
+            cloud |= (bright > 0.3) & (darker < 0.02) & (unlike < 0.05) & aloft
         blob = ((stats[:, 4] <= 0.02 * p.hf * p.wf) & ~cloud
                 & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)) | ((crisp > 0.4) & (darker > 0.1))))
         blob[0] = cloud[0] = False
         if SOFT_STREAKS:
             # a long soft bright streak (a wisp of cloud, a cloud's lit edge) is no cable: drop the
             # line vetoes that run mostly along soft clouds (cables and masts are crisp)
-            soft = (cloud & (crisp < 0.15))[lab] & thin
+            soft = cloud & (crisp < 0.15)
+            if STREAKY_CLOUDS:
+                # or wide: a cable or a wire stands out a few pixels wide, a streak of cloud far wider;
+                # not along the ground, where a glow behind a skyline stands out as wide as a cloud
+                length = np.maximum(1, np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]))
+                soft |= cloud & aloft & (area / length > max(6.0, 8 * u))
+            soft = soft[lab] & thin
             m, llab, _, _ = cv2.connectedComponentsWithStats(vetoes["lines"].astype(np.uint8), connectivity=8)
             if m > 1:
                 on = np.bincount(llab.ravel(), weights=(thin & (llab > 0)).ravel().astype(np.float64), minlength=m)
