@@ -20,6 +20,12 @@ against ``HEAD_SHA256`` and refuses anything else. The backbone file's sha256 is
 pinned in ``models/efficientnet``. Networks are loaded once per process and
 device and shared by threads (inference only, no state changes).
 
+The product path runs the parser on the CPU on purpose, also where CUDA is present:
+it takes ~0.25 s per photo there (two passes at 512 px), and a CPU parse gives the
+same probabilities, hence the same automatic mask and the same cache key
+(``automask.identity`` carries no device), on a laptop, a CPU Space and a GPU Space;
+a GPU parse could flip pixels at the thresholds. ``device`` is there for benches.
+
 No process-wide setting is changed here (threads, seeds, grad mode).
 """
 from __future__ import annotations
