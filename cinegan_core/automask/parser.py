@@ -55,7 +55,7 @@ HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
 # average the probabilities of the photo and its mirror image (two backbone passes at the working size)
 FLIP_TTA = True
-HEAD_SHA256 = "cad662a1d9d35041fee8196161f09dd8075387cc2a9cab04a40b89ade5bd4786"
+HEAD_SHA256 = "0089304138c58a9b452eabe65dd874729800218339b9240a80d2aab43146b29a"
 
 
 @dataclass
