@@ -193,9 +193,9 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
         bright, dim = frac(dL > 2), frac(dL < -2)
         paler = chroma < max(8.0, float(np.median(chroma[cand])))      # whiter than the sky
         cloud = (bright > 0.3) & (bright > 2 * dim) & ((frac(paler) > 0.6) | (unlike < 0.3))
-        # nothing of it touches the ground (a glow behind a skyline, haze over a ridge are not aloft)
-        aloft = frac(dilate(ground, max(2, round(4 * u)))) == 0
         if STREAKY_CLOUDS:
+            # nothing of it touches the ground (a glow behind a skyline, haze over a ridge are not aloft)
+            aloft = frac(dilate(ground, max(2, round(4 * u)))) == 0
             # streaky cloud (cirrus, wisps) stands out both ways from the median, bright streaks and
             # the blue between them; still nothing in it is dark or of a colour the sky does not have
             cloud |= (bright > 0.3) & (darker < 0.02) & (unlike < 0.05) & aloft
