@@ -55,6 +55,15 @@ both engines loop the same way:
   usable does the still photo show (its weight ``still_weight`` scales with how
   unusable the better source is: none at all where one is fully usable, since a
   constant share of the still photo is static content under the moving one).
+* Cycles. Content travels speed x length of a cross-over cycle before the other
+  source takes over, so a fast region that is short along its motion (a waterfall
+  of 150 px falling 3 px a frame over a 48-frame loop) would leave itself: both
+  sources run into its edges, where the eased motion stalls, and the content is
+  drawn out into streaks. Such a region loops several times per loop (``cycles``:
+  k whole cycles of about n / k frames each, ``cycle_bounds``), every cycle
+  built like the whole loop (frame 0 of each is the photo, the cross-over
+  staggered within it), so the loop still closes exactly at n. ``cycle_count``
+  picks k from how far the content travels against the region's length.
 * Ripple. A rippling region does not drift (its field is zero) and is sampled at
   y + r(y, t), a displacement that is exactly periodic over the loop and zero at
   t = 0 (``motion.Ripple``): no cross-fade at all.
@@ -80,6 +89,9 @@ from .composite import inside_distance
 PADDING = "reflection"   # what a source sees beyond the image border: the image mirrored (open borders)
 VALID_RAMP = 2.0         # px over which a source's validity rises from 0 at a mask edge to 1
 MIN_FADE_FRAMES = 6      # the shortest cross-over of a point, in frames
+REACH = 0.4              # the most content may travel in one cycle, as a share of its region's length along
+                         # the motion (beyond it both sources run into the region's edges and smear)
+MIN_CYCLE_FRAMES = 12    # the shortest cycle: a cross-over of MIN_FADE_FRAMES takes at most half of it
 
 
 class StepCounter:
@@ -253,6 +265,25 @@ def smoothstep(x: torch.Tensor) -> torch.Tensor:
     return x * x * (3.0 - 2.0 * x)
 
 
+def cycle_bounds(n: int, k: int) -> list[int]:
+    """Frame indices where each of k cycles of an n-frame loop starts, then n: k + 1
+    increasing ints from 0 to n (cycles of n // k or n // k + 1 frames)."""
+    k = max(1, min(int(k), n))
+    return [round(j * n / k) for j in range(k + 1)]
+
+
+def cycle_count(length: float, speed: float, n: int) -> int:
+    """How many cycles a region should loop in an n-frame loop (1 .. n // MIN_CYCLE_FRAMES):
+    the fewest with which its content travels at most REACH x its length per cycle.
+
+    length: px, the region's typical extent along its motion (e.g. a fall's height).
+    speed:  px per frame, the region's typical speed."""
+    most = max(1, n // MIN_CYCLE_FRAMES)
+    if length <= 0 or speed <= 0:
+        return 1
+    return int(min(most, max(1, math.ceil(speed * n / (REACH * length) - 1e-9))))
+
+
 @dataclass
 class LoopFrame:
     """One frame of a loop for K points: what to sample and how to blend it.
@@ -363,12 +394,21 @@ class LoopPolicy:
         rank[torch.argsort(smooth)] = torch.arange(smooth.numel(), dtype=dt, device=dev)
         return (lo + (hi - lo) * rank / max(smooth.numel() - 1, 1)).view(1, 1, h, w)
 
-    def _timing(self, t: int, phase: torch.Tensor, c_f, c_b, cgrid: torch.Tensor, hw) -> tuple:
+    def _timing(self, tl: int, m: int, phase: torch.Tensor, c_f, c_b, cgrid: torch.Tensor, hw) -> tuple:
         """(a_b, usable_f, usable_b), (K,) each: the backward source's share by time, refined
         by the deformation of both sources (``distortion_weight``), and whether each source
         is usable at all (``usable``). Computed on the coarse grid, where all of it is
-        smooth, from the coarse states c_f, c_b (P, 6); one bilinear pass to the points."""
-        alpha = smoothstep((t / self.n - phase) / self.fade + 0.5)
+        smooth, from the coarse states c_f, c_b (P, 6); one bilinear pass to the points.
+        tl: frame within its cycle of m frames (the whole loop: m = n); a shorter cycle
+        keeps each point's place in the order of cross-overs, with a cross-over of at
+        least MIN_FADE_FRAMES."""
+        fade = self.fade
+        if m != self.n:
+            fade = min(1.0, max(self.fade, MIN_FADE_FRAMES / m))
+            lo, hi = self.fade / 2, 1.0 - self.fade / 2
+            rank = (phase - lo) / (hi - lo) if hi > lo else torch.full_like(phase, 0.5)
+            phase = fade / 2 + rank * (1.0 - fade)
+        alpha = smoothstep((tl / m - phase) / fade + 0.5)
         if not self.distortion:
             return sample(alpha.view(1, 1, *hw), None, grid=cgrid)[0], 1.0, 1.0
         q_f, q_b = distortion_weight(c_f), distortion_weight(c_b)
@@ -377,19 +417,20 @@ class LoopPolicy:
         maps = soften(torch.stack([a_b, usable(q_f), usable(q_b)]).view(1, 3, *hw), self.soften_cells)
         return tuple(sample(maps, None, grid=cgrid))
 
-    def _blend(self, t, p_f, p_b, valid, timing, offset) -> LoopFrame:
-        """Weights of one frame at K points (see the module docstring). valid: (1, 1 + C, H, W),
-        the validity map and C extra maps sampled along with it; timing: ``_timing``."""
+    def _blend(self, t, tl, m, p_f, p_b, valid, timing, offset) -> LoopFrame:
+        """Weights of frame t at K points, frame tl of their cycle of m frames (see the module
+        docstring). valid: (1, 1 + C, H, W), the validity map and C extra maps sampled along
+        with it; timing: ``_timing``."""
         a_b, d_f, d_b = timing
-        if t == 0:
-            a_b = torch.zeros_like(a_b)                            # exactly: frame 0 is the photo
-        u = t / self.n
+        if tl == 0:
+            a_b = torch.zeros_like(a_b)                            # exactly: a cycle starts on the photo
+        u = tl / m
         if offset is not None:
             p_f, p_b = p_f + offset, p_b + offset
         x_f, x_b = sample(valid, p_f, padding=PADDING), sample(valid, p_b, padding=PADDING)
         g_f, g_b = x_f[0] * d_f, x_b[0] * d_b                      # 0: occluded or badly deformed
         # a source that cannot be used hands its share to the other one (not to the still
-        # photo), except at t = 0 (only the photo) and towards t = n (the loop closes)
+        # photo), except at tl = 0 (only the photo) and towards tl = m (the cycle closes)
         w_f = g_f * ((1.0 - a_b) + a_b * (1.0 - u) * (1.0 - g_b))
         w_b = g_b * (a_b + (1.0 - a_b) * u * (1.0 - g_f))
         # the still photo only where no source is fully usable: a constant share of it in every
@@ -436,8 +477,52 @@ class LoopPolicy:
         return coarse, cgrid, phase, cpoints, (h, w), self._ripple_parts(ripple, start)
 
     # -- the loop -------------------------------------------------------------------------
+    def _groups(self, start: torch.Tensor, cycles: torch.Tensor | None) -> list:
+        """[(index (K',) of the points, or None for all of them; cycles k)] from a cycles map
+        (1, 1, H, W) on the grid of `start` (None: the whole loop is one cycle everywhere)."""
+        if cycles is None:
+            return [(None, 1)]
+        per_point = sample(cycles.to(start.dtype), start, "nearest")[0].round().clamp(1, self.n).long()
+        ks = torch.unique(per_point).tolist()
+        if len(ks) == 1:
+            return [(None, int(ks[0]))]
+        return [(torch.nonzero(per_point == k)[:, 0], int(k)) for k in ks]
+
+    def _cycle_walk(self, k: int, start, field, coarse, cpoints, counter):
+        """For t = 0 .. n-1 in k cycles: (tl, m, forward source, backward source, coarse forward
+        state, coarse backward state), tl the frame within its cycle of m frames."""
+        bounds = cycle_bounds(self.n, k)
+        for b0, b1 in zip(bounds, bounds[1:]):
+            m = b1 - b0
+            fwd, bwd = forward_sources(start, field, m, counter), backward_sources(start, field, m, counter)
+            c_fwd = forward_sources(cpoints, coarse, m, self.coarse_counter)
+            c_bwd = backward_sources(cpoints, coarse, m, self.coarse_counter)
+            for tl in range(m):
+                yield tl, m, next(fwd), next(bwd), next(c_fwd), next(c_bwd)
+
+    @staticmethod
+    def _merge(t: int, groups: list, parts: list, k: int) -> LoopFrame:
+        """One LoopFrame for all k points from those of each group of points."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def merged(name):
+            first = getattr(parts[0], name)
+            if first is None:
+                return None
+            out = first.new_empty((*first.shape[:-1], k) if name.startswith("extra") else (k, *first.shape[1:]))
+            for (idx, _), p in zip(groups, parts):
+                if name.startswith("extra"):
+                    out[:, idx] = getattr(p, name)
+                else:
+                    out[idx] = getattr(p, name)
+            return out
+
+        return LoopFrame(t, *(merged(a) for a in ("fwd", "bwd", "w_fwd", "w_bwd", "w_still", "ripple",
+                                                   "extra_fwd", "extra_bwd")))
+
     def frames(self, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *, ripple=None,
-               extra: torch.Tensor | None = None,
+               extra: torch.Tensor | None = None, cycles: torch.Tensor | None = None,
                counter: StepCounter | None = None) -> Iterator[LoopFrame]:
         """The n frames of the loop at the points `start`, incrementally (O(n) steps in all).
 
@@ -447,24 +532,44 @@ class LoopPolicy:
         ripple: a ``motion.Ripple`` at this grid's size (``Ripple.resized``), or None.
         extra:  (1, C, H, W) maps an engine needs at both sources (e.g. a low-pass photo),
                 sampled in the same pass as the validity: LoopFrame.extra_fwd / extra_bwd.
-        counter: counts the Euler steps of the two sources at `start` (at most 3n).
+        cycles: (1, 1, H, W) whole cycles per loop of every point (``cycle_count``; read at
+                the nearest grid point), or None: one cycle everywhere.
+        counter: counts the Euler steps of the two sources at `start` (at most 3n per
+                distinct number of cycles).
         """
         valid = valid if extra is None else torch.cat([valid, extra], 1)
         coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple)
-        fwd, bwd = forward_sources(start, field, self.n, counter), backward_sources(start, field, self.n, counter)
-        c_fwd = forward_sources(cpoints, coarse, self.n, self.coarse_counter)
-        c_bwd = backward_sources(cpoints, coarse, self.n, self.coarse_counter)
+        groups = self._groups(start, cycles)
+        walks = [self._cycle_walk(k, start if idx is None else start[idx], field, coarse,
+                                  cpoints, counter) for idx, k in groups]
         for t in range(self.n):
-            timing = self._timing(t, phase, next(c_fwd), next(c_bwd), cgrid, hw)
-            yield self._blend(t, next(fwd), next(bwd), valid, timing, self.ripple_offset(parts, t))
+            offset = self.ripple_offset(parts, t)
+            frames = []
+            for (idx, _), walk in zip(groups, walks):
+                tl, m, p_f, p_b, c_f, c_b = next(walk)
+                grid = cgrid if idx is None else cgrid[:, :, idx]
+                timing = self._timing(tl, m, phase, c_f, c_b, grid, hw)
+                frames.append(self._blend(t, tl, m, p_f, p_b, valid, timing,
+                                          offset if offset is None or idx is None else offset[idx]))
+            yield self._merge(t, groups, frames, len(start))
 
     def frame(self, t: int, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *,
-              ripple=None, extra: torch.Tensor | None = None) -> LoopFrame:
-        """Frame t computed the straightforward way (every trace integrated from frame 0):
-        the reference that ``frames`` must match, for tests."""
+              ripple=None, extra: torch.Tensor | None = None, cycles: torch.Tensor | None = None) -> LoopFrame:
+        """Frame t computed the straightforward way (every trace integrated from the start of
+        its cycle): the reference that ``frames`` must match, for tests."""
         valid = valid if extra is None else torch.cat([valid, extra], 1)
         coarse, cgrid, phase, cpoints, hw, parts = self._setup(start, field, ripple)
-        timing = self._timing(t, phase, trace(cpoints, coarse, -1.0, t), trace(cpoints, coarse, 1.0, self.n - t),
-                              cgrid, hw)
-        return self._blend(t, trace(start, field, -1.0, t), trace(start, field, 1.0, self.n - t), valid,
-                           timing, self.ripple_offset(parts, t))
+        offset = self.ripple_offset(parts, t)
+        groups = self._groups(start, cycles)
+        frames = []
+        for idx, k in groups:
+            bounds = cycle_bounds(self.n, k)
+            j = max(i for i in range(len(bounds) - 1) if bounds[i] <= t)
+            tl, m = t - bounds[j], bounds[j + 1] - bounds[j]
+            points = start if idx is None else start[idx]
+            grid = cgrid if idx is None else cgrid[:, :, idx]
+            timing = self._timing(tl, m, phase, trace(cpoints, coarse, -1.0, tl), trace(cpoints, coarse, 1.0, m - tl),
+                                  grid, hw)
+            frames.append(self._blend(t, tl, m, trace(points, field, -1.0, tl), trace(points, field, 1.0, m - tl),
+                                      valid, timing, offset if offset is None or idx is None else offset[idx]))
+        return self._merge(t, groups, frames, len(start))

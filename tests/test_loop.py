@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from cinegan_core.loop import (LoopPolicy, StepCounter, backward_sources, distortion_weight, euler_step,
-                               field_derivatives, forward_sources, trace, validity_map)
+from cinegan_core.loop import (LoopPolicy, StepCounter, backward_sources, cycle_bounds, cycle_count,
+                               distortion_weight, euler_step, field_derivatives, forward_sources, trace,
+                               validity_map)
 from cinegan_core.engines.pixel import PixelEngine
 from cinegan_core.motion import Ripple, ripple_cycles
 from conftest import sky_mask, textured
@@ -197,3 +198,50 @@ def test_ripple_offset_is_zero_at_the_start_and_periodic():
     frames = list(policy.frames(start, torch.zeros(1, 2, h, w), torch.ones(1, 1, h, w), ripple=ripple))
     assert all(torch.equal(f.fwd, f.bwd) for f in frames)  # a ripple needs no cross-fade
     assert torch.allclose(frames[5].fwd - start, policy.ripple_offset(parts, 5), atol=1e-5)
+
+
+def test_cycle_bounds_and_count():
+    assert cycle_bounds(60, 1) == [0, 60] and cycle_bounds(60, 5) == [0, 12, 24, 36, 48, 60]
+    assert cycle_bounds(47, 3) == [0, 16, 31, 47]                      # a prime loop still closes at n
+    assert cycle_count(length=1000.0, speed=1.0, n=60) == 1            # a wide sky: one cycle
+    # a fall 100 px tall at 3 px a frame travels 180 px in 60 frames: 5 cycles of 36 px (<= 0.4 x 100)
+    assert cycle_count(length=100.0, speed=3.0, n=60) == 5
+    assert cycle_count(length=10.0, speed=9.0, n=60) == 60 // 12       # never cycles shorter than 12 frames
+    assert cycle_count(length=0.0, speed=3.0, n=60) == 1 and cycle_count(100.0, 0.0, 60) == 1
+
+
+@pytest.mark.parametrize("n", [24, 25])
+def test_cycles_loop_a_region_several_times_and_match_the_straightforward_computation(n):
+    """Points with k cycles restart from the photo at every cycle's start, are traced only
+    within their cycle, and frames() matches frame(); the other points loop once."""
+    h, w = 30, 44
+    g = torch.Generator().manual_seed(2)
+    field = torch.nn.functional.avg_pool2d(torch.randn(1, 2, h, w, generator=g), 9, 1, 4) * 2
+    mask = np.ones((h, w), bool)
+    mask[18:, 10:20] = False
+    valid = torch.from_numpy(validity_map(mask))[None, None]
+    start = _grid(h, w)[torch.from_numpy(mask.ravel())]
+    cycles = torch.ones(1, 1, h, w)
+    cycles[..., :, 22:] = 3
+    fast = start[:, 0] >= 22
+    bounds = cycle_bounds(n, 3)
+    frames = list(LoopPolicy(n, coarse_side=16).frames(start, field, valid, cycles=cycles))
+    assert len(frames) == n
+    for t in sorted({0, 1, bounds[1] - 1, bounds[1], bounds[1] + 3, n // 2, n - 1}):
+        ref = LoopPolicy(n, coarse_side=16).frame(t, start, field, valid, cycles=cycles)
+        for a in ("fwd", "bwd", "w_fwd", "w_bwd", "w_still"):
+            assert torch.allclose(getattr(frames[t], a), getattr(ref, a), atol=1e-4), (t, a)
+        total = frames[t].w_fwd + frames[t].w_bwd + frames[t].w_still
+        assert torch.allclose(total, torch.ones_like(total), atol=1e-5)
+    for b in bounds[:-1]:                      # every cycle of the fast points starts on the photo
+        lf = frames[b]
+        assert torch.equal(lf.fwd[fast], start[fast]) and (lf.w_bwd[fast] == 0).all()
+    # within a cycle the forward source has travelled at most that cycle's frames
+    lf = frames[bounds[1] + 3]
+    speed = float(field.abs().max())
+    assert float((lf.fwd[fast] - start[fast]).norm(dim=1).max()) <= 3 * speed * 2 ** 0.5 + 1e-4
+    assert float((lf.fwd[~fast] - start[~fast]).norm(dim=1).max()) > 3 * speed * 2 ** 0.5  # slow points: whole loop
+    plain = list(LoopPolicy(n, coarse_side=16).frames(start, field, valid))
+    same = list(LoopPolicy(n, coarse_side=16).frames(start, field, valid, cycles=torch.ones(1, 1, h, w)))
+    for a, b in zip(plain, same):              # one cycle everywhere is the plain loop, bit for bit
+        assert torch.equal(a.fwd, b.fwd) and torch.equal(a.w_fwd, b.w_fwd) and torch.equal(a.w_bwd, b.w_bwd)

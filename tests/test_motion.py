@@ -246,3 +246,33 @@ def test_every_water_class_moves_as_water():
         assert still.styles == {"sky": "drift", "water": "drift"}
         assert plan.styles == {"sky": "drift", regions.NAMES[code]: "drift"}  # each class says what it got
         assert np.array_equal(plan.field, still.field)
+
+
+def test_a_short_fast_fall_loops_several_times_and_keeps_falling():
+    """A fall 50 px tall falling 4 px a frame would travel 192 px in a 48-frame loop: both
+    sources would leave it and it would stand still mid-loop (or smear). It loops several
+    times instead (MotionPlan.cycles, said in the notes and the report), and keeps moving in
+    every frame; a wide sky drifting slowly loops once."""
+    import dataclasses
+    from cinegan_core import regions
+    from cinegan_core.engines.pixel import PixelEngine
+    h, w, n = 120, 120, 48
+    img = textured(h, w, seed=5)
+    labels = np.zeros((h, w), np.uint8)
+    labels[:20] = regions.SKY
+    labels[40:90, 30:90] = regions.FALLING_WATER
+    plan = region_motion(labels, frames=n, photo=img, drift={"water": (None, 1.0)})
+    fall = next(r for r in plan.report if r["class"] == "falling_water")
+    sky = next(r for r in plan.report if r["class"] == "sky")
+    assert fall["cycles"] == 4 and sky["cycles"] == 1
+    assert any("loops 4 times per loop" in note for note in plan.notes)
+    assert (plan.cycles[labels == regions.FALLING_WATER] == 4).all() and (plan.cycles[:20] == 1).all()
+
+    def steps(p):  # mean change per frame inside the fall, over the whole loop (wrap included)
+        fr = np.stack(list(PixelEngine().frames(img, labels > 0, p, n))).astype(np.float32)
+        inner = fr[:, 45:85, 35:85]
+        return np.abs(inner - np.roll(inner, 1, axis=0)).mean(axis=(1, 2, 3))
+
+    cycled, once = steps(plan), steps(dataclasses.replace(plan, cycles=None))
+    assert cycled.min() > 0.7 * np.median(cycled)          # moving in every frame
+    assert once.min() < 0.1 * np.median(once)              # looped once, it stalls mid-loop

@@ -158,6 +158,23 @@ def test_cached_trunk_matches_per_frame_recomputation(tiny, scene):
         assert (tiny.reference_canvas(*scene, n, t) - frames[t]).abs().max() < 1e-4
 
 
+def test_cycles_of_a_plan_reach_the_stylegan_engine(tiny, scene):
+    """A plan whose right half loops 3 times: the incremental loop matches the reference, every
+    cycle of that half starts on the photo's canvas, and the cycles change the frames."""
+    from cinegan_core.motion import MotionPlan
+    photo, mask, field = scene
+    n = 12
+    cycles = np.ones(mask.shape, np.uint8)
+    cycles[:, 40:] = 3
+    plan = MotionPlan(field, cycles=cycles)
+    frames = list(tiny.canvas_frames(photo, mask, plan, n))
+    for t in (0, 2, 4, 5, 9):
+        assert (tiny.reference_canvas(photo, mask, plan, n, t) - frames[t]).abs().max() < 1e-4
+    once = list(tiny.canvas_frames(photo, mask, field, n))
+    assert (frames[4] - frames[0]).abs().max() > 1e-3             # the rest keeps moving at a cycle start
+    assert (frames[6] - once[6]).abs().max() > 1e-3
+
+
 def _random_inversion(engine, seed=0):
     """A W+ latent and feature of the engine's shapes (not from a photo)."""
     g = torch.Generator().manual_seed(seed)

@@ -165,7 +165,9 @@ class PixelEngine(Engine):
             return sample(grain_t, pos, "nearest", PADDING, to_grid(pos, (H, W)) + offset)
 
         # the smooth part travels with the validity (one bilinear pass per source)
-        loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, counter=counter)
+        cycles = None if plan.cycles is None else torch.from_numpy(plan.cycles.astype(np.float32))[None, None].to(dev)
+        loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, cycles=cycles,
+                                     counter=counter)
         for t, lf in enumerate(loop):
             w_f, w_b, w_s = lf.w_fwd, lf.w_bwd, lf.w_still
             low_mix = w_f * lf.extra_fwd + w_b * lf.extra_bwd + w_s * still_smooth

@@ -204,8 +204,8 @@ class StyleGANEngine(Engine):
 
     # -- per loop ------------------------------------------------------------------------
     def _grid_setup(self, mask: np.ndarray, motion, where: Placement):
-        """Motion, validity, start points and ripple on the integration grid (G x G over the
-        canvas). Like the canvas itself, the mask is mirrored beyond the photo's box and the
+        """Motion, validity, start points, ripple and cycles (``MotionPlan.cycles``) on the
+        integration grid (G x G over the canvas). Like the canvas itself, the mask is mirrored beyond the photo's box and the
         motion continues there, so the photo's borders are open (``loop.PADDING``).
         motion: a ``motion.MotionPlan`` or a (2, H, W) field at the mask's size."""
         G, S = self.grid, self.size
@@ -230,9 +230,13 @@ class StyleGANEngine(Engine):
             basis = on_grid(plan.ripple.basis.reshape(2 * k, H, W), cv2.BORDER_CONSTANT, cv2.INTER_LINEAR)
             ripple = type(plan.ripple)((basis * (where.w / W * G / S)).reshape(k, 2, G, G).astype(np.float32),
                                        plan.ripple.direction, plan.ripple.cycles)
+        cycles = None
+        if plan.cycles is not None:  # cycles per loop, averaged over each grid cell and rounded
+            c = on_grid(plan.cycles[None].astype(np.float32), cv2.BORDER_REFLECT_101, cv2.INTER_NEAREST)[0]
+            cycles = torch.from_numpy(np.ascontiguousarray(np.rint(c), dtype=np.float32))[None, None].to(self.device)
         ys, xs = np.mgrid[0:G, 0:G]
         start = torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)).to(self.device)
-        return motion_t, valid, start, ripple
+        return motion_t, valid, start, ripple, cycles
 
     def _policy(self, n: int) -> LoopPolicy:
         return LoopPolicy(n, fade=self.fade, still_weight=self.still_weight)
@@ -269,9 +273,9 @@ class StyleGANEngine(Engine):
         return torch.from_numpy(np.ascontiguousarray(np.moveaxis(f, -1, 0)))[None].to(self.device)
 
     def _our_canvas_frames(self, trunk: Trunk, where: Placement, mask, field, n, counter) -> Iterator[torch.Tensor]:
-        motion, valid, start, ripple = self._grid_setup(mask, field, where)
+        motion, valid, start, ripple, cycles = self._grid_setup(mask, field, where)
         with torch.no_grad():
-            for lf in self._policy(n).frames(start, motion, valid, ripple=ripple, counter=counter):
+            for lf in self._policy(n).frames(start, motion, valid, ripple=ripple, cycles=cycles, counter=counter):
                 yield self.compose(trunk, self._warp(lf, start))
 
     @torch.no_grad()
@@ -285,8 +289,8 @@ class StyleGANEngine(Engine):
         latent, feature = self.invert(canvas)
         trunk = self.trunk(latent, feature)
         residual = self.backbone.residual(canvas, self.compose(trunk, identity_warp))
-        motion, valid, start, ripple = self._grid_setup(passable, field, where)
-        warp = self._warp(self._policy(n).frame(t, start, motion, valid, ripple=ripple), start)
+        motion, valid, start, ripple, cycles = self._grid_setup(passable, field, where)
+        warp = self._warp(self._policy(n).frame(t, start, motion, valid, ripple=ripple, cycles=cycles), start)
         return self.compose_reference(latent, feature, trunk.skip_low, residual, warp)
 
     def frames(self, photo: np.ndarray, mask: np.ndarray, field, n: int, *,

@@ -4,8 +4,9 @@
 (per group: direction, speed, style; arrows) into a ``MotionPlan``: a stationary
 field for drifting and flowing regions, eased to zero at each region's edge
 (``region_easing``) and continued behind small frozen islands
-(``enclosed_holes``), the ripple of calm water, and notes saying what was chosen.
-The engines render a plan through ``loop.LoopPolicy``.
+(``enclosed_holes``), the ripple of calm water, how many cycles each region loops
+(a fast region that is short along its motion loops several times: ``loop.cycle_count``),
+and notes saying what was chosen. The engines render a plan through ``loop.LoopPolicy``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..arrows import Arrow, coerce_arrows
 from ..errors import CineGANError
+from ..loop import cycle_count
 from ..regions import (CLASS_STYLES, GROUP_CODES, GROUPS, LABELS, MOVING, NAMES, SKY, SOLID, WATER, group_of)
 from .falls import FALL_FACTOR, FOAM_AMPLITUDE, fall_field, foam_ripple
 from .files import check_speed_value, uniform_motion
@@ -40,7 +42,9 @@ class MotionPlan:
             "learned", "file" when the user's arrows, a learned predictor or a motion file set it.
     notes:  what was decided on the user's behalf, for messages.
     report: per moving class, what it got (``region_motion``'s ``_report``: style, direction
-            degrees, speed px per frame, whether automatic), for info["motion"].
+            degrees, speed px per frame, whether automatic, cycles), for info["motion"].
+    cycles: (H, W) uint8, whole cycles per loop of every point (``loop.cycle_count``: a fast
+            region that is short along its motion loops several times), or None: one everywhere.
     """
 
     field: np.ndarray
@@ -49,6 +53,7 @@ class MotionPlan:
     notes: list = dc_field(default_factory=list)
     holes: np.ndarray | None = None
     report: list = dc_field(default_factory=list)
+    cycles: np.ndarray | None = None
 
 
 def as_plan(motion) -> MotionPlan:
@@ -124,6 +129,42 @@ def plausible_labels(labels: np.ndarray, fixed: np.ndarray | None = None) -> np.
     return out
 
 
+LENGTH_SIDE = 256  # px of the long side at which a region's length along its motion is measured
+
+
+def length_along(region: np.ndarray, field: np.ndarray) -> float:
+    """A region's typical length along its motion, px: the median, over its pixels, of the
+    straight run through each one along the region's mean direction of motion that stays in
+    the region (the image border is open: a run continues beyond it, up to the long side).
+    region: (H, W) bool; field: (2, H, W) px per frame. 0.0 for an empty or still region."""
+    H, W = region.shape
+    if not region.any():
+        return 0.0
+    vx, vy = float(field[0][region].mean()), float(field[1][region].mean())
+    norm = float(np.hypot(vx, vy))
+    if norm < 1e-9:
+        return 0.0
+    s = min(1.0, LENGTH_SIDE / max(H, W))
+    h, w = max(2, round(H * s)), max(2, round(W * s))
+    small = cv2.resize(region.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
+    ys, xs = np.nonzero(small)
+    if not len(xs):
+        return 0.0
+    d = np.array([vx, vy]) / norm
+    run = np.ones(len(xs), np.float32)
+    for sign in (1.0, -1.0):
+        alive = np.ones(len(xs), bool)
+        for step in range(1, max(h, w) + 1):
+            qx = np.rint(xs + sign * step * d[0]).astype(np.int64)
+            qy = np.rint(ys + sign * step * d[1]).astype(np.int64)
+            outside = (qx < 0) | (qx >= w) | (qy < 0) | (qy >= h)
+            alive &= outside | small[np.clip(qy, 0, h - 1), np.clip(qx, 0, w - 1)]
+            if not alive.any():
+                break
+            run += alive
+    return float(np.median(run)) / s
+
+
 def arrow_field(arrows: list[Arrow], size: tuple[int, int], frames: int, scale: float) -> np.ndarray:
     """Dense (2, H, W) field from arrows (already in render px after `scale`):
     inverse-distance weighting of each arrow's velocity (length / frames along it)
@@ -193,6 +234,14 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
+    cycles = np.ones((H, W), np.uint8)
+
+    def loops(area: np.ndarray, f: np.ndarray) -> int:
+        """Cycles per loop of a region moving by f (``loop.cycle_count``), written into `cycles`."""
+        k = cycle_count(length_along(area, f), float(np.hypot(f[0], f[1])[area].mean()), frames)
+        cycles[area] = k
+        return k
+
     units = []  # (code, region, decided): water of unknown kind apart from still water the user's regions decided
     for k in present:
         region = labels == k
@@ -216,8 +265,9 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             chosen[key] = "arrows"
             f = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)
             field[:, region] = f[:, region]
-            notes.append(f"{what_name}: follows your arrows")
-            report.append(_report(k, "arrows", f, region, False, False, decided=decided))
+            n_loops = loops(region, f)
+            notes.append(f"{what_name}: follows your arrows{_looping(n_loops)}")
+            report.append(_report(k, "arrows", f, region, False, False, decided=decided, cycles=n_loops))
             continue
         pattern = patterns.get(name)
         if pattern is not None and auto_dir and style == "auto" and k in (SKY, WATER) and not decided:
@@ -226,8 +276,10 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
                 chosen[key] = "learned"
                 f = pattern * (speed / mean)
                 field[:, region] = f[:, region]
-                notes.append(f"{what_name}: learned motion, {speed:.2f} px/frame")
-                report.append(_report(k, "learned", f, region, True, default_speed, decided=decided))
+                n_loops = loops(region, f)
+                notes.append(f"{what_name}: learned motion, {speed:.2f} px/frame{_looping(n_loops)}")
+                report.append(_report(k, "learned", f, region, True, default_speed, decided=decided,
+                                      cycles=n_loops))
                 continue
         how = "asked"
         if style == "auto":
@@ -252,8 +304,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             shown = FALL_FACTOR * speed
             f, _, along = fall_field(through, photo, shown, direction)
             field[:, through] = f[:, through]
-            basis, dirs, cycles = foam_ripple(region, FOAM_AMPLITUDE * speed, frames)
-            foam.append((basis, dirs, cycles))
+            foam.append(foam_ripple(region, FOAM_AMPLITUDE * speed, frames))
             what = along
         else:
             f = None
@@ -261,9 +312,10 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             ripple_basis_sum = basis if ripple_basis_sum is None else ripple_basis_sum + basis
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
         check_speed_value(shown, (W, H))
+        n_loops = 1 if f is None else loops(through, f)
         notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
-                     f"{'' if how == 'asked' else f' (automatic: {how})'}")
-        report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided))
+                     f"{'' if how == 'asked' else f' (automatic: {how})'}{_looping(n_loops)}")
+        report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided, n_loops))
     parts = []
     if ripple_basis_sum is not None:
         dirs = np.array([wave[4] for wave in RIPPLE_WAVES], np.float32)
@@ -277,15 +329,22 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     passed = np.zeros((H, W), bool)
     for h in holes.values():
         passed |= h
-    return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None, report)
+    return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None, report,
+                      cycles if (cycles > 1).any() else None)
+
+
+def _looping(cycles: int) -> str:
+    """Words for a note: how often a region loops when it loops more than once."""
+    return "" if cycles <= 1 else f", loops {cycles} times per loop (short for its speed)"
 
 
 def _report(code: int, style: str, f: np.ndarray | None, region: np.ndarray, auto_dir: bool, auto_speed: bool,
-            speed: float | None = None, decided: bool = False) -> dict:
+            speed: float | None = None, decided: bool = False, cycles: int = 1) -> dict:
     """What one class of region got, for info["motion"]: {"region" (its words), "class",
     "style", "direction" (degrees of its mean motion, None for a ripple), "speed" (px per
     frame at the render size: the mean over the region, or the ripple's asked speed),
-    "auto" (the direction was chosen automatically), "speed_auto", "share" (of the photo)}."""
+    "auto" (the direction was chosen automatically), "speed_auto", "share" (of the photo),
+    "cycles" (whole cycles it loops per loop: more than 1 for a fast region short along its motion)}."""
     direction = None
     if f is not None:
         vx, vy = float(f[0][region].mean()), float(f[1][region].mean())
@@ -295,7 +354,8 @@ def _report(code: int, style: str, f: np.ndarray | None, region: np.ndarray, aut
     return {"region": LABELS[code] if code != WATER else "still water" if decided else "water", "class": NAMES[code],
             "style": style,
             "direction": direction, "speed": None if speed is None else round(float(speed), 3),
-            "auto": bool(auto_dir), "speed_auto": bool(auto_speed), "share": round(float(region.mean()), 4)}
+            "auto": bool(auto_dir), "speed_auto": bool(auto_speed), "share": round(float(region.mean()), 4),
+            "cycles": int(cycles)}
 
 
 def _arrows_by_region(labels: np.ndarray, arrows: list[Arrow], scale: float, notes: list[str]) -> dict:
