@@ -510,12 +510,12 @@ class LoopPolicy:
             first = getattr(parts[0], name)
             if first is None:
                 return None
-            out = first.new_empty((*first.shape[:-1], k) if name.startswith("extra") else (k, *first.shape[1:]))
+            dim = 1 if name.startswith("extra") else 0                  # extras are (C, K), the rest (K, ...)
+            shape = list(first.shape)
+            shape[dim] = k
+            out = first.new_empty(shape)
             for (idx, _), p in zip(groups, parts):
-                if name.startswith("extra"):
-                    out[:, idx] = getattr(p, name)
-                else:
-                    out[idx] = getattr(p, name)
+                out.index_copy_(dim, idx, getattr(p, name))
             return out
 
         return LoopFrame(t, *(merged(a) for a in ("fwd", "bwd", "w_fwd", "w_bwd", "w_still", "ripple",
