@@ -54,7 +54,7 @@ def test_one_arrow_gives_a_uniform_drift_over_its_region():
     plan = region_motion(labels, frames=40, arrows=["20,10,60,30"])
     field, notes = plan.field, plan.notes
     core = np.zeros_like(labels, bool)
-    core[10:40, 10:-10] = True
+    core[10:30, 10:-10] = True       # clear of the band where the motion eases to zero at the edge (row 50)
     assert np.allclose(field[0][core], 1.0, atol=1e-4) and np.allclose(field[1][core], 0.5, atol=1e-4)
     assert plan.styles["sky"] == "arrows" and plan.styles["water"] != "arrows"  # water is not steered by a sky arrow
     assert not [n for n in notes if "ignored" in n]
@@ -276,3 +276,30 @@ def test_a_short_fast_fall_loops_several_times_and_keeps_falling():
     cycled, once = steps(plan), steps(dataclasses.replace(plan, cycles=None))
     assert cycled.min() > 0.7 * np.median(cycled)          # moving in every frame
     assert once.min() < 0.1 * np.median(once)              # looped once, it stalls mid-loop
+
+
+def test_a_fast_region_eases_over_a_wider_band_and_keeps_its_detail_at_the_edge(monkeypatch):
+    """Sky drifting 1.5 px a frame over a 48-frame loop travels 72 px; eased to zero over the
+    narrow default band (2 % of the short side, 4.8 px), the shear across it draws the
+    texture along the edge into streaks. It eases over travel / EASE_SHEAR = 48 px instead
+    (the region is thick enough), and the texture next to the edge keeps its detail."""
+    from cinegan_core.engines.pixel import PixelEngine
+    from cinegan_core.motion import plans
+    h, w, n = 240, 200, 48
+    img = textured(h, w, seed=7)
+    labels = np.zeros((h, w), np.uint8)
+    labels[:200] = 1
+
+    def edge_detail(plan):  # x-gradient next to the edge, at mid-loop frames, relative to the photo
+        frames = list(PixelEngine().frames(img, labels > 0, plan, n))
+        grad = [np.abs(cv2.Sobel(f.astype(np.float32).mean(2), cv2.CV_32F, 1, 0))[194:200, 10:-10].mean()
+                for f in frames]
+        return min(grad[t] / grad[0] for t in (12, 18, 24, 30, 36))
+
+    plan = region_motion(labels, frames=n, photo=img, drift={"sky": (0, 1.5)})
+    col = plan.field[0][:, 100]
+    assert col[150] > 0.95 * col[140] and col[176] < 0.75 * col[150]   # eases from ~48 px above the edge
+    wide = edge_detail(plan)
+    monkeypatch.setattr(plans, "EASE_SHEAR", 1e9)                      # the narrow band only
+    narrow = edge_detail(region_motion(labels, frames=n, photo=img, drift={"sky": (0, 1.5)}))
+    assert wide > 0.85 and narrow < 0.75, (wide, narrow)

@@ -25,6 +25,9 @@ from .styles import (DEFAULT_DRIFT, RIPPLE_AMPLITUDE, RIPPLE_WAVES, Ripple, chec
                      flow_directions, perspective, ripple_basis, ripple_cycles)
 
 EASE_FRACTION = 0.02  # motion eases to zero over this fraction of the short side inside each region
+EASE_SHEAR = 1.5      # at most: how far content travels in one cycle per px of the band over which the motion
+                      # eases to zero at a region's edge (beyond it the shear across the band draws the content
+                      # along the edge into streaks; a faster region eases over a wider band where it can)
 
 
 @dataclass
@@ -87,9 +90,13 @@ def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float =
     return out
 
 
-def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None) -> np.ndarray:
+def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None,
+                  wide: dict | None = None) -> np.ndarray:
     """(H, W) float32 in [0, 1]: 0 outside the moving regions and at every region's
-    edge (also where sky meets water), rising smoothly to 1 ease_px inside. Small frozen
+    edge (also where sky meets water), rising smoothly to 1 ease_px inside. wide: label ->
+    px, a wider band a fast region asks for (``EASE_SHEAR``), used where the region is
+    thick enough to hold it (at most a third of its half-width); elsewhere the narrow band
+    keeps the shear in a thin seam rather than spreading streaks over a wide one. Small frozen
     islands inside a region (``enclosed_holes``; holes: label -> those already found) are
     not edges: the clouds or the water pass behind them at full speed instead of slowing
     down and piling up around them."""
@@ -104,7 +111,9 @@ def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None)
         # a thin region (a narrow fall, a stream seen from afar) eases over at most a third of
         # its half-width, so that its middle moves at full speed
         thick = float(d[region].max()) if region.any() else 0.0
-        u = np.clip((d - 0.5) / max(min(ease_px, thick / 3.0), 1.5), 0, 1)  # the outermost pixels barely move
+        px = (wide or {}).get(k, ease_px)
+        px = px if px <= thick / 3.0 else ease_px
+        u = np.clip((d - 0.5) / max(min(px, thick / 3.0), 1.5), 0, 1)  # the outermost pixels barely move
         out[through] = (u * u * (3 - 2 * u))[through]  # smoothstep
     return out
 
@@ -230,16 +239,21 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
 
     present = [k for k in MOVING if (labels == k).any()]
     holes = {k: enclosed_holes(labels, labels == k) for k in present}
-    ease = region_easing(labels, EASE_FRACTION * min(H, W), holes)
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
     cycles = np.ones((H, W), np.uint8)
 
-    def loops(area: np.ndarray, f: np.ndarray) -> int:
-        """Cycles per loop of a region moving by f (``loop.cycle_count``), written into `cycles`."""
-        k = cycle_count(length_along(area, f), float(np.hypot(f[0], f[1])[area].mean()), frames)
+    base_ease = EASE_FRACTION * min(H, W)
+    ease_px = {}  # label -> px of the band over which a fast region's motion would ease to zero
+
+    def loops(code: int, area: np.ndarray, f: np.ndarray) -> int:
+        """Cycles per loop of a region moving by f (``loop.cycle_count``), written into `cycles`;
+        its easing band is widened so that one cycle's travel shears it at most EASE_SHEAR."""
+        speed = float(np.hypot(f[0], f[1])[area].mean())
+        k = cycle_count(length_along(area, f), speed, frames)
         cycles[area] = k
+        ease_px[code] = max(ease_px.get(code, base_ease), speed * frames / k / EASE_SHEAR)  # px
         return k
 
     units = []  # (code, region, decided): water of unknown kind apart from still water the user's regions decided
@@ -265,7 +279,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             chosen[key] = "arrows"
             f = scale * arrow_field(per_region[k], (W, H), frames, arrow_scale)
             field[:, region] = f[:, region]
-            n_loops = loops(region, f)
+            n_loops = loops(k, region, f)
             notes.append(f"{what_name}: follows your arrows{_looping(n_loops)}")
             report.append(_report(k, "arrows", f, region, False, False, decided=decided, cycles=n_loops))
             continue
@@ -276,7 +290,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
                 chosen[key] = "learned"
                 f = pattern * (speed / mean)
                 field[:, region] = f[:, region]
-                n_loops = loops(region, f)
+                n_loops = loops(k, region, f)
                 notes.append(f"{what_name}: learned motion, {speed:.2f} px/frame{_looping(n_loops)}")
                 report.append(_report(k, "learned", f, region, True, default_speed, decided=decided,
                                       cycles=n_loops))
@@ -312,10 +326,11 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             ripple_basis_sum = basis if ripple_basis_sum is None else ripple_basis_sum + basis
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
         check_speed_value(shown, (W, H))
-        n_loops = 1 if f is None else loops(through, f)
+        n_loops = 1 if f is None else loops(k, through, f)
         notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
                      f"{'' if how == 'asked' else f' (automatic: {how})'}{_looping(n_loops)}")
         report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided, n_loops))
+    ease = region_easing(labels, base_ease, holes, wide=ease_px)
     parts = []
     if ripple_basis_sum is not None:
         dirs = np.array([wave[4] for wave in RIPPLE_WAVES], np.float32)
