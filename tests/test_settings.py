@@ -51,8 +51,11 @@ def test_speed_units():
     mask = sky_mask(64, 128)
     px = prepare(img, RenderSettings(direction=0, speed=2.0, speed_units="px", max_side=None, painted="clouds"), mask=mask)
     rel = prepare(img, RenderSettings(direction=0, speed=2.0, max_side=None, painted="clouds"), mask=mask)
-    assert np.isclose(px.field[0][mask].mean(), 2.0, rtol=0.05)       # at the render size
-    assert np.isclose(rel.field[0][mask].mean(), 2.0 * 128 / 1024, rtol=0.05)  # per 1024 px of long side
+    # the region's speed before it eases to zero at its edge (over a band that grows with the speed)
+    assert np.isclose(px.motion_report[0]["speed"], 2.0, rtol=0.02)                # at the render size
+    assert np.isclose(rel.motion_report[0]["speed"], 2.0 * 128 / 1024, rtol=0.02)  # per 1024 px of long side
+    top = px.field[0][:8].mean() / rel.field[0][:8].mean()                       # and the field itself
+    assert np.isclose(top, 1024 / 128, rtol=0.05)
 
 
 def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tmp_path, monkeypatch):

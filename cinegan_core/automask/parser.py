@@ -55,6 +55,9 @@ HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
 # average the probabilities of the photo and its mirror image (two backbone passes at the working size)
 FLIP_TTA = True
+# long sides (px) of further passes whose probabilities are averaged in, resized to the working grid
+# (an experiment switch for benches: the shipped path uses the working size only)
+EXTRA_SIDES: tuple = ()
 HEAD_SHA256 = "0089304138c58a9b452eabe65dd874729800218339b9240a80d2aab43146b29a"
 
 
@@ -239,6 +242,17 @@ def _device(device) -> str:
     return str(d)
 
 
+def _probs(backbone, head, rgb: np.ndarray, side: int, flip: bool, dev) -> torch.Tensor:
+    """(1, 5, h, w) softmax at stride 4 of the photo resized to long side `side`, averaged
+    with the mirror image's when `flip`."""
+    x = backbone_input(to_work(rgb, side), dev)
+    probs = torch.softmax(head(backbone.features(x)).float(), 1)
+    if flip:
+        mirrored = head(backbone.features(x.flip(3)))
+        probs = 0.5 * (probs + torch.softmax(mirrored.float(), 1).flip(3))
+    return probs
+
+
 def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | None = None,
                 flip: bool | None = None) -> SceneProbs:
     """Class probabilities of a photo.
@@ -264,10 +278,13 @@ def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | None = None,
     head = shipped if head is None else head.to(dev).eval()
     flip = FLIP_TTA if flip is None else flip
     with torch.inference_mode():
-        x = backbone_input(to_work(rgb), dev)
-        probs = torch.softmax(head(backbone.features(x)).float(), 1)
-        if flip:
-            mirrored = head(backbone.features(x.flip(3)))
-            probs = 0.5 * (probs + torch.softmax(mirrored.float(), 1).flip(3))
+        probs = _probs(backbone, head, rgb, WORK_SIDE, flip, dev)
+        if EXTRA_SIDES:
+            grid = probs.shape[-2:]
+            for side in EXTRA_SIDES:
+                p = F.interpolate(_probs(backbone, head, rgb, side, flip, dev), size=grid, mode="bilinear",
+                                  align_corners=False)
+                probs = probs + p
+            probs = probs / (1 + len(EXTRA_SIDES))
         probs = probs[0].cpu().numpy()
     return SceneProbs(probs=np.ascontiguousarray(probs, dtype=np.float32), size=(H, W))
