@@ -243,7 +243,8 @@ def main():
     print(f"automatic mask: {identity()}" + ("" if ok or a.standin else f" ({reason})")
           + ("; STAND-IN probabilities from the photos' own labels" if a.standin else "")
           + (f"; OUT-OF-FOLD heads of {a.heads} ({len(heads)} folds)" if heads else "")
-          + f"; flip averaging {'on' if parser.FLIP_TTA else 'off'}")
+          + f"; flip averaging {'on' if parser.FLIP_TTA else 'off'}"
+          + f"; further views at {', '.join(f'{v} px' for v in parser.EXTRA_SIDES) or 'none'}")
     modes = [main_mode] + ([] if a.no_classical else ["classical"])
     warm = np.zeros((256, 384, 3), np.uint8)          # load the networks before anything is timed
     warm[:128] = (120, 160, 220)

@@ -73,6 +73,23 @@ photos:
   Fold training time at 1400 steps: ~320 s per head; the shipped head: 328 s with the feature
   cache warm (~150 s more to fill it).
 
+  Round 6, the same 1400-step fold heads, further views at inference (``parser.EXTRA_SIDES``:
+  the photo at another long side, its probabilities resized to the working grid and averaged
+  in; ``EXTRA_FLIP``: with its mirror image too); mask step time at 1024 px, mean / worst:
+
+                                          | fused: >1 %  mean    found   water  | time (s)
+    512 flip (round 5)                    |        64    3.70 %  87.7 %  45/55  | 0.72 / 1.09
+    512 flip + 384 flip                   |        61    3.23 %  87.1 %  42/55  | 0.85 / 1.43
+    512 flip + 640 flip                   |        57    3.25 %  87.3 %  43/55  | 0.94 / 1.64
+    512 flip + 768 flip                   |        53    3.19 %  87.1 %  44/55  | 1.11 / 1.84
+    512 flip + 768                        |        53    3.15 %  87.2 %  44/55  | 0.86 / 1.39
+    512 + 768, no flip (chosen)           |        52    3.18 %  87.2 %  43/55  | 0.75 / 1.26
+
+  The 768 px view resolves thin things the 512 px view blurs; with it, averaging with mirror
+  images no longer helps (53 vs 52 photos over 1 %), and dropping it keeps the mask step at
+  2048 px under its 1.5 s bar. Six samples with 512 flip + 768: IoU 0.951 mean, 0.878 worst;
+  false-move 0.58 % mean, 1.50 % worst (the chosen setting's: in the round-6 closing note).
+
 Deterministic: fixed seeds, deterministic algorithms, one order of photos and
 views, each view's random draws seeded by the photo's name; the same data gives
 the same head bit for bit on the same machine (with or without the feature cache).
