@@ -479,14 +479,16 @@ class LoopPolicy:
     # -- the loop -------------------------------------------------------------------------
     def _groups(self, start: torch.Tensor, cycles: torch.Tensor | None) -> list:
         """[(index (K',) of the points, or None for all of them; cycles k)] from a cycles map
-        (1, 1, H, W) on the grid of `start` (None: the whole loop is one cycle everywhere)."""
+        (1, 1, H, W) on the grid of `start` (None: the whole loop is one cycle everywhere).
+        The largest group comes first, as None: it is computed at every point (each point's
+        trace and weights depend on that point alone) and the other groups overwrite their
+        points (``_merge``), so the largest is never copied."""
         if cycles is None:
             return [(None, 1)]
         per_point = sample(cycles.to(start.dtype), start, "nearest")[0].round().clamp(1, self.n).long()
-        ks = torch.unique(per_point).tolist()
-        if len(ks) == 1:
-            return [(None, int(ks[0]))]
-        return [(torch.nonzero(per_point == k)[:, 0], int(k)) for k in ks]
+        groups = [(torch.nonzero(per_point == k)[:, 0], int(k)) for k in torch.unique(per_point).tolist()]
+        groups.sort(key=lambda g: -len(g[0]))
+        return [(None, groups[0][1])] + groups[1:]
 
     def _cycle_walk(self, k: int, start, field, coarse, cpoints, counter):
         """For t = 0 .. n-1 in k cycles: (tl, m, forward source, backward source, coarse forward
@@ -501,25 +503,20 @@ class LoopPolicy:
                 yield tl, m, next(fwd), next(bwd), next(c_fwd), next(c_bwd)
 
     @staticmethod
-    def _merge(t: int, groups: list, parts: list, k: int) -> LoopFrame:
-        """One LoopFrame for all k points from those of each group of points."""
+    def _merge(groups: list, parts: list) -> LoopFrame:
+        """One LoopFrame for all points: the first part's (computed at every point), with the
+        points of the other groups overwritten by theirs."""
+        base = parts[0]
         if len(parts) == 1:
-            return parts[0]
-
-        def merged(name):
-            first = getattr(parts[0], name)
-            if first is None:
-                return None
-            dim = 1 if name.startswith("extra") else 0                  # extras are (C, K), the rest (K, ...)
-            shape = list(first.shape)
-            shape[dim] = k
-            out = first.new_empty(shape)
-            for (idx, _), p in zip(groups, parts):
-                out.index_copy_(dim, idx, getattr(p, name))
-            return out
-
-        return LoopFrame(t, *(merged(a) for a in ("fwd", "bwd", "w_fwd", "w_bwd", "w_still", "ripple",
-                                                   "extra_fwd", "extra_bwd")))
+            return base
+        # the positions may be the very tensors the traces go on from (or `start`): copies
+        base.fwd, base.bwd = base.fwd.clone(), base.bwd.clone()
+        for (idx, _), p in zip(groups[1:], parts[1:]):
+            for name in ("fwd", "bwd", "w_fwd", "w_bwd", "w_still", "ripple", "extra_fwd", "extra_bwd"):
+                dst = getattr(base, name)
+                if dst is not None:                                     # extras are (C, K), the rest (K, ...)
+                    dst.index_copy_(1 if name.startswith("extra") else 0, idx, getattr(p, name))
+        return base
 
     def frames(self, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *, ripple=None,
                extra: torch.Tensor | None = None, cycles: torch.Tensor | None = None,
@@ -551,7 +548,7 @@ class LoopPolicy:
                 timing = self._timing(tl, m, phase, c_f, c_b, grid, hw)
                 frames.append(self._blend(t, tl, m, p_f, p_b, valid, timing,
                                           offset if offset is None or idx is None else offset[idx]))
-            yield self._merge(t, groups, frames, len(start))
+            yield self._merge(groups, frames)
 
     def frame(self, t: int, start: torch.Tensor, field: torch.Tensor, valid: torch.Tensor, *,
               ripple=None, extra: torch.Tensor | None = None, cycles: torch.Tensor | None = None) -> LoopFrame:
@@ -572,4 +569,4 @@ class LoopPolicy:
                                   grid, hw)
             frames.append(self._blend(t, tl, m, trace(points, field, -1.0, tl), trace(points, field, 1.0, m - tl),
                                       valid, timing, offset if offset is None or idx is None else offset[idx]))
-        return self._merge(t, groups, frames, len(start))
+        return self._merge(groups, frames)
