@@ -539,12 +539,12 @@ class LoopPolicy:
         groups = self._groups(start, cycles)
         walks = [self._cycle_walk(k, start if idx is None else start[idx], field, coarse,
                                   cpoints, counter) for idx, k in groups]
+        grids = [cgrid if idx is None else cgrid[:, :, idx] for idx, _ in groups]  # each group's coarse grid
         for t in range(self.n):
             offset = self.ripple_offset(parts, t)
             frames = []
-            for (idx, _), walk in zip(groups, walks):
+            for (idx, _), walk, grid in zip(groups, walks, grids):
                 tl, m, p_f, p_b, c_f, c_b = next(walk)
-                grid = cgrid if idx is None else cgrid[:, :, idx]
                 timing = self._timing(tl, m, phase, c_f, c_b, grid, hw)
                 frames.append(self._blend(t, tl, m, p_f, p_b, valid, timing,
                                           offset if offset is None or idx is None else offset[idx]))

@@ -98,15 +98,20 @@ def _grid(h, w):
     return torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32))
 
 
-@pytest.mark.parametrize("n", [5, 24])
-def test_policy_frames_match_the_straightforward_computation(n):
-    h, w = 30, 44
-    g = torch.Generator().manual_seed(1)
-    field = torch.nn.functional.avg_pool2d(torch.randn(1, 2, h, w, generator=g), 9, 1, 4) * 3
+def _smooth_scene(seed, px, h=30, w=44):
+    """(field (1, 2, h, w) smooth random motion of about `px` px a frame, valid (1, 1, h, w) of a
+    mask with a frozen notch at the bottom, start (K, 2) its moving pixels)."""
+    g = torch.Generator().manual_seed(seed)
+    field = torch.nn.functional.avg_pool2d(torch.randn(1, 2, h, w, generator=g), 9, 1, 4) * px
     mask = np.ones((h, w), bool)
     mask[18:, 10:20] = False
     valid = torch.from_numpy(validity_map(mask))[None, None]
-    start = _grid(h, w)[torch.from_numpy(mask.ravel())]
+    return field, valid, _grid(h, w)[torch.from_numpy(mask.ravel())]
+
+
+@pytest.mark.parametrize("n", [5, 24])
+def test_policy_frames_match_the_straightforward_computation(n):
+    field, valid, start = _smooth_scene(seed=1, px=3.0)
     policy = LoopPolicy(n, coarse_side=16)
     frames = list(policy.frames(start, field, valid))
     assert len(frames) == n
@@ -215,12 +220,7 @@ def test_cycles_loop_a_region_several_times_and_match_the_straightforward_comput
     """Points with k cycles restart from the photo at every cycle's start, are traced only
     within their cycle, and frames() matches frame(); the other points loop once."""
     h, w = 30, 44
-    g = torch.Generator().manual_seed(2)
-    field = torch.nn.functional.avg_pool2d(torch.randn(1, 2, h, w, generator=g), 9, 1, 4) * 2
-    mask = np.ones((h, w), bool)
-    mask[18:, 10:20] = False
-    valid = torch.from_numpy(validity_map(mask))[None, None]
-    start = _grid(h, w)[torch.from_numpy(mask.ravel())]
+    field, valid, start = _smooth_scene(seed=2, px=2.0, h=h, w=w)
     cycles = torch.ones(1, 1, h, w)
     cycles[..., :, 22:] = 3
     fast = start[:, 0] >= 22
