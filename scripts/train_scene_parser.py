@@ -526,12 +526,19 @@ def folds_of(photos, k: int) -> list[int]:
     return fold
 
 
-def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | None, log) -> dict:
+def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | None, log,
+                   always_train: tuple = ()) -> dict:
     """Train a head on k-1 folds and evaluate it on the one held back, for each fold; print and
     return the out-of-fold figures (with and without flip averaging). With ``out``, each fold's
     head goes to OUT/foldI/ and OUT/folds.json maps each photo's name to its fold (for
-    ``bench/masks.py --split train --heads OUT``)."""
-    fold = folds_of(photos, k)
+    ``bench/masks.py --split train --heads OUT``). Photos whose name starts with one of
+    ``always_train`` (folder names under data/scenes) are in every fold's training and never
+    scored, so that the other photos' folds and figures compare with a run without them
+    (is new data worth adding?)."""
+    scored = [i for i, (_, _, name) in enumerate(photos) if not name.startswith(tuple(always_train))]
+    fold = [-1] * len(photos)
+    for i, f in zip(scored, folds_of([photos[i] for i in scored], k)):
+        fold[i] = f
     conf = {True: np.zeros((5, 5), np.int64), False: np.zeros((5, 5), np.int64)}
     rows = {True: [], False: []}
     folds_json = {"folds": k, "photos": {}}
@@ -634,6 +641,9 @@ def main(argv=None) -> int:
                     help="K > 1: cross-validation over the train photos instead of the shipped head: K heads, "
                          "each evaluated on its held-back fold (out-of-fold figures); --out gets foldI/ heads "
                          "and folds.json for bench/masks.py --heads")
+    ap.add_argument("--always-train", nargs="*", default=[], metavar="FOLDER",
+                    help="with --folds: folders (names under data/scenes, e.g. fedora-r7flow/) whose photos are "
+                         "in every fold's training and never scored, to measure what new data adds")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                     help="override a setting for an experiment, e.g. WEIGHT_DECAY=1e-2 HEAD.drop=0.3 AUGMENTS=r3")
     ap.add_argument("--cache", default=CACHE, help="folder for the backbone features ('' to keep none)")
@@ -673,7 +683,8 @@ def main(argv=None) -> int:
         if args.folds > 1:
             log(f"cross-validation, {args.folds} folds, {steps} steps of {batch} each; settings {settings()}")
             cross_validate(photos, items, args.folds, steps, batch, lr, args.seed,
-                           args.out if args.out != os.path.join(ROOT, "cinegan_core", "data") else None, log)
+                           args.out if args.out != os.path.join(ROOT, "cinegan_core", "data") else None, log,
+                           tuple(a.rstrip("/") + "/" for a in args.always_train))
             log("done")
             return 0
         counts = {c: 0 for c in CLASSES}

@@ -122,3 +122,29 @@ def test_unavailable_with_a_damaged_head(monkeypatch, tmp_path):
     monkeypatch.setattr(parser, "_NETS", {})
     ok, why = parser.available()
     assert ok is False and "damaged" in why
+
+
+def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monkeypatch):
+    """--always-train: new photos train every fold and are never scored, and the other
+    photos' folds are those a run without them deals (so the figures compare)."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import train_scene_parser as tsp
+    photos = [(f"{n}.jpg", {}, n) for n in ("old/a", "old/b", "new-r7/c", "old/d", "new-r7/e", "old/f")]
+    dealt = []
+
+    def folds_of(ps, k):
+        dealt.append([p[2] for p in ps])
+        return [i % k for i in range(len(ps))]
+    trained, scored = [], []
+    monkeypatch.setattr(tsp, "folds_of", folds_of)
+    monkeypatch.setattr(tsp, "train", lambda items, *a, **kw: trained.append({photos[it["photo"]][2] for it in items}))
+    monkeypatch.setattr(tsp, "evaluate", lambda head, items, flip: (
+        scored.append({photos[it["photo"]][2] for it in items}) or (np.eye(5, dtype=np.int64), [])))
+    monkeypatch.setattr(tsp, "figures", lambda conf, rows: {
+        "acc": 1.0, "iou": [1.0] * 5, "false_move": 0.0, "fm_mean": 0.0, "fm_over_1": 0, "n_photos": 0,
+        "recall": 1.0, "running_found": 0, "running_photos": 0})
+    items = [{"photo": i, "aug": a} for i in range(len(photos)) for a in ("base", "flip")]
+    tsp.cross_validate(photos, items, 2, 1, 1, 1e-3, 0, None, lambda m: None, always_train=("new-r7/",))
+    assert dealt == [["old/a", "old/b", "old/d", "old/f"]]
+    assert all({"new-r7/c", "new-r7/e"} <= t for t in trained)
+    assert set().union(*scored) == {"old/a", "old/b", "old/d", "old/f"}
