@@ -127,7 +127,7 @@ def test_unavailable_with_a_damaged_head(monkeypatch, tmp_path):
 def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monkeypatch):
     """--always-train: new photos train every fold and are never scored, and the other
     photos' folds are those a run without them deals (so the figures compare)."""
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
     import train_scene_parser as tsp
     photos = [(f"{n}.jpg", {}, n) for n in ("old/a", "old/b", "new-r7/c", "old/d", "new-r7/e", "old/f")]
     dealt = []
