@@ -94,7 +94,7 @@ photos:
   scored, the new ones train every fold (``--always-train``); fused mask at 1024 px, 240 scored photos:
 
                                           parser: acc  still/flow/fall IoU  | fused: >1 %  >5 %  >10 %  mean    found   water
-    250 photos, 1400 steps (round 5 head)       0.883                       |        53    31    19     3.36 %  87.0 %  45/55
+    250 photos, 1400 steps (round 5 head)       0.884  0.48 / 0.41 / 0.09   |        53    31    19     3.36 %  87.0 %  45/55
     283 photos, 1400 steps                      0.886  0.46 / 0.41 / 0.07   |        60    28    19     2.93 %  86.8 %  43/55
     283 photos, 2000 steps                      0.893  0.51 / 0.43 / 0.10   |        59    29    18     2.91 %  87.7 %  43/55
     the two above averaged (2 members)                                      |        56    29    16     2.72 %  87.1 %  44/55

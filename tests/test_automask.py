@@ -406,3 +406,19 @@ def test_unsure_parts_reach_the_render_as_warnings(monkeypatch):
                                                                     {"sky": 0.3, "water": 0.0}, [unsure]))
     scene = prepare(img, max_side=None)
     assert scene.warnings == [unsure] and np.array_equal(scene.labels, labels)
+
+
+def test_label_upsampling_is_the_first_maximum_of_the_resized_class_indicators():
+    """_upsample_labels: each class's indicator resized bilinearly, the largest wins and ties go to
+    the lower code (SOLID first), as an argmax over their stack; checkerboards make exact ties."""
+    from cinegan_core.automask import SOLID, _upsample_labels
+    rng = np.random.default_rng(5)
+    cases = [rng.integers(0, 5, (h, w)).astype(np.uint8) for h, w in ((7, 9), (40, 23), (64, 64))]
+    cases.append(((np.indices((16, 16)).sum(0) % 2) * 3).astype(np.uint8))      # 0/3 checkerboard
+    cases.append(np.full((10, 12), 2, np.uint8))                                # one class, SOLID absent
+    for labels in cases:
+        for size in ((labels.shape[1] * 2, labels.shape[0] * 2), (301, 157), (5, 4)):
+            codes = np.array(sorted(set(np.unique(labels).tolist()) | {SOLID}), np.uint8)
+            stack = np.stack([cv2.resize((labels == k).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+                              for k in codes])
+            assert np.array_equal(_upsample_labels(labels, size), codes[np.argmax(stack, 0)])

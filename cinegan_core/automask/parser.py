@@ -213,15 +213,21 @@ def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead |
         state = load_file(path)
     except (SafetensorError, OSError, ValueError) as e:
         raise CineGANError(f"cannot load the scene parser's head {path}: {e}") from None
-    n_members = len({k.split(".")[1] for k in state if k.startswith("members.")})
-    if n_members:
-        head = SceneHeads([SceneHead(**_head_shape({k.split(".", 2)[2]: v for k, v in state.items()
-                                                    if k.startswith(f"members.{i}.")}))
-                           for i in range(n_members)])
-    else:
-        head = SceneHead(**_head_shape(state))
+    members = member_states(state)
+    head = SceneHeads([SceneHead(**_head_shape(m)) for m in members]) if members else SceneHead(**_head_shape(state))
     load_into(head, state, path, "scene parser head")
     return head.eval().requires_grad_(False)
+
+
+def member_states(state: dict) -> list[dict]:
+    """The members' own state dicts (keys without their ``members.I.`` prefix) of a SceneHeads
+    state dict, in member order; [] for a single head's."""
+    members: dict[int, dict] = {}
+    for key, value in state.items():
+        if key.startswith("members."):
+            _, i, name = key.split(".", 2)
+            members.setdefault(int(i), {})[name] = value
+    return [members[i] for i in sorted(members)]
 
 
 def _head_shape(state: dict) -> dict:
