@@ -105,7 +105,7 @@ photos:
   figures; two seeds at 2000 steps beat the round-5 head at every severity (photos over 1 / 2 / 5 /
   10 %: 53 / 40 / 31 / 19 -> 47 / 35 / 25 / 12; mean 3.36 -> 2.49 %) and find as much, but find the
   running water of fewer photos (45 -> 41 of 55). The shipped head is 2 members of 2000 steps each,
-  seeds 17 and 1017 on the same views (19 min on 2 busy cores; ~14 min alone).
+  seeds 17 and 1017 on the same views (19 min on 2 cores shared with another training run).
 
 Deterministic: fixed seeds, deterministic algorithms, one order of photos and
 views, each view's random draws seeded by the photo's name; the same data gives
