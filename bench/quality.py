@@ -7,7 +7,8 @@ For each sample it renders, to lossless PNG frames, with the command line:
   ref    its own mask and motion file (its vectors multiplied by --motion-scale, 1 by default)
                                                -> cinemetrics loop (vs that motion)
   bare   the photo alone (automatic mask, default motion; our field saved as .npy)
-                                               -> cinemetrics loop (vs our field, our mask)
+                                               -> cinemetrics loop (vs our field, our mask;
+                                                  drift per moving class that has a field)
   arrow  its own mask and one arrow across the upper sky
                                                -> cinemetrics loop (vs a field of the arrow)
 and the automatic mask                         -> cinemetrics mask-iou (vs the reference mask).
@@ -196,7 +197,7 @@ def main():
         a.skip = "ref,bare,arrow,mask"
     from cinegan_core import labels_for, load_photo, prepare
     from cinegan_core.mask import save_mask
-    from cinegan_core.regions import GROUPS, SKY, in_group
+    from cinegan_core.regions import MOVING, NAMES, SKY
     names = sorted(n for n in os.listdir(SAMPLES) if os.path.isdir(os.path.join(SAMPLES, n)))
     if a.only:
         names = [n for n in names if n in a.only.split(",")]
@@ -228,13 +229,17 @@ def main():
             np.save(out + "_bare_motion.npy", scene.field[None])
             save_mask(scene.mask, out + "_bare_mask.png")
             cli("render", photo, "--frames", a.frames, "--frames-dir", out + "_bare")
-            # each region on its own: sky and water drift apart, and where they touch
-            # cinemetrics would otherwise measure them as one component
+            # each class on its own: sky, still and flowing water move apart (a group's mean field
+            # would average opposite directions, or a ripple's zero field, into a speed nobody asked
+            # for), and where they touch cinemetrics would otherwise measure them as one component;
+            # a rippling class has no field to measure against and is left out
             r = {}
-            for region in GROUPS:
-                inside = in_group(scene.labels, region)
-                if inside.mean() < 0.02:
+            speed = np.hypot(*scene.field)
+            for code in MOVING:
+                inside = scene.labels == code
+                if inside.mean() < 0.02 or speed[inside].mean() < 1e-3:
                     continue
+                region = NAMES[code]
                 save_mask(inside, out + f"_bare_{region}.png")
                 m = metrics("loop", "--image", photo, "--mask", out + f"_bare_{region}.png",
                             "--frames-dir", out + "_bare", "--motion", out + "_bare_motion.npy")
@@ -275,8 +280,11 @@ def main():
     if bare:
         table(f"bare photo (automatic mask, default motion), {a.frames} frames", bare,
               ["static_psnr", "seam_ratio", "sharpness_mean", "sharpness_min"])
-        table("bare photo, drift per region (measured against our default field)", bare,
-              [f"{r}_{x}" for r in ("sky", "water") for x in ("deg", "px_per_frame", "direction_cos", "speed_ratio")])
+        for code in MOVING:
+            region = NAMES[code]
+            if any(f"{region}_deg" in r for _, r in bare):
+                table(f"bare photo, {region.replace('_', ' ')} (measured against our default field)", bare,
+                      [f"{region}_{x}" for x in ("deg", "px_per_frame", "direction_cos", "speed_ratio")])
     if arrow:
         table(f"one arrow on the sky (own mask), {a.frames} frames; measured against the arrow", arrow,
               ["seam_ratio", "direction_cos", "speed_ratio", "arrow"])

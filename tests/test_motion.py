@@ -193,6 +193,41 @@ def test_a_stream_flows_along_its_own_axis_downhill():
     assert plan.styles["water"] == "flow" and v[1] > 0 and v[0] > 0
 
 
+def test_a_cove_slides_one_way_instead_of_following_its_curved_shore():
+    """Water that is neither a channel nor spanning the photo (a cove whose shore curves
+    round it, beside a cliff) slides one way, along the level, as open water does; its
+    shore is not a course (following it bent the surf into curved streaks). A body as
+    squat but with straight banks (a wide river) still flows along them, downhill."""
+    h, w = 240, 320
+    yy, xx = np.mgrid[:h, :w]
+    cove = ((xx - w) ** 2 + (yy - h) ** 2 < (0.75 * h) ** 2) & (yy > 0.35 * h)   # a quarter disc, bottom right
+    d, how = flow_directions(cove)
+    angles = np.degrees(np.arctan2(d[1][cove], d[0][cove]))
+    assert np.ptp(angles) < 1.0 and abs(abs(angles.mean()) - 180) < 20, how
+    h, w = 240, 480
+    yy, xx = np.mgrid[:h, :w]
+    river = np.abs((xx - 0.3 * w) * 0.8 - (yy - 0.5 * h) * 0.6) < 60                   # a broad straight band
+    d, how = flow_directions(river)
+    axis = np.array([0.6, 0.8])
+    assert "downhill" in how and (d[0][river] * axis[0] + d[1][river] * axis[1]).mean() > 0.95, how
+
+
+def test_surf_seen_from_above_slides_along_its_crests_whatever_their_slope():
+    """Water that reaches the top of the photo is seen from above: its surf lines may run
+    any way, and it slides along them (here they run down the photo). Below a horizon the
+    same steep streaks would be glitter or reflections: that water slides level."""
+    h, w = 240, 320
+    rng = np.random.default_rng(5)
+    streaks = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=1.2, sigmaY=10)
+    img = np.clip(np.array([30, 90, 120]) + 2500 * (streaks[..., None] - 0.5), 0, 255).astype(np.uint8)
+    for top, steep in ((0, True), (h // 3, False)):
+        water = np.zeros((h, w), bool)
+        water[top:] = True
+        d, how = flow_directions(water, img)
+        v = d[:, water].mean(1)
+        assert (abs(v[1]) > 0.9) == steep and ("crests" in how) == steep, how
+
+
 def test_explicit_styles_override_the_automatic_choice():
     img, labels = mirror_lake()
     plan = region_motion(labels, frames=40, photo=img, styles={"water": "flow", "sky": "ripple"})

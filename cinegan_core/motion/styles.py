@@ -33,6 +33,8 @@ MIRROR_SCORE = 0.3     # correlation of the water's fine detail with the scene m
 TEXTURE_SCORE = 0.02   # std of the water's fine detail (0..1 grey levels) above which it is "textured"
                        # (measured: calm, mirror-like water 0.005-0.011; waves, chop, streaks 0.030-0.065)
 CHANNEL_ELONGATION = 3.0  # long / short axis of a stream-like region
+STRAIGHT_COURSE = 0.85    # a body of water less elongated than a channel still flows along its banks when they
+                          # are this straight (``_course``); where they bend it is open water
 
 
 @dataclass
@@ -236,42 +238,41 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
                     toward: float | None = None) -> tuple[np.ndarray, str]:
     """Unit directions (2, H, W) float32 along which a water body flows, and a description.
 
-    A channel (stream, river: not spanning the photo) flows along its own local axis,
-    from the structure tensor of the smoothed region (the banks), downhill, i.e. with a
-    downward component in the image, or leftward where the channel is level. Open water
-    (sea, lake spanning the photo) slides along its wave crests (from the structure
-    tensor of its texture), leftward unless the user asks otherwise. Not toward the
-    camera, although swell comes that way: a flat warp cannot make content grow as it
-    approaches nor appear at the far edge, so such a flow melts the texture and piles
-    it against every still thing in the water (foam, rocks, the shore), whose edges lie
-    along the crests; sliding along the crests keeps the texture's scale and runs along
-    those edges. `toward` (degrees): the user's direction, used only to pick which way
-    along the estimated axis."""
+    A channel (a stream, a river: not spanning the photo, and elongated, CHANNEL_ELONGATION
+    or more, or with banks at least STRAIGHT_COURSE straight) flows along its own local
+    axis, from the structure tensor of the smoothed region (the banks), downhill, i.e. with
+    a downward component in the image, or leftward where the channel is level (``_course``).
+    Open water (a sea or lake spanning the photo; a bay or cove whose shore curves round it,
+    where following the shore would bend the surf into curved streaks) slides along its wave
+    crests (from the structure tensor of its texture), leftward unless the user asks
+    otherwise (``_open_water``). Not toward the camera, although swell comes that way: a
+    flat warp cannot make content grow as it approaches nor appear at the far edge, so such
+    a flow melts the texture and piles it against every still thing in the water (foam,
+    rocks, the shore), whose edges lie along the crests; sliding along the crests keeps the
+    texture's scale and runs along those edges. `toward` (degrees): the user's direction,
+    used only to pick which way along the estimated axis."""
     H, W = region.shape
     g, r, _ = _small(rgb, region, 256)
+    d, how = None, ""
+    if not _spans_width(r):
+        d, how, straight = _course(r, toward)
+        if straight < STRAIGHT_COURSE and _shape_axis(r)[0] < CHANNEL_ELONGATION:
+            d = None
+    if d is None:
+        d, how = _open_water(r, g, toward)
+    big = cv2.resize(np.moveaxis(d, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR)
+    big = np.moveaxis(big, -1, 0)
+    big /= np.maximum(np.hypot(big[0], big[1]), 1e-6)
+    return np.ascontiguousarray(big, dtype=np.float32), how
+
+
+def _course(r: np.ndarray, toward: float | None) -> tuple[np.ndarray, str, float]:
+    """A channel's course: unit directions (2, h, w) float32 along the local axis of the body
+    r ((h, w) bool), from the tensor of the smoothed region's gradient (across the banks),
+    downhill (or the way asked, or leftward where level); its description; and how straight
+    it is (0..1: the mean resultant length of the axis angles, doubled, over the body)."""
     h, w = r.shape
     _, axis = _shape_axis(r)
-    if _spans_width(r):
-        d = np.array([1.0, 0.0], np.float32)
-        how = "along the horizon"
-        if g is not None:
-            inner = cv2.erode(r.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-            dt = _detail(g)
-            gx, gy = cv2.Sobel(dt, cv2.CV_32F, 1, 0), cv2.Sobel(dt, cv2.CV_32F, 0, 1)
-            jxx, jxy, jyy = (float((a * b)[inner].mean()) if inner.any() else 0.0
-                             for a, b in ((gx, gx), (gx, gy), (gy, gy)))
-            coherence = math.hypot(jxx - jyy, 2 * jxy) / max(jxx + jyy, 1e-12)
-            normal = 0.5 * math.atan2(2 * jxy, jxx - jyy)  # across the wave crests
-            crest = np.array([-math.sin(normal), math.cos(normal)], np.float32)
-            if coherence >= 0.15 and abs(crest[0]) >= 0.7:
-                d, how = crest, "along the wave crests"
-        ref = unit_vector(DEFAULT_DRIFT["water"][0] if toward is None else toward)
-        if float(d @ ref) < 0 or (toward is None and float(d @ ref) == 0):
-            d = -d
-        how += f" ({math.degrees(math.atan2(d[1], d[0])) % 360:.0f} deg)"
-        out = np.broadcast_to(d[:, None, None], (2, H, W)).astype(np.float32)
-        return out, how
-    # a channel: the local axis, from the tensor of the smoothed region's gradient (across the banks)
     sigma = max(2.0, 0.02 * max(h, w))
     m = cv2.GaussianBlur(r.astype(np.float32), (0, 0), sigma)
     gx, gy = cv2.Sobel(m, cv2.CV_32F, 1, 0), cv2.Sobel(m, cv2.CV_32F, 0, 1)
@@ -281,6 +282,7 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     floor = 0.05 * float(np.median((t[0] + t[2])[r])) + 1e-9
     txx, txy, tyy = t[0] + floor * nrm[0] ** 2, t[1] + floor * nrm[0] * nrm[1], t[2] + floor * nrm[1] ** 2
     along = 0.5 * np.arctan2(2 * txy, txx - tyy) + np.pi / 2  # perpendicular to the bank normal
+    straight = float(np.hypot(np.cos(2 * along[r]).mean(), np.sin(2 * along[r]).mean()))
     d = np.stack([np.cos(along), np.sin(along)]).astype(np.float32)
     if toward is not None and abs(float(ga @ unit_vector(toward))) >= 0.5:
         ref, how = unit_vector(toward), "along the channel, the way asked"
@@ -291,10 +293,37 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     d *= np.where(d[0] * ref[0] + d[1] * ref[1] < 0, -1.0, 1.0).astype(np.float32)
     d = np.stack([cv2.GaussianBlur(c, (0, 0), 2 * sigma) for c in d])
     d /= np.maximum(np.hypot(d[0], d[1]), 1e-6)
-    big = cv2.resize(np.moveaxis(d, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR)
-    big = np.moveaxis(big, -1, 0)
-    big /= np.maximum(np.hypot(big[0], big[1]), 1e-6)
-    return np.ascontiguousarray(big, dtype=np.float32), how
+    return d, how, straight
+
+
+def _open_water(r: np.ndarray, g: np.ndarray | None, toward: float | None) -> tuple[np.ndarray, str]:
+    """Open water's course: one unit direction along the wave crests of the body r ((h, w)
+    bool; from the structure tensor of its texture in g, when coherent), else level; leftward
+    unless `toward` says otherwise (steep crests: downward). Crests steeper than 45 deg count only
+    where the water reaches the top of the photo (seen from above, surf lines run any way); below
+    a horizon they are glitter or reflections, and flowing along them would come toward the camera.
+    (2, h, w) float32, description."""
+    h, w = r.shape
+    d = np.array([1.0, 0.0], np.float32)
+    how = "along the horizon"
+    if g is not None:
+        inner = cv2.erode(r.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        dt = _detail(g)
+        gx, gy = cv2.Sobel(dt, cv2.CV_32F, 1, 0), cv2.Sobel(dt, cv2.CV_32F, 0, 1)
+        jxx, jxy, jyy = (float((a * b)[inner].mean()) if inner.any() else 0.0
+                         for a, b in ((gx, gx), (gx, gy), (gy, gy)))
+        coherence = math.hypot(jxx - jyy, 2 * jxy) / max(jxx + jyy, 1e-12)
+        normal = 0.5 * math.atan2(2 * jxy, jxx - jyy)  # across the wave crests
+        crest = np.array([-math.sin(normal), math.cos(normal)], np.float32)
+        if coherence >= 0.15 and (abs(crest[0]) >= 0.7 or r[0].any()):
+            d, how = crest, "along the wave crests"
+    ref = unit_vector(DEFAULT_DRIFT["water"][0] if toward is None else toward)
+    if toward is None and abs(d[0]) < 0.7:
+        ref = np.array([0.0, 1.0], np.float32)
+    if float(d @ ref) < 0 or (toward is None and float(d @ ref) == 0):
+        d = -d
+    how += f" ({math.degrees(math.atan2(d[1], d[0])) % 360:.0f} deg)"
+    return np.broadcast_to(d[:, None, None], (2, h, w)).astype(np.float32), how
 
 
 RIPPLE_WAVES = (  # (wavelength factor, direction on the water plane in degrees, share of the amplitude,
