@@ -402,8 +402,8 @@ def loss_of(head, feats, lab, rows, class_weights) -> torch.Tensor:
     ce = F.cross_entropy(logits, target, weight=class_weights, ignore_index=IGNORE,
                          label_smoothing=LABEL_SMOOTHING)
     valid = target != IGNORE
-    if not valid.any():
-        return ce * 0.0
+    if not valid.any():     # a crop wholly inside ignore areas: nothing to learn (ce is 0 / 0 there)
+        return logits.sum() * 0.0
     logp = F.log_softmax(logits, 1)
     p_solid = logp[:, 0].exp().clamp(1e-6, 1 - 1e-6)
     solid = (target == 0) & valid

@@ -180,3 +180,18 @@ def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monk
     assert dealt == [["old/a", "old/b", "old/d", "old/f"]]
     assert all({"new-r7/c", "new-r7/e"} <= t for t in trained)
     assert set().union(*scored) == {"old/a", "old/b", "old/d", "old/f"}
+
+
+def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
+    """A training crop inside ignore areas (255 everywhere) has nothing to learn: its loss is
+    0, not NaN (the cross-entropy alone is 0 / 0 there), and it moves no weight."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
+    import train_scene_parser as tsp
+    torch.manual_seed(0)
+    head = parser.SceneHead(**tsp.HEAD)
+    feats = {s: torch.randn(1, c, 8, 8) for s, c in ((4, 24), (8, 40), (16, 112), (32, 320))}
+    lab = torch.full((32, 32), tsp.IGNORE, dtype=torch.uint8)
+    loss = tsp.loss_of(head, feats, lab, (0.0, 1.0), torch.ones(5))
+    assert torch.isfinite(loss) and float(loss) == 0.0
+    loss.backward()
+    assert all(p.grad is None or not p.grad.any() for p in head.parameters())
