@@ -66,7 +66,7 @@ EXTRA_SIDES: tuple = (768,)
 # also average with the mirror image of every view (the working size's, then EXTRA_FLIP's for the others)
 FLIP_TTA = False
 EXTRA_FLIP: bool | None = None  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "ab3eef92e8ed58416cb3ca4575e15780589b2822857cc57271bdeea1738de710"
+HEAD_SHA256 = "cc89cb2665eec256098578f1cb4abe74644c0a4f2884b3896759f0253d8a074e"
 
 
 @dataclass
