@@ -253,26 +253,24 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     used only to pick which way along the estimated axis."""
     H, W = region.shape
     g, r, _ = _small(rgb, region, 256)
-    d, how = None, ""
     if not _spans_width(r):
-        d, how, straight = _course(r, toward)
-        if straight < STRAIGHT_COURSE and _shape_axis(r)[0] < CHANNEL_ELONGATION:
-            d = None
-    if d is None:
-        d, how = _open_water(r, g, toward)
-    big = cv2.resize(np.moveaxis(d, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR)
-    big = np.moveaxis(big, -1, 0)
-    big /= np.maximum(np.hypot(big[0], big[1]), 1e-6)
-    return np.ascontiguousarray(big, dtype=np.float32), how
+        elongation, axis = _shape_axis(r)
+        d, how, straight = _course(r, axis, toward)
+        if elongation >= CHANNEL_ELONGATION or straight >= STRAIGHT_COURSE:
+            big = np.moveaxis(cv2.resize(np.moveaxis(d, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR), -1, 0)
+            big /= np.maximum(np.hypot(big[0], big[1]), 1e-6)
+            return np.ascontiguousarray(big, dtype=np.float32), how
+    d, how = _open_water(r, g, toward)
+    return np.broadcast_to(d[:, None, None], (2, H, W)).astype(np.float32), how
 
 
-def _course(r: np.ndarray, toward: float | None) -> tuple[np.ndarray, str, float]:
+def _course(r: np.ndarray, axis: float, toward: float | None) -> tuple[np.ndarray, str, float]:
     """A channel's course: unit directions (2, h, w) float32 along the local axis of the body
-    r ((h, w) bool), from the tensor of the smoothed region's gradient (across the banks),
-    downhill (or the way asked, or leftward where level); its description; and how straight
-    it is (0..1: the mean resultant length of the axis angles, doubled, over the body)."""
+    r ((h, w) bool; axis: its overall axis in degrees, ``_shape_axis``), from the tensor of the
+    smoothed region's gradient (across the banks), downhill (or the way asked, or leftward where
+    level); its description; and how straight it is (0..1: the mean resultant length of the
+    axis angles, doubled, over the body)."""
     h, w = r.shape
-    _, axis = _shape_axis(r)
     sigma = max(2.0, 0.02 * max(h, w))
     m = cv2.GaussianBlur(r.astype(np.float32), (0, 0), sigma)
     gx, gy = cv2.Sobel(m, cv2.CV_32F, 1, 0), cv2.Sobel(m, cv2.CV_32F, 0, 1)
@@ -302,8 +300,7 @@ def _open_water(r: np.ndarray, g: np.ndarray | None, toward: float | None) -> tu
     unless `toward` says otherwise (steep crests: downward). Crests steeper than 45 deg count only
     where the water reaches the top of the photo (seen from above, surf lines run any way); below
     a horizon they are glitter or reflections, and flowing along them would come toward the camera.
-    (2, h, w) float32, description."""
-    h, w = r.shape
+    Returns (the unit direction (2,) float32, a description)."""
     d = np.array([1.0, 0.0], np.float32)
     how = "along the horizon"
     if g is not None:
@@ -323,7 +320,7 @@ def _open_water(r: np.ndarray, g: np.ndarray | None, toward: float | None) -> tu
     if float(d @ ref) < 0 or (toward is None and float(d @ ref) == 0):
         d = -d
     how += f" ({math.degrees(math.atan2(d[1], d[0])) % 360:.0f} deg)"
-    return np.broadcast_to(d[:, None, None], (2, h, w)).astype(np.float32), how
+    return d, how
 
 
 RIPPLE_WAVES = (  # (wavelength factor, direction on the water plane in degrees, share of the amplitude,
