@@ -67,6 +67,24 @@ def test_parse_scene_shapes_dtypes_and_softmax():
 
 
 @needs_backbone
+def test_the_folded_backbone_gives_the_plain_networks_features_and_classes():
+    plain = efficientnet.load_lite0()
+    folded = efficientnet.fold_batchnorm(plain)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())     # the original is untouched
+    x = torch.from_numpy(textured(96, 128).astype(np.float32)).permute(2, 0, 1)[None]
+    x = efficientnet.EfficientNetLite0.normalise(x)
+    with torch.no_grad():
+        a, b = plain.features(x), folded.features(x)
+        for s in (4, 8, 16, 32):
+            scale = float(a[s].abs().max())
+            assert float((a[s] - b[s]).abs().max()) < 1e-5 * max(scale, 1.0)
+        np.testing.assert_allclose(folded(x).numpy(), plain(x).numpy(), atol=1e-3)
+    # the feature extractor (no classifier) folds too
+    assert not hasattr(efficientnet.fold_batchnorm(efficientnet.load_lite0(classifier=False)), "_fc")
+
+
+@needs_backbone
 def test_real_photo_sky_is_mostly_sky():
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import scene_labels

