@@ -222,3 +222,19 @@ def test_a_band_of_streaky_cirrus_moves_and_a_white_cable_does_not(monkeypatch):
     assert (m.labels[cable > 0] == 0).all()
     monkeypatch.setattr(fusion, "STREAKY_CLOUDS", False)
     assert (auto_mask(u8(img), scene=probs).labels[core] == SKY).mean() < 0.6     # what the rule is for
+
+
+def test_a_white_patch_inside_a_calm_lake_is_not_a_fall_but_a_fall_into_the_lake_is():
+    from cinegan_core.automask.fusion import water_kinds
+    h, w = 200, 300
+    water = np.zeros((h, w), bool)
+    water[80:] = True                                  # a lake under the bank
+    water[:80, 130:160] = True                         # and a fall from the top into it
+    kinds = np.zeros((3, h, w), np.float32)
+    kinds[0][water] = 1.0                              # calm everywhere ...
+    kinds[0][:95, 130:160], kinds[2][:95, 130:160] = 0.0, 1.0        # ... but the fall and its foot
+    kinds[0][150:175, 60:80], kinds[2][150:175, 60:80] = 0.0, 1.0    # ... and a reflection's white patch
+    labels = water_kinds(kinds, water)
+    assert (labels[5:95, 132:158] == FALLING_WATER).all()
+    assert (labels[150:175, 60:80] == STILL_WATER).all()
+    assert (labels[120:, 200:] == STILL_WATER).all()

@@ -51,7 +51,7 @@ __all__ = ["AutoMask", "auto_labels", "auto_mask", "classical_mask", "fused_mask
            "skyline"]
 
 SURE = 0.6          # confidence below which a region is reported as unsure
-VERSION = 8         # bump when the same photo and parser give a different mask (cache keys)
+VERSION = 9         # bump when the same photo and parser give a different mask (cache keys)
 
 
 @dataclass

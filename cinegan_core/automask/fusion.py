@@ -76,6 +76,7 @@ SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge aga
 KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
+LIPLESS = 0.5        # share of a falling part's top and surround in calm water above which it is not a fall
 
 
 @dataclass
@@ -143,12 +144,15 @@ def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
     of still, flowing and falling water. Each body of water (connected piece) takes its
     dominant kind; a part of it takes another kind only where that kind clearly leads there
     (``KIND_LEAD`` of the water's probability) over a sizeable area (``KIND_AREA``: a fall into
-    a pool, a stream out of a lake), so a lake is not a patchwork of kinds."""
+    a pool, a stream out of a lake), so a lake is not a patchwork of kinds. Water falls from a
+    lip: a falling part inside calm water with that water above and around it (a white
+    reflection in a lake) is not a fall (``lipless``) and stays calm."""
     out = np.zeros(water.shape, np.uint8)
     n, lab, stats = components(water)
     total = kinds.sum(0) + 1e-6
     lead = np.argmax(kinds, 0)
     clear = kinds.max(0) > KIND_LEAD * total
+    fall, calm = FALLING_WATER - STILL_WATER, 0
     for i in range(1, n):
         r = lab == i
         dominant = int(np.argmax(kinds[:, r].sum(1)))
@@ -156,12 +160,32 @@ def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
         other = r & clear & (lead != dominant)
         if other.any():
             m, olab, ostats = components(other)
-            big = ostats[:, cv2.CC_STAT_AREA] >= KIND_AREA * water.size
-            big[0] = False
-            keep = big[olab]
-            code[keep] = lead[keep]
+            for j in range(1, m):
+                if ostats[j, cv2.CC_STAT_AREA] < KIND_AREA * water.size:
+                    continue
+                part = olab == j
+                kind = int(np.argmax(np.bincount(lead[part], minlength=3)))
+                if kind == fall and dominant == calm and lipless(part, r):
+                    continue
+                code[part] = lead[part]
         out[r] = (STILL_WATER + code[r]).astype(np.uint8)
     return out
+
+
+def lipless(part: np.ndarray, body: np.ndarray) -> bool:
+    """Whether a part ((h, w) bool) of a body of water ((h, w) bool) has no lip to fall from: most
+    of the columns of its top (the pixel 1 % of the long side above them; the photo's top edge
+    counts as a lip) and most of a ring of that width around it lie in the body. A waterfall's
+    top meets rock, sky or the photo's edge and its sides are rock (both shares ~0 to 0.4); a
+    white reflection inside a lake is water above and around (~0.6 to 1). Both over ``LIPLESS``."""
+    gap = max(2, round(0.01 * max(part.shape)))
+    cols = np.flatnonzero(part.any(0))
+    tops = np.argmax(part[:, cols], 0) - gap
+    inside = tops >= 0
+    above = float(body[tops[inside], cols[inside]].sum()) / len(cols)
+    ring = dilate(part, gap) & ~part
+    around = float(body[ring].mean()) if ring.any() else 0.0
+    return above > LIPLESS and around > LIPLESS
 
 
 def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np.ndarray) -> dict:
