@@ -152,7 +152,7 @@ def water_kinds(kinds: np.ndarray, water: np.ndarray) -> np.ndarray:
     total = kinds.sum(0) + 1e-6
     lead = np.argmax(kinds, 0)
     clear = kinds.max(0) > KIND_LEAD * total
-    fall, calm = FALLING_WATER - STILL_WATER, 0
+    calm, fall = 0, FALLING_WATER - STILL_WATER      # indices into kinds (and code)
     for i in range(1, n):
         r = lab == i
         dominant = int(np.argmax(kinds[:, r].sum(1)))

@@ -49,7 +49,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CineGANError
-from ..models.efficientnet import TAP_CHANNELS, EfficientNetLite0, fold_batchnorm, load_lite0, package_file, PACKAGE
+from ..models.efficientnet import (TAP_CHANNELS, EfficientNetLite0, fold_batchnorm, load_lite0, package_file, PACKAGE,
+                                   PACKAGE_VERSION)
 
 __all__ = ["SceneProbs", "SceneHead", "SceneHeads", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
 
@@ -265,7 +266,7 @@ def _networks(device: str):
             if cpu is None:
                 if package_file() is None:
                     raise CineGANError(f"the scene parser's backbone is not installed: pip install {PACKAGE}"
-                                       f"==0.1.0 (the classical mask is used instead)")
+                                       f"=={PACKAGE_VERSION} (the classical mask is used instead)")
                 cpu = (fold_batchnorm(load_lite0(classifier=False)).to(memory_format=torch.channels_last), load_head())
                 _NETS["cpu"] = cpu
             nets = cpu if device == "cpu" else tuple(copy.deepcopy(n).to(device) for n in cpu)
