@@ -122,6 +122,42 @@ def test_the_parser_runs_when_it_is_available(monkeypatch):
     assert (m.labels[: int(0.5 * H)] == SKY).mean() > 0.95 and not any("simple cues" in n for n in m.notes)
 
 
+def test_the_photo_cues_run_beside_the_parser_and_give_the_same_mask(monkeypatch):
+    """While the parser runs, the parser-free cues (mirror, classical skyline, standout) are
+    computed in a second thread; the mask, notes and confidence equal the serial path's."""
+    import sys
+    import threading
+    import types
+    from test_automask import lake_scene
+    img, y0, mountain = lake_scene()
+    classes = np.where(mountain, 0, SKY).astype(np.uint8)
+    classes[y0:] = STILL_WATER
+    fake = types.SimpleNamespace(available=lambda: (True, ""), parse_scene=lambda rgb, device=None: coarse_probs(classes))
+    monkeypatch.setitem(sys.modules, "cinegan_core.automask.parser", fake)
+    monkeypatch.setattr(automask, "parser", fake, raising=False)
+    threads = []
+    real = automask.photo_cues
+    monkeypatch.setattr(automask, "photo_cues", lambda p: threads.append(threading.current_thread().name) or real(p))
+    concurrent = auto_mask(img)
+    monkeypatch.setattr(automask, "CONCURRENT_CUES", False)
+    serial = auto_mask(img)
+    assert len(threads) == 1 and threads[0].startswith("cinegan-cues")
+    assert (concurrent.labels == SKY).mean() > 0.1 and (concurrent.labels == STILL_WATER).mean() > 0.1
+    np.testing.assert_array_equal(concurrent.labels, serial.labels)
+    assert (concurrent.notes, concurrent.confidence) == (serial.notes, serial.confidence)
+
+
+def test_a_black_photo_gives_an_empty_mask_without_numeric_warnings():
+    """Bounds taken from an all-black photo are equal (0 to 0): no division by zero."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        m = auto_mask(np.zeros((H, W, 3), np.uint8), scene=coarse_probs(np.zeros((H, W), np.uint8)))
+        c = automask.classical_mask(np.zeros((H, W, 3), np.uint8))
+    assert not m.moving.any() and not c.moving.any()
+    assert m.notes == ["found no sky or water: paint what should move"]
+
+
 def test_sky_the_parser_sees_in_a_mirror_is_still_water():
     """Below a mirror axis (reflection symmetry) the sky's reflection ripples as still water,
     even where the parser took it for sky."""

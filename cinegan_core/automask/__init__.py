@@ -36,6 +36,7 @@ other.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -43,7 +44,7 @@ import numpy as np
 
 from ..regions import SKY, SOLID, WATER, is_moving, shares
 from .cues import PhotoViews, dilate
-from .fusion import fuse
+from .fusion import fuse, photo_cues
 from .sky import find_sky, skyline
 from .water import find_water, refine_water, surface_water
 
@@ -51,6 +52,9 @@ __all__ = ["AutoMask", "auto_labels", "auto_mask", "classical_mask", "fused_mask
            "skyline"]
 
 SURE = 0.6          # confidence below which a region is reported as unsure
+# compute the parser-free cues (``fusion.photo_cues``) in a second thread while the parser runs: the
+# same mask, sooner (bench/masks.py prints the mask step's time)
+CONCURRENT_CUES = True
 VERSION = 9         # bump when the same photo and parser give a different mask (cache keys)
 
 
@@ -135,26 +139,39 @@ def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None)
     3 flowing / 4 falling water, per-group confidence and share in [0, 1], notes).
     """
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    views = None
     if scene is None and use_parser:
-        scene, reason = parse(rgb, device)
+        if CONCURRENT_CUES and parser_status()[0]:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cinegan-cues") as pool:
+                pending = pool.submit(_views_and_cues, rgb)
+                scene, reason = parse(rgb, device)
+                views = pending.result()
+        else:
+            scene, reason = parse(rgb, device)
         if scene is None:
             am = classical_mask(rgb)
             am.notes.append(f"{reason}: the mask comes from simple cues only; check what moves")
             return am
     if scene is None:
         return classical_mask(rgb)
-    am = fused_mask(rgb, scene)
+    am = fused_mask(rgb, scene, views)
     am.scene = scene
     return am
 
 
-def fused_mask(rgb: np.ndarray, scene) -> AutoMask:
+def _views_and_cues(rgb: np.ndarray):
+    p = PhotoViews(rgb)
+    return p, photo_cues(p)
+
+
+def fused_mask(rgb: np.ndarray, scene, views=None) -> AutoMask:
     """The parser's probabilities fused with the classical cues (``fusion``).
 
-    rgb: (H, W, 3) uint8; scene: SceneProbs or (5, h, w) float32 probabilities."""
+    rgb:   (H, W, 3) uint8; scene: SceneProbs or (5, h, w) float32 probabilities.
+    views: (PhotoViews, PhotoCues) of this photo if already computed (None: computed here)."""
     H, W = rgb.shape[:2]
-    p = PhotoViews(rgb)
-    f = fuse(p, scene)
+    p, cues = views if views is not None else (PhotoViews(rgb), None)
+    f = fuse(p, scene, cues)
     labels = _upsample_labels(f.labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else f.labels_f
     share = shares(labels)
     confidence = {k: (v if share[k] else 0.0) for k, v in f.confidence.items()}

@@ -30,8 +30,12 @@ def resize_to(img: np.ndarray, side: int, interpolation=cv2.INTER_AREA) -> np.nd
 
 
 def ramp(x, lo: float, hi: float):
-    """0 below lo, 1 above hi, linear between (works on arrays and floats)."""
-    return np.clip((np.asarray(x, np.float32) - lo) / (hi - lo), 0.0, 1.0)
+    """0 below lo, 1 above hi, linear between (works on arrays and floats); where hi <= lo
+    (e.g. bounds taken from an all-black photo) a step at lo: 1 above it, 0 elsewhere."""
+    x = np.asarray(x, np.float32)
+    if hi <= lo:
+        return (x > lo).astype(np.float32)
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
 def box(x: np.ndarray, k: int) -> np.ndarray:

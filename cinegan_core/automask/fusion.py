@@ -34,7 +34,11 @@ mountain cannot be forgiven. They are set for the shipped head, which is very
 sure inside regions (sky 0.95, water 0.85: chosen by cross-validation on the train split and
 checked on the reference samples only; a new head may need them set again).
 
-    fuse(p, probs) -> Fused(labels_f, confidence, dropped, unsure)
+    photo_cues(p) -> PhotoCues(mirror, skyline)      # the cues that need no parser
+    fuse(p, probs, cues=None) -> Fused(labels_f, confidence, dropped, unsure)
+
+``photo_cues`` depends on the photo alone, so a caller may compute it while the parser
+runs (``automask.auto_mask`` does, in a second thread): the same mask either way.
 
 Deterministic: no random numbers and no process-wide state.
 """
@@ -77,6 +81,30 @@ KIND_LEAD = 0.6      # share of the water probability a kind needs to take part 
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
 LIPLESS = 0.5        # share of a falling part's top and surround in calm water above which it is not a fall
+
+
+@dataclass
+class PhotoCues:
+    """The classical cues ``fuse`` reads that depend on the photo alone (no parser).
+
+    mirror:  (axis, strength): ``water.find_mirror``'s mirror row at the work size (None: no
+             mirror) and the evidence in [0, 1].
+    skyline: (hf, wf) bool, the classical sky (``sky.find_sky``), or None when
+             CLASSICAL_SKYLINE is off.
+    Computing it also fills the photo's standout caches (windows 21 and 15) that the
+    fusion's vetoes read.
+    """
+    mirror: tuple
+    skyline: np.ndarray | None
+
+
+def photo_cues(p: PhotoViews) -> PhotoCues:
+    """The parser-free cues of a photo (``PhotoCues``); p: the photo's views."""
+    mirror = find_mirror(p)
+    skyline = find_sky(p).mask_f if CLASSICAL_SKYLINE else None
+    p.standout()
+    p.standout(15)
+    return PhotoCues(mirror=mirror, skyline=skyline)
 
 
 @dataclass
@@ -278,12 +306,13 @@ def _colour_models(p: PhotoViews, sky_w: np.ndarray, solid_w: np.ndarray):
     return ColourModel(p.lab[sky_w]), (ColourModel(p.lab[solid_w]) if solid_w.sum() >= 30 else None)
 
 
-def fuse(p: PhotoViews, scene) -> Fused:
+def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
     """Fuse the parser's class probabilities with the classical cues (module docstring).
 
     p:     the photo's views (``cues.PhotoViews``).
     scene: a SceneProbs (or its ``probs``): (5, h, w) float32 softmax over the region codes
            (0 solid, 1 sky, 2 still, 3 flowing, 4 falling water) covering the whole photo.
+    cues:  ``photo_cues(p)`` if already computed (None: each cue is computed here when needed).
     Returns a Fused at the fine size.
     """
     probs = probs_array(scene)
@@ -295,7 +324,7 @@ def fuse(p: PhotoViews, scene) -> Fused:
     dropped = {}
 
     # the reflection of the sky in calm water is water: below a mirror axis no sky is seen
-    axis, strength = find_mirror(p)
+    axis, strength = find_mirror(p) if cues is None else cues.mirror
     if axis is not None and (p_water[round((axis + 1) * p.hf / p.h):] > 0.5).mean() < 0.02:
         axis = None                     # a mirror needs water under it: the parser sees none there
     if axis is not None:
@@ -359,7 +388,7 @@ def fuse(p: PhotoViews, scene) -> Fused:
         # the classical skyline (dynamic programming over a sky score, snapped to the photo's
         # edges, with its own vetoes) draws the boundary finer than the coarse parser: where the
         # parser leans to sky, the classical sky is taken in
-        classical = find_sky(p).mask_f
+        classical = find_sky(p).mask_f if cues is None or cues.skyline is None else cues.skyline
         rim = dilate(sky, max(2, round(RIM * u))) if RIM else np.ones_like(sky)     # only near the parser's sky
         sky |= classical & rim & (s_sky > 0.5) & ~water & ~dilate(water, max(1, round(2 * u)))
 
