@@ -110,6 +110,11 @@ def parse(rgb: np.ndarray, device=None):
     ok, reason = parser_status()
     if not ok:
         return None, reason
+    return _run_parser(rgb, device)
+
+
+def _run_parser(rgb: np.ndarray, device=None):
+    """``parse`` once the parser is known to be available."""
     from . import parser
     try:
         return parser.parse_scene(rgb, device=device), ""
@@ -141,13 +146,14 @@ def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None)
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
     views = None
     if scene is None and use_parser:
-        if CONCURRENT_CUES and parser_status()[0]:
+        ok, reason = parser_status()
+        if ok and CONCURRENT_CUES:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cinegan-cues") as pool:
                 pending = pool.submit(_views_and_cues, rgb)
-                scene, reason = parse(rgb, device)
+                scene, reason = _run_parser(rgb, device)
                 views = pending.result()
-        else:
-            scene, reason = parse(rgb, device)
+        elif ok:
+            scene, reason = _run_parser(rgb, device)
         if scene is None:
             am = classical_mask(rgb)
             am.notes.append(f"{reason}: the mask comes from simple cues only; check what moves")
