@@ -69,7 +69,7 @@ EXTRA_SIDES: tuple = (768,)
 # also average with the mirror image of every view (the working size's, then EXTRA_FLIP's for the others)
 FLIP_TTA = False
 EXTRA_FLIP: bool | None = None  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "cc89cb2665eec256098578f1cb4abe74644c0a4f2884b3896759f0253d8a074e"
+HEAD_SHA256 = "9055cbab3630396f4a5fc22deffa7db5b5daef8a9139489964025225449a3507"
 
 
 @dataclass
