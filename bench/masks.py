@@ -3,7 +3,7 @@
     python bench/masks.py [--samples DIR] [--scenes DIR] [--split heldout|train] [--side PX]
                           [--out DIR] [--pictures N | --pictures NAME ...] [--only NAME ...]
                           [--standin] [--no-classical] [--annotated [--photos DIR] [--debian-root DIR]]
-                          [--heads DIR] [--flip on|off]
+                          [--heads DIR ...] [--flip on|off]
 
 Prints:
 
@@ -39,6 +39,9 @@ are never used for anything but scoring.
 of the fold that held it back (DIR/folds.json; DIR/foldI/scene_head.safetensors, checked
 against the sha256 in its card) and fused as usual, so the figures are out-of-fold.
 Photos no fold held back are skipped. The product path and its digest pin are untouched.
+``--heads DIR1 DIR2 ...``: several such runs with the same folds (other seeds): each fold's heads
+are averaged as the members of one ensemble, as ``MEMBERS`` averages the shipped head's
+(``parser.SceneHeads``), so a two-member head's out-of-fold figures come from two one-member runs.
 ``--flip on|off`` overrides the parser's flip averaging (``parser.FLIP_TTA``).
 """
 from __future__ import annotations
@@ -89,17 +92,24 @@ def resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS))
 
 
-def load_heads(folder: str) -> tuple[dict, dict]:
-    """({photo name: fold}, {fold: SceneHead}) of a cross-validation run's folder."""
+def load_heads(folders: list[str]) -> tuple[dict, dict]:
+    """({photo name: fold}, {fold: head}) of one cross-validation run's folder, or of several runs
+    with the same folds, whose heads of each fold become the members of one ``SceneHeads``."""
     from cinegan_core.automask import parser
-    with open(os.path.join(folder, "folds.json"), encoding="utf-8") as f:
-        folds = json.load(f)["photos"]
-    heads = {}
-    for k in sorted(set(folds.values())):
-        d = os.path.join(folder, f"fold{k}")
-        with open(os.path.join(d, "scene_head.json"), encoding="utf-8") as f:
-            digest = json.load(f)["sha256"]
-        heads[k] = parser.load_head(os.path.join(d, "scene_head.safetensors"), sha256=digest)
+    folds, members = None, {}
+    for folder in folders:
+        with open(os.path.join(folder, "folds.json"), encoding="utf-8") as f:
+            these = json.load(f)["photos"]
+        if folds is not None and these != folds:
+            raise SystemExit(f"--heads: {folder} deals the photos to other folds than {folders[0]}")
+        folds = these
+        for k in sorted(set(folds.values())):
+            d = os.path.join(folder, f"fold{k}")
+            with open(os.path.join(d, "scene_head.json"), encoding="utf-8") as f:
+                digest = json.load(f)["sha256"]
+            head = parser.load_head(os.path.join(d, "scene_head.safetensors"), sha256=digest)
+            members.setdefault(k, []).extend(head.members if isinstance(head, parser.SceneHeads) else [head])
+    heads = {k: m[0] if len(m) == 1 else parser.SceneHeads(list(m)).eval() for k, m in members.items()}
     return folds, heads
 
 
@@ -225,7 +235,9 @@ def main():
     ap.add_argument("--no-classical", action="store_true", help="skip the classical-only comparison")
     ap.add_argument("--no-samples", action="store_true")
     ap.add_argument("--no-scenes", action="store_true")
-    ap.add_argument("--heads", default=None, help="cross-validation heads (train split): out-of-fold figures")
+    ap.add_argument("--heads", nargs="+", default=None, metavar="DIR",
+                    help="cross-validation heads (train split): out-of-fold figures; several runs (seeds) with "
+                         "the same folds are averaged as an ensemble's members")
     ap.add_argument("--flip", choices=("on", "off"), default=None, help="the parser's flip averaging")
     a = ap.parse_args()
     if a.heads and (a.split != "train" or a.standin):
@@ -242,7 +254,7 @@ def main():
     main_mode = "standin" if a.standin else "auto"
     print(f"automatic mask: {identity()}" + ("" if ok or a.standin else f" ({reason})")
           + ("; STAND-IN probabilities from the photos' own labels" if a.standin else "")
-          + (f"; OUT-OF-FOLD heads of {a.heads} ({len(heads)} folds)" if heads else "")
+          + (f"; OUT-OF-FOLD heads of {' + '.join(a.heads)} ({len(heads)} folds)" if heads else "")
           + f"; flip averaging {'on' if parser.FLIP_TTA else 'off'}"
           + f"; further views at {', '.join(f'{v} px' for v in parser.EXTRA_SIDES) or 'none'}")
     modes = [main_mode] + ([] if a.no_classical else ["classical"])

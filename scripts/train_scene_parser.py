@@ -144,7 +144,7 @@ photos:
   50 points (a turquoise sea 0.1 -> 49.7 %, a breaking swell 100 -> 0.4 %). Not a clear gain on one seed.
 
   The same runs with a second seed (1017), and each fold's two heads averaged as the shipped head is (``MEMBERS`` = 2;
-  the two seeds' fold heads joined into one two-member file per fold): the comparison with what shipped, round 9's
+  ``bench/masks.py --heads DIR_SEED17 DIR_SEED1017``): the comparison with what shipped, round 9's
   data (309 photos), the 309 photos scored, fused mask at 1024 px; photos over 1 % as bench/masks.py counts them /
   from its rows:
 
