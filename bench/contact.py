@@ -60,14 +60,16 @@ def main(argv=None) -> None:
         info = render(args.photo, None, settings, frames_dir=tmp, mask=args.mask)
         n = info["frames"]
         picks = [0, n // 4, n // 2]
-        frames = [np.asarray(Image.open(os.path.join(tmp, f"{i:04d}.png")).convert("RGB")) for i in picks]
-        # what changed, x4, over every frame: a region that loops k times per loop (a fast fall) is
-        # back where it started every N/k frames, so N/4 and N/2 alone can show a moving fall as still
-        first = frames[0].astype(np.int16)
-        diff = np.zeros(first.shape[:2], np.int16)
-        for i in range(1, n):
-            f = np.asarray(Image.open(os.path.join(tmp, f"{i:04d}.png")).convert("RGB")).astype(np.int16)
-            np.maximum(diff, np.abs(f - first).max(axis=2), out=diff)
+        # what changed, x4, over every frame (each read once): a region that loops k times per loop (a
+        # fast fall) is back where it started every N/k frames, so N/4 and N/2 alone can show it as still
+        frames, first, diff = [], None, None
+        for i in range(n):
+            frame = np.asarray(Image.open(os.path.join(tmp, f"{i:04d}.png")).convert("RGB"))
+            frames += [frame] * picks.count(i)      # (a very short loop picks one frame twice)
+            if first is None:
+                first, diff = frame.astype(np.int16), np.zeros(frame.shape[:2], np.int16)
+            else:
+                np.maximum(diff, np.abs(frame.astype(np.int16) - first).max(axis=2), out=diff)
     h, w = frames[0].shape[:2]
     box = (round(fx0 * w), round(fy0 * h), round(fx1 * w), round(fy1 * h))
     moved = np.stack([np.clip(diff * 4, 0, 255)] * 3, axis=2).astype(np.uint8)
