@@ -63,6 +63,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 COLOURS = {1: (40, 120, 255), 2: (0, 200, 90), 3: (0, 230, 230), 4: (255, 0, 200)}
 FREEZE_BAR, FOUND_BAR, WATER_FOUND = 0.01, 0.85, 0.5
+EDGE_BAND = 0.015  # solid pixels this close to labelled moving ones (share of the long side) count as its edge
 
 
 def standin(label: dict, size, seed: int) -> np.ndarray:
@@ -190,6 +191,7 @@ def scenes(folder, split, side, modes, only, out, pictures, folds=None, heads=No
         solid = truth == 0
         move = (truth >= 1) & (truth <= 4)
         fast = (truth == 3) | (truth == 4)
+        away = cv2.distanceTransform((~move).astype(np.uint8), cv2.DIST_L2, 5) > EDGE_BAND * max(H, W)
         row = {"name": name, "size": (W, H), "tags": label.get("tags", [])}
         for mode in modes:
             probs = standin(label, (W, H), i) if mode == "standin" else None
@@ -199,6 +201,7 @@ def scenes(folder, split, side, modes, only, out, pictures, folds=None, heads=No
             mv = lab > 0
             row[mode] = dict(
                 freeze=(solid & mv).sum() / solid.sum() if solid.any() else None,
+                far=(solid & mv & away).sum() / solid.sum() if solid.any() else None,
                 found=(move & mv).sum() / move.sum() if move.any() else None,
                 n_move=int(move.sum()), n_found=int((move & mv).sum()),
                 fast=(fast & mv).sum() / fast.sum() if fast.sum() > 0.002 * H * W else None,
@@ -297,6 +300,11 @@ def main():
                 walls = [r[m]["wall"] for r in rows]
                 print(f"  {m}: must-freeze moving mean {100 * np.mean([f for f, _ in fz]):.2f}% worst "
                       f"{100 * max(f for f, _ in fz):.2f}%; photos over 1%: {len(over)} of {len(fz)} {over}")
+                far = [(r[m]["far"], r["name"]) for r in rows if r[m]["far"] is not None]
+                print(f"  {m}: of it, {100 * sum(f for f, _ in far) / max(sum(f for f, _ in fz), 1e-12):.0f}% lies farther than "
+                      f"{EDGE_BAND:.1%} of the long side from labelled moving pixels (whole regions taken for sky or "
+                      f"water, not edges); photos over 1% counting only those: "
+                      f"{sum(f > FREEZE_BAR for f, _ in far)} {[n for f, n in far if f > FREEZE_BAR]}")
                 print(f"  {m}: moving area found {100 * pooled:.1f}% pooled, {100 * np.mean(per):.1f}% mean per photo, "
                       f"worst {100 * min(per):.1f}% (bar 85%)")
                 if water:

@@ -5,6 +5,7 @@ import pytest
 
 from cinegan_core import CineGANError, region_motion, render, read_video
 from cinegan_core.motion import MotionPlan, choose_style, flow_directions, plausible_labels
+from cinegan_core.motion.styles import CHANNEL_ELONGATION, STRAIGHT_COURSE, _course, _shape_axis
 from conftest import measure_shift, textured
 
 
@@ -210,6 +211,30 @@ def test_a_cove_slides_one_way_instead_of_following_its_curved_shore():
     d, how = flow_directions(river)
     axis = np.array([0.6, 0.8])
     assert "downhill" in how and (d[0][river] * axis[0] + d[1][river] * axis[1]).mean() > 0.95, how
+
+
+def test_a_stream_coming_toward_the_camera_flows_down_to_it():
+    """A squat, bending stream seen coming toward the camera (it enters at the bottom edge and
+    its banks converge away from it, in perspective) is a channel, not open water: it flows
+    along its course, downhill, toward the bottom edge. Upside down (a bay widening away from
+    the camera) the same shape stays open water and slides level."""
+    h, w = 240, 320
+    t = np.linspace(0, 1, 30)
+    cx, cy = 115 + 105 * t + 40 * np.sin(np.pi * t), 70 + (h - 1 - 70) * t   # bends on its way down
+    half = 12 + 68 * t                                                     # narrow far away
+    outline = np.concatenate([np.stack([cx - half, cy], 1), np.stack([cx + half, cy], 1)[::-1]])
+    stream = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(stream, [outline.astype(np.int32)], 1)
+    stream = stream > 0
+    elongation, _ = _shape_axis(stream)
+    _, _, straight = _course(stream, _shape_axis(stream)[1], None)
+    assert elongation < CHANNEL_ELONGATION and straight < STRAIGHT_COURSE  # neither rule of its shape holds
+    d, how = flow_directions(stream)
+    v = d[:, stream].mean(1)
+    assert "downhill" in how and v[1] > 0.5 and v[0] > 0, (how, v)
+    bay = stream[::-1]
+    d, how = flow_directions(bay)
+    assert "downhill" not in how and abs(d[1][bay].mean()) < 0.2, how
 
 
 def test_surf_seen_from_above_slides_along_its_crests_whatever_their_slope():

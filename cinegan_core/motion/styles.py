@@ -35,6 +35,9 @@ TEXTURE_SCORE = 0.02   # std of the water's fine detail (0..1 grey levels) above
 CHANNEL_ELONGATION = 3.0  # long / short axis of a stream-like region
 STRAIGHT_COURSE = 0.85    # a body of water less elongated than a channel still flows along its banks when they
                           # are this straight (``_course``); where they bend it is open water
+APPROACH_TAPER = 0.6      # a body of water that enters at the bottom edge, sloped, and is at most this wide at its
+                          # far end (its top quarter) as at its near end (its bottom quarter) is a stream coming
+                          # toward the camera, its banks converging in perspective: it flows downhill
 
 
 @dataclass
@@ -127,6 +130,19 @@ def _spans_width(r: np.ndarray) -> bool:
     lake) rather than a channel."""
     cols = np.flatnonzero(r.any(0))
     return bool(len(cols) and (cols[-1] - cols[0] + 1) >= 0.8 * r.shape[1])
+
+
+def _coming_closer(r: np.ndarray, axis: float) -> bool:
+    """Whether a boolean body of water (not spanning the width) is a stream seen coming toward
+    the camera: it enters at the bottom edge, not at the top, its axis (degrees, ``_shape_axis``)
+    slopes (at least ~12 deg off level) and it narrows away from the camera (APPROACH_TAPER).
+    A bay or cove is not: its far end is its wide mouth, or it touches the top."""
+    rows = np.flatnonzero(r.any(1))
+    if not len(rows) or r[0].any() or not r[-1].any() or abs(math.sin(math.radians(axis))) < 0.2:
+        return False
+    q = max(1, (rows[-1] - rows[0] + 1) // 4)
+    far, near = r[rows[0]:rows[0] + q].any(0).sum(), r[rows[-1] - q + 1:rows[-1] + 1].any(0).sum()
+    return bool(far <= APPROACH_TAPER * near)
 
 
 def _shape_axis(r: np.ndarray) -> tuple[float, float]:
@@ -239,7 +255,8 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     """Unit directions (2, H, W) float32 along which a water body flows, and a description.
 
     A channel (a stream, a river: not spanning the photo, and elongated, CHANNEL_ELONGATION
-    or more, or with banks at least STRAIGHT_COURSE straight) flows along its own local
+    or more, or with banks at least STRAIGHT_COURSE straight, or coming toward the camera
+    down a slope, narrowing away from it: ``_coming_closer``) flows along its own local
     axis, from the structure tensor of the smoothed region (the banks), downhill, i.e. with
     a downward component in the image, or leftward where the channel is level (``_course``).
     Open water (a sea or lake spanning the photo; a bay or cove whose shore curves round it,
@@ -256,7 +273,7 @@ def flow_directions(region: np.ndarray, rgb: np.ndarray | None = None,
     if not _spans_width(r):
         elongation, axis = _shape_axis(r)
         d, how, straight = _course(r, axis, toward)
-        if elongation >= CHANNEL_ELONGATION or straight >= STRAIGHT_COURSE:
+        if elongation >= CHANNEL_ELONGATION or straight >= STRAIGHT_COURSE or _coming_closer(r, axis):
             big = np.moveaxis(cv2.resize(np.moveaxis(d, 0, -1), (W, H), interpolation=cv2.INTER_LINEAR), -1, 0)
             big /= np.maximum(np.hypot(big[0], big[1]), 1e-6)
             return np.ascontiguousarray(big, dtype=np.float32), how
