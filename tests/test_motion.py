@@ -5,7 +5,7 @@ import pytest
 
 from cinegan_core import CineGANError, region_motion, render, read_video
 from cinegan_core.motion import MotionPlan, choose_style, flow_directions, plausible_labels
-from cinegan_core.motion.styles import CHANNEL_ELONGATION, STRAIGHT_COURSE, _course, _shape_axis
+from cinegan_core.motion.styles import CHANNEL_ELONGATION, STRAIGHT_COURSE, _coming_closer, _course, _shape_axis
 from conftest import measure_shift, textured
 
 
@@ -235,6 +235,9 @@ def test_a_stream_coming_toward_the_camera_flows_down_to_it():
     bay = stream[::-1]
     d, how = flow_directions(bay)
     assert "downhill" not in how and abs(d[1][bay].mean()) < 0.2, how
+    pieces = stream & ((np.arange(w)[None, :] // 40) % 2 == 0)        # the same outline cut in far-apart strips
+    assert not _coming_closer(pieces, _shape_axis(pieces)[1])           # parts of a larger water, not one stream
+    assert _coming_closer(stream, _shape_axis(stream)[1])
 
 
 def test_surf_seen_from_above_slides_along_its_crests_whatever_their_slope():

@@ -135,11 +135,16 @@ def _spans_width(r: np.ndarray) -> bool:
 def _coming_closer(r: np.ndarray, axis: float) -> bool:
     """Whether a boolean body of water (not spanning the width) is a stream seen coming toward
     the camera: it enters at the bottom edge, not at the top, its axis (degrees, ``_shape_axis``)
-    slopes (at least ~12 deg off level) and it narrows away from the camera (APPROACH_TAPER).
-    A bay or cove is not: its far end is its wide mouth, or it touches the top."""
+    slopes (at least ~12 deg off level), it is one piece, and it narrows away from the camera
+    (APPROACH_TAPER). A bay or cove is not: its far end is its wide mouth, or it touches the top."""
     rows = np.flatnonzero(r.any(1))
     if not len(rows) or r[0].any() or not r[-1].any() or abs(math.sin(math.radians(axis))) < 0.2:
         return False
+    k = 2 * max(1, round(0.02 * max(r.shape))) + 1        # rocks and boulders in a stream do not split it
+    joined = cv2.morphologyEx(r.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    if np.bincount(lab[r], minlength=n)[1:].max() < 0.9 * r.sum():
+        return False   # scattered pieces (parts of a larger water given this kind), not one stream
     q = max(1, (rows[-1] - rows[0] + 1) // 4)
     far, near = r[rows[0]:rows[0] + q].any(0).sum(), r[rows[-1] - q + 1:rows[-1] + 1].any(0).sum()
     return bool(far <= APPROACH_TAPER * near)
