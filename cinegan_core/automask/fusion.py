@@ -369,7 +369,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
             # a hole in the sky where the parser still leans to sky, soft (no crisp edge) and holding nothing a
             # veto found, is a cloud the threshold cut out (a shaded puff, a darker blob): it moves with its sky
             crisp = dilate(p.g_fine > 1.8 * p.g_coarse + 0.5, max(1, round(u)))
-            vetoed = np.logical_or.reduce(list(vetoes.values())) if vetoes else np.zeros_like(sky)
+            vetoed = np.logical_or.reduce(list(vetoes.values()))
             sky = fill_holes(sky, int(SOFT_HOLE * area), (s_sky > 0.5) & ~crisp & ~vetoed & ~water, 0.9)
         sky, specks = _drop_pieces(sky, int(MIN_PIECE * area))
         vetoes["too small"] = specks
