@@ -111,6 +111,12 @@ def disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
+def crisp_edges(p) -> np.ndarray:
+    """(hf, wf) bool: where a PhotoViews' fine gradient stands well above its coarse one (a sharp
+    edge: a cable, a branch, a roof line; not the soft edge of a cloud)."""
+    return p.g_fine > 1.8 * p.g_coarse + 0.5
+
+
 def dilate(mask: np.ndarray, r: int) -> np.ndarray:
     if r <= 0:
         return mask.copy()

@@ -51,8 +51,8 @@ import cv2
 import numpy as np
 
 from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
-from .cues import (ColourModel, PhotoViews, box, components, dilate, disk, erode, fill_holes, guided_filter,
-                   posterior)
+from .cues import (ColourModel, PhotoViews, box, components, crisp_edges, dilate, disk, erode, fill_holes,
+                   guided_filter, posterior)
 from .sky import _rising, _straight_lines, find_sky
 from .water import find_mirror
 
@@ -248,7 +248,7 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
         def frac(m):        # share of each component's pixels where m holds
             return np.bincount(lab.ravel(), weights=m.ravel().astype(np.float64), minlength=n) / area
         darker, unlike = frac(dL < -12), frac(sky_like < 0.3)
-        crisp = frac(p.g_fine > 1.8 * p.g_coarse + 0.5)
+        crisp = frac(crisp_edges(p))
         # a cloud stands out from the sky by being brighter, white or grey or in the sky's own
         # colours; a bird is darker, a kite coloured
         chroma = np.hypot(p.lab_f[..., 1], p.lab_f[..., 2])
@@ -288,7 +288,7 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
     vetoes["things rising from the ground"] = dilate(_rising(evidence & cand, ground), round(2 * u)) & cand
     # dense, crisp texture (rock, walls, foliage, towns) is not sky, whatever the parser says:
     # clouds and haze are soft, stars are isolated points (``PhotoViews.texture_f``)
-    crisp_px = (p.g_fine > 1.8 * p.g_coarse + 0.5).astype(np.float32)
+    crisp_px = crisp_edges(p).astype(np.float32)
     rough = (p.texture_f > SKY_TEXTURE) & (box(crisp_px, max(3, round(9 * u))) > CRISP_SHARE)
     dense = cv2.morphologyEx(rough.astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, round(4 * u))))
     vetoes["textured"] = dilate((dense > 0) & ~dilate(cloud[lab], round(2 * u)), round(2 * u)) & cand
@@ -368,7 +368,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         if SOFT_HOLE > 0:
             # a hole in the sky where the parser still leans to sky, soft (no crisp edge) and holding nothing a
             # veto found, is a cloud the threshold cut out (a shaded puff, a darker blob): it moves with its sky
-            crisp = dilate(p.g_fine > 1.8 * p.g_coarse + 0.5, max(1, round(u)))
+            crisp = dilate(crisp_edges(p), max(1, round(u)))
             vetoed = np.logical_or.reduce(list(vetoes.values()))
             sky = fill_holes(sky, int(SOFT_HOLE * area), (s_sky > 0.5) & ~crisp & ~vetoed & ~water, 0.9)
         sky, specks = _drop_pieces(sky, int(MIN_PIECE * area))

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .cues import (ColourModel, PhotoViews, box, components, dilate, erode, fill_holes, gradient,
+from .cues import (ColourModel, PhotoViews, box, components, crisp_edges, dilate, erode, fill_holes, gradient,
                    guided_filter, keep_touching, posterior, ramp)
 
 JUMP_COST = 0.6        # DP cost per row of skyline change between neighbouring columns
@@ -371,7 +371,7 @@ def refine(p: PhotoViews, line: np.ndarray, score: np.ndarray, sky_m, ground_m) 
         area = np.maximum(1, stats[:, 4])
         darker = np.bincount(lab.ravel(), weights=(dL < -12).ravel(), minlength=n) / area
         unlike = np.bincount(lab.ravel(), weights=(sky_colour < 0.3).ravel(), minlength=n) / area
-        crisp = np.bincount(lab.ravel(), weights=(p.g_fine > 1.8 * p.g_coarse + 0.5).ravel(), minlength=n) / area
+        crisp = np.bincount(lab.ravel(), weights=crisp_edges(p).ravel(), minlength=n) / area
         # darker than the sky or coloured unlike it, with crisp edges; or very crisp (a black-and-white kite)
         blob = (stats[:, 4] <= 0.02 * p.hf * p.wf) & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15))
                                                       | (crisp > 0.4))
