@@ -69,7 +69,11 @@ from .water import find_mirror
 SKY_T = 0.95
 # snapped water probability (still + flowing + falling) above which it is water: 0.85 for the round-5 head
 # (1400 steps), chosen by the same cross-validation and the six samples (0.88 left sample 0002268's sea
-# still: IoU 0.847); scripts/train_scene_parser.py has the table
+# still: IoU 0.847); scripts/train_scene_parser.py has the table. Tried for the Lite2 head (round 13, out of fold,
+# 309 scored): growing decided running water into the half-sure water touching it that leans to running (hysteresis,
+# as an edge detector's) finds white water but takes the rock and wet sand beside it: threshold 0.5 -> photos over
+# 1 / 2 / 5 % must-freeze moving 64 / 42 / 28 -> 89 / 68 / 42, running water 73 -> 77 of 86; 0.7 -> 74 / 51 / 30,
+# 73 of 86; 0.78 -> 70 / 46 / 28, 73 of 86. Not kept: the misses are the parser's (white water it calls solid).
 WATER_T = 0.85
 UNSURE_LO = 0.5      # probabilities above this, left still away from the group's edge, are reported as unsure
 MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or water is left still
