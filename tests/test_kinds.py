@@ -232,3 +232,21 @@ def test_the_parser_does_not_decide_a_region_it_takes_for_solid():
     probs[:] = 0.0
     probs[regions.CODES.index(regions.FLOWING_WATER)] = 1.0
     assert kinds.decide(rgb, region, probs) == (regions.FLOWING_WATER, "parser")
+
+
+def test_the_parser_decides_a_half_seen_region_where_one_moving_class_clearly_leads():
+    """A tall fall shot from below touches the top of the photo, so its cues say sky; the parser
+    half takes it for the cliff (0.75 solid) but what it sees moving there is falling water: it
+    decides. Where the moving share is split, or near zero, the cues decide."""
+    rgb = np.full((64, 96, 3), 200, np.uint8)
+    column = np.zeros((64, 96), bool)
+    column[:, 40:60] = True
+    codes = regions.CODES.index
+    probs = np.zeros((5, 16, 24), np.float32)
+    probs[codes(regions.SOLID)], probs[codes(regions.FALLING_WATER)], probs[codes(regions.SKY)] = 0.75, 0.24, 0.01
+    assert kinds.decide(rgb, column, None)[0] == regions.SKY                   # what this fixes
+    assert kinds.decide(rgb, column, probs) == (regions.FALLING_WATER, "parser")
+    probs[codes(regions.FALLING_WATER)], probs[codes(regions.SKY)] = 0.13, 0.12  # split: no class leads
+    assert kinds.decide(rgb, column, probs)[1] == "cues"
+    probs[codes(regions.SOLID)], probs[codes(regions.FALLING_WATER)], probs[codes(regions.SKY)] = 0.95, 0.05, 0.0
+    assert kinds.decide(rgb, column, probs)[1] == "cues"                       # too little moving: noise

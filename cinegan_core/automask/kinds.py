@@ -30,6 +30,10 @@ MIN_RESOLVED = 0.5    # the parser decides a region only where it sees at least 
 MIN_MOVING = 0.5      # ... and only where it sees sky or water there (mean moving probability at least this):
                       # over a region it takes for solid (a painted meadow) its choice among the moving classes
                       # is noise, and the region's cues decide
+MIN_LEAD = 0.8        # ... or where one moving class holds at least this share of a moving probability of at least
+MIN_SOME = 0.1        # this: a waterfall shot from below, which the parser half takes for the cliff (0.75 solid, 0.24
+                      # falling, 0.005 sky), is still surely water that falls, not the sky its cues see (it touches
+                      # the top of the photo)
 MIN_REGION = 0.001    # a painted region smaller than this share of the photo joins its neighbour
 
 
@@ -180,7 +184,8 @@ def classify(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> int:
 
 def decide(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> tuple[int, str]:
     """``classify``'s class code with what decided it: "parser" or "cues" (the parser decides
-    where its grid sees the region whole, MIN_RESOLVED, and sees sky or water there, MIN_MOVING)."""
+    where its grid sees the region whole, MIN_RESOLVED, and sees sky or water there, MIN_MOVING, or some
+    of it with one moving class clearly leading, MIN_SOME and MIN_LEAD)."""
     region = np.asarray(region_mask, bool)
     if not region.any():
         raise ValueError("classify needs a region with at least one pixel")
@@ -188,7 +193,8 @@ def decide(rgb: np.ndarray, region_mask: np.ndarray, probs=None) -> tuple[int, s
         p = getattr(probs, "probs", probs)
         if resolved(p, region) >= MIN_RESOLVED:
             code, mean = from_probs(p, region)
-            if sum(mean.values()) >= MIN_MOVING:
+            moving = sum(mean.values())
+            if moving >= MIN_MOVING or (moving >= MIN_SOME and mean[code] >= MIN_LEAD * moving):
                 return code, "parser"
     sc = scores(region_cues(rgb, region))
     return max(sc, key=sc.get), "cues"
