@@ -15,10 +15,11 @@ and gives logits of the classes of ``regions.CODES`` (0 solid, 1 sky, 2
 still_water, 3 flowing_water, 4 falling_water) at stride 4 of the working size.
 The shipped file holds two such heads trained alike from two seeds (``SceneHeads``,
 their probabilities averaged: out of fold they move less solid than either alone);
-``SceneProbs.probs`` is the softmax, averaged with that of the photo at a long
-side of 768 px (``EXTRA_SIDES``: a second backbone pass, resized to the working grid;
-chosen by cross-validation on the train split over averaging with the mirror image,
-``FLIP_TTA``, now off: see ``scripts/train_scene_parser.py``). The backbone runs with its
+``SceneProbs.probs`` is the softmax, averaged with that of the mirror image (``FLIP_TTA``,
+the 512 px view only: ``EXTRA_FLIP``) and with that of the photo at a long side of 768 px
+(``EXTRA_SIDES``: a further backbone pass, resized to the working grid); both chosen by
+cross-validation on the train split (the figures beside the constants and in
+``scripts/train_scene_parser.py``). The backbone runs with its
 batch norms folded into its convolutions (``efficientnet.fold_batchnorm``: about a quarter
 less time) in channels-last memory order (about 15 % faster on the CPU); the probabilities
 stay within 1e-4 of the plain network's.
@@ -30,7 +31,7 @@ pinned in ``models/efficientnet``. Networks are loaded once per process and
 device and shared by threads (inference only, no state changes).
 
 The product path runs the parser on the CPU on purpose, also where CUDA is present:
-it takes ~0.4 s per photo on 2 CPU cores (Lite2; one pass at 512 px, one at 768), and a CPU parse gives the
+it takes ~0.5 s per photo on 2 CPU cores (Lite2; two passes at 512 px, one at 768), and a CPU parse gives the
 same probabilities, hence the same automatic mask and the same cache key
 (``automask.identity`` carries no device), on a laptop, a CPU Space and a GPU Space;
 a GPU parse could flip pixels at the thresholds. ``device`` is there for benches.
@@ -68,9 +69,14 @@ CARD_PATH = os.path.join(DATA, "scene_head.json")
 # with the mirror-image averaging it replaces (as good with the 768 px view, and a pass slower):
 # must-freeze moving 3.70 -> 3.18 % mean, photos over 1 % 64 -> 52 of 240, moving area found 87.7 -> 87.2 %.
 EXTRA_SIDES: tuple = (768,)
-# also average with the mirror image of every view (the working size's, then EXTRA_FLIP's for the others)
-FLIP_TTA = False
-EXTRA_FLIP: bool | None = None  # whether the further views average with their mirror images (None: as flip)
+# also average with the mirror image of every view (the working size's, then EXTRA_FLIP's for the others).
+# On for the Lite2 head, the 512 px view only (round 13, out of fold, 2 seeds, 309 scored, against off: photos over
+# 1 / 2 / 5 / 10 % must-freeze moving 64 / 42 / 28 / 17 -> 58 / 40 / 28 / 15, mean 2.56 -> 2.54 %, found 86.8 ->
+# 86.9 %, running water 73 of 86 both; mirroring the 768 px view too: 60 / 39 / 28 / 17, 2.52 %, 87.0 %, 74, a pass
+# slower). Mask step at 2048 px, 12 photos: 0.50 -> 0.58 s mean (0.66 with both views mirrored). The held-out photos
+# did not move either way (both views mirrored: 17 of 70 over 1 % before and after).
+FLIP_TTA = True
+EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
 HEAD_SHA256 = "6e25a67d39cfef79287f5b332f5c23c34df270ddff6755ca09cf0538d50b9ab1"
 BACKBONE = "lite2"     # the backbone the shipped head was trained on (``efficientnet.VARIANTS``)
 
