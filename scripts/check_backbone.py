@@ -29,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from cinegan_core.models import efficientnet as E  # noqa: E402
+from cinegan_core.automask.parser import BACKBONE  # noqa: E402  (the shipped head's backbone: the default)
 
 PHOTOS = os.path.join(os.path.dirname(ROOT), "shared", "data", "photos")
 # photo -> the ImageNet classes a person would accept for it
@@ -56,7 +57,7 @@ def name(i: int) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("photos", nargs="*")
-    ap.add_argument("--variant", default="lite2", choices=sorted(E.VARIANTS))
+    ap.add_argument("--variant", default=BACKBONE, choices=sorted(E.VARIANTS))
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     net = E.load(args.variant)

