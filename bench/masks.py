@@ -39,9 +39,10 @@ are never used for anything but scoring.
 of the fold that held it back (DIR/folds.json; DIR/foldI/scene_head.safetensors, checked
 against the sha256 in its card) and fused as usual, so the figures are out-of-fold.
 Photos no fold held back are skipped. The product path and its digest pin are untouched.
-``--heads DIR1 DIR2 ...``: several such runs with the same folds (other seeds): each fold's heads
-are averaged as the members of one ensemble, as ``MEMBERS`` averages the shipped head's
+``--heads DIR1 DIR2 ...``: several such runs (other seeds, other backbones): the heads that held a
+photo back are averaged as the members of one ensemble, as ``MEMBERS`` averages the shipped head's
 (``parser.SceneHeads``), so a two-member head's out-of-fold figures come from two one-member runs.
+Runs may deal the photos to folds differently (each photo is parsed by the heads that held it back).
 ``--flip on|off`` overrides the parser's flip averaging (``parser.FLIP_TTA``).
 """
 from __future__ import annotations
@@ -94,24 +95,31 @@ def resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
 
 
 def load_heads(folders: list[str]) -> tuple[dict, dict]:
-    """({photo name: fold}, {fold: head}) of one cross-validation run's folder, or of several runs
-    with the same folds, whose heads of each fold become the members of one ``SceneHeads``."""
+    """({photo name: key}, {key: head}) of one cross-validation run's folder, or of several runs
+    (other seeds, other backbones), whose heads that held a photo back become the members of one
+    ``SceneHeads`` for it. Runs may deal the photos to folds differently: a photo's key is the
+    tuple of its fold in each run, so every member it is parsed with held it back; photos some
+    run did not hold back are skipped."""
     from cinegan_core.automask import parser
-    folds, members = None, {}
+    runs = []
     for folder in folders:
         with open(os.path.join(folder, "folds.json"), encoding="utf-8") as f:
-            these = json.load(f)["photos"]
-        if folds is not None and these != folds:
-            raise SystemExit(f"--heads: {folder} deals the photos to other folds than {folders[0]}")
-        folds = these
+            folds = json.load(f)["photos"]
+        members = {}
         for k in sorted(set(folds.values())):
             d = os.path.join(folder, f"fold{k}")
             with open(os.path.join(d, "scene_head.json"), encoding="utf-8") as f:
                 digest = json.load(f)["sha256"]
             head = parser.load_head(os.path.join(d, "scene_head.safetensors"), sha256=digest)
-            members.setdefault(k, []).extend(head.members if isinstance(head, parser.SceneHeads) else [head])
-    heads = {k: m[0] if len(m) == 1 else parser.SceneHeads(list(m)).eval() for k, m in members.items()}
-    return folds, heads
+            members[k] = list(head.members) if isinstance(head, parser.SceneHeads) else [head]
+        runs.append((folds, members))
+    names = set.intersection(*(set(folds) for folds, _ in runs))
+    keys = {name: tuple(folds[name] for folds, _ in runs) for name in names}
+    heads = {}
+    for key in set(keys.values()):
+        m = [h for (_, members), k in zip(runs, key) for h in members[k]]
+        heads[key] = m[0] if len(m) == 1 else parser.SceneHeads(m).eval()
+    return keys, heads
 
 
 def run(rgb, mode: str, probs=None, head=None):
@@ -257,7 +265,7 @@ def main():
     main_mode = "standin" if a.standin else "auto"
     print(f"automatic mask: {identity()}" + ("" if ok or a.standin else f" ({reason})")
           + ("; STAND-IN probabilities from the photos' own labels" if a.standin else "")
-          + (f"; OUT-OF-FOLD heads of {' + '.join(a.heads)} ({len(heads)} folds)" if heads else "")
+          + (f"; OUT-OF-FOLD heads of {' + '.join(a.heads)} ({len(heads)} fold combinations)" if heads else "")
           + f"; flip averaging {'on' if parser.FLIP_TTA else 'off'}"
           + f"; further views at {', '.join(f'{v} px' for v in parser.EXTRA_SIDES) or 'none'}")
     modes = [main_mode] + ([] if a.no_classical else ["classical"])

@@ -192,6 +192,79 @@ def test_a_head_reads_the_backbone_its_file_was_trained_on(tmp_path, variant):
     np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
 
 
+@pytest.mark.skipif(any(efficientnet.package_file(v) is None for v in ("lite0", "lite2")),
+                    reason="needs both backbone packages (requirements-dev.txt)")
+def test_an_ensemble_over_two_backbones_averages_its_members(tmp_path):
+    """A file whose members read different backbones loads as one SceneHeads; parse_scene runs
+    each backbone once per view and weighs every member alike (here 2 : 1)."""
+    from safetensors.torch import save_file
+    torch.manual_seed(1)
+    members = [parser.SceneHead(backbone="lite2"), parser.SceneHead(backbone="lite0"),
+               parser.SceneHead(backbone="lite0")]
+    path = tmp_path / "mixed.safetensors"
+    save_file({f"members.{i}.{k}": v.contiguous() for i, m in enumerate(members)
+               for k, v in m.state_dict().items()}, str(path))
+    mixed = parser.load_head(str(path), sha256=sha256_file(str(path)))
+    assert isinstance(mixed, parser.SceneHeads) and mixed.backbones == ("lite2", "lite0")
+    assert mixed.backbone is None
+    with pytest.raises(ValueError, match="backbone by backbone"):
+        mixed({})
+    rgb = textured(60, 80)
+    got = parser.parse_scene(rgb, head=mixed).probs
+    alone = [parser.parse_scene(rgb, head=m.eval()).probs for m in members]
+    np.testing.assert_allclose(got, sum(alone) / 3, atol=1e-5)
+    np.testing.assert_allclose(got.sum(0), 1.0, atol=1e-5)
+
+
+@pytest.mark.skipif(any(efficientnet.package_file(v) is None for v in ("lite0", "lite2")),
+                    reason="needs both backbone packages (requirements-dev.txt)")
+def test_the_training_script_trains_members_on_each_backbone(tmp_path):
+    """BACKBONES=(lite2, lite0), MEMBERS=1: one file with a member on each, whose card names both."""
+    out = tmp_path / "mixed"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
+                        "--steps", "2", "--set", "BACKBONES=('lite2','lite0')", "MEMBERS=1", "--out", str(out)],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((out / "scene_head.json").read_text())
+    assert card["members"] == 2 and card["backbone"] == ["lite2", "lite0"]
+    head = parser.load_head(str(out / "scene_head.safetensors"), sha256=card["sha256"])
+    assert head.backbones == ("lite2", "lite0")
+    assert parser.parse_scene(textured(40, 60), head=head).probs.shape[0] == 5
+
+
+def test_out_of_fold_runs_dealt_differently_parse_each_photo_with_the_heads_that_held_it_back(tmp_path):
+    """bench/masks.py --heads: runs (seeds, backbones) may deal the photos to folds differently; a photo
+    is parsed by the members of its fold in every run, and photos a run did not hold back are skipped."""
+    import importlib.util
+    from safetensors.torch import save_file
+    spec = importlib.util.spec_from_file_location("masks_bench", os.path.join(ROOT, "bench", "masks.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def run(name, folds):
+        for k in sorted(set(folds.values())):
+            d = tmp_path / name / f"fold{k}"
+            d.mkdir(parents=True)
+            torch.manual_seed(len(name) * 10 + k)
+            save_file({n: v.contiguous() for n, v in parser.SceneHead(width=8, fine=4, mid=8).state_dict().items()},
+                      str(d / "scene_head.safetensors"))
+            (d / "scene_head.json").write_text(json.dumps({"sha256": sha256_file(str(d / "scene_head.safetensors"))}))
+        (tmp_path / name / "folds.json").write_text(json.dumps({"folds": 2, "photos": folds}))
+        return str(tmp_path / name)
+
+    a = run("a", {"p": 0, "q": 1, "r": 0})
+    b = run("bb", {"p": 1, "q": 1, "s": 0})
+    keys, heads = bench.load_heads([a, b])
+    assert keys == {"p": (0, 1), "q": (1, 1)}
+    assert set(heads) == {(0, 1), (1, 1)}
+    pair = heads[(0, 1)]
+    assert isinstance(pair, parser.SceneHeads) and len(pair.members) == 2
+    one_a = parser.load_head(os.path.join(a, "fold0", "scene_head.safetensors"),
+                             sha256=sha256_file(os.path.join(a, "fold0", "scene_head.safetensors")))
+    assert torch.equal(pair.members[0].classify.weight, one_a.classify.weight)
+    assert not torch.equal(pair.members[0].classify.weight, heads[(1, 1)].members[0].classify.weight)
+
+
 def test_unavailable_without_the_backbone_package(monkeypatch):
     monkeypatch.setitem(sys.modules, efficientnet.VARIANTS[parser.BACKBONE].module, None)   # import fails
     monkeypatch.setattr(parser, "_BACKBONES", {})

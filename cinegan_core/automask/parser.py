@@ -78,7 +78,12 @@ EXTRA_SIDES: tuple = (768,)
 FLIP_TTA = True
 EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
 HEAD_SHA256 = "6e25a67d39cfef79287f5b332f5c23c34df270ddff6755ca09cf0538d50b9ab1"
-BACKBONE = "lite2"     # the backbone the shipped head was trained on (``efficientnet.VARIANTS``)
+BACKBONE = "lite2"     # the backbone a head is trained on by default (``efficientnet.VARIANTS``)
+BACKBONES = (BACKBONE,)  # the backbones the shipped head's members read (each one's package is needed)
+# An ensemble over two backbones (two Lite2 and two Lite0 members, ``SceneHeads``) was measured out of fold in
+# round 14 (309 scored, fused mask at 1024 px): photos over 1 / 2 / 5 / 10 % must-freeze moving 58 / 40 / 28 / 15 ->
+# 54 / 40 / 25 / 17, mean 2.54 -> 2.16 %, but moving found 86.9 -> 86.2 % and running water 73 -> 71 of 86, and the
+# mask step ~1.5x slower: its averaged probabilities are less often sure enough to move. Not shipped.
 
 
 @dataclass
@@ -161,23 +166,40 @@ class SceneHead(nn.Module):
 
 
 class SceneHeads(nn.Module):
-    """Several SceneHeads trained alike from different seeds (an ensemble): their class
-    probabilities are averaged. ``forward`` returns the log of that mean, so a softmax of it (as
-    for one head's logits) gives the mean probabilities. In a file the members' weights are
-    keyed ``members.I.NAME`` (``load_head``)."""
+    """Several SceneHeads (an ensemble: alike from different seeds, or on different backbones):
+    their class probabilities are averaged, each member with equal weight. ``forward`` takes
+    one backbone's features and needs every member to read that backbone; it returns the log
+    of the mean, so a softmax of it (as for one head's logits) gives the mean probabilities.
+    ``parse_scene`` runs a mixed ensemble backbone by backbone (``by_backbone``). In a file the
+    members' weights are keyed ``members.I.NAME`` (``load_head``)."""
 
     def __init__(self, members: list[SceneHead]):
         super().__init__()
         if not members:
             raise ValueError("SceneHeads needs at least one member")
-        if len({m.backbone for m in members}) > 1:
-            raise ValueError("SceneHeads' members read different backbones")
-        self.backbone = members[0].backbone
+        self.backbones = tuple(dict.fromkeys(m.backbone for m in members))  # in member order
+        self.backbone = self.backbones[0] if len(self.backbones) == 1 else None
         self.members = nn.ModuleList(members)
 
     def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+        if self.backbone is None:
+            raise ValueError(f"these heads read several backbones ({', '.join(self.backbones)}): "
+                             "run them backbone by backbone (by_backbone)")
         p = sum(torch.softmax(m(feats, rows).float(), 1) for m in self.members) / len(self.members)
         return torch.log(p.clamp_min(1e-12))
+
+    def by_backbone(self) -> list[tuple[str, "SceneHeads", float]]:
+        """[(backbone variant, the members reading it, their share of the ensemble's weight)]."""
+        out = []
+        for v in self.backbones:
+            group = [m for m in self.members if m.backbone == v]
+            out.append((v, SceneHeads(group).eval(), len(group) / len(self.members)))
+        return out
+
+
+def backbones_of(head) -> tuple[str, ...]:
+    """The backbone variants a SceneHead or SceneHeads reads."""
+    return getattr(head, "backbones", (head.backbone,))
 
 
 def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
@@ -270,7 +292,8 @@ def available() -> tuple[bool, str]:
     """(True, "") when the parser can run: the backbone package is installed and both weight
     files are the pinned ones; (False, reason in one line) otherwise. Cheap after the first call."""
     try:
-        _backbone("cpu", BACKBONE)
+        for variant in BACKBONES:
+            _backbone("cpu", variant)
         _shipped_head("cpu")
     except CineGANError as e:
         return False, str(e)
@@ -305,8 +328,9 @@ def _shipped_head(device: str):
     """The shipped, digest-checked head on `device` (loaded once, shared)."""
     def load():
         head = load_head()
-        if head.backbone != BACKBONE:
-            raise CineGANError(f"the scene parser's head reads backbone {head.backbone!r}, not {BACKBONE!r}")
+        if set(backbones_of(head)) != set(BACKBONES):
+            raise CineGANError(f"the scene parser's head reads backbones {', '.join(backbones_of(head))}, "
+                               f"not {', '.join(BACKBONES)}")
         return head
     return _on_device(_HEADS, "shipped", device, load)
 
@@ -331,14 +355,30 @@ def _probs(backbone, head, rgb: np.ndarray, side: int, flip: bool, dev) -> torch
     return probs
 
 
-def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | None = None,
+def _views(backbone, head, rgb: np.ndarray, flip: bool, dev) -> torch.Tensor:
+    """(1, 5, h, w) softmax on the working grid: the working size's view (mirrored when `flip`)
+    averaged with the views at ``EXTRA_SIDES`` (mirrored as ``EXTRA_FLIP`` says), resized to it."""
+    probs = _probs(backbone, head, rgb, WORK_SIDE, flip, dev)
+    if EXTRA_SIDES:
+        grid = probs.shape[-2:]
+        mirror = flip if EXTRA_FLIP is None else EXTRA_FLIP
+        for side in EXTRA_SIDES:
+            probs = probs + F.interpolate(_probs(backbone, head, rgb, side, mirror, dev), size=grid,
+                                          mode="bilinear", align_corners=False)
+        probs = probs / (1 + len(EXTRA_SIDES))
+    return probs
+
+
+def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | SceneHeads | None = None,
                 flip: bool | None = None) -> SceneProbs:
     """Class probabilities of a photo.
 
     rgb: (H, W, 3) uint8 (an alpha channel is dropped; greyscale (H, W) is accepted), any size.
     device: torch device for the networks (None: CPU).
     head: another decoder head (benches and cross-validation only; the product path passes
-          None: the shipped, digest-checked head), on the CPU; moved to ``device`` here.
+          None: the shipped, digest-checked head), on the CPU; moved to ``device`` here. An
+          ensemble over several backbones runs each backbone once per view, every member
+          weighing alike.
     flip: average with the mirror image's probabilities (None: ``FLIP_TTA``).
     Returns SceneProbs: probs (5, ceil(h/4), ceil(w/4)) float32 softmax over ``regions.CODES``
     at stride 4 of the working size (h, w) (long side 512), size = (H, W).
@@ -353,17 +393,9 @@ def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | None = None,
     H, W = rgb.shape[:2]
     dev = _device(device)
     head = _shipped_head(dev) if head is None else head.to(dev).eval()
-    backbone = _backbone(dev, head.backbone)
     flip = FLIP_TTA if flip is None else flip
+    groups = head.by_backbone() if isinstance(head, SceneHeads) else [(head.backbone, head, 1.0)]
     with torch.inference_mode():
-        probs = _probs(backbone, head, rgb, WORK_SIDE, flip, dev)
-        if EXTRA_SIDES:
-            grid = probs.shape[-2:]
-            for side in EXTRA_SIDES:
-                mirror = flip if EXTRA_FLIP is None else EXTRA_FLIP
-                p = F.interpolate(_probs(backbone, head, rgb, side, mirror, dev), size=grid, mode="bilinear",
-                                  align_corners=False)
-                probs = probs + p
-            probs = probs / (1 + len(EXTRA_SIDES))
+        probs = sum(share * _views(_backbone(dev, variant), part, rgb, flip, dev) for variant, part, share in groups)
         probs = probs[0].cpu().numpy()
     return SceneProbs(probs=np.ascontiguousarray(probs, dtype=np.float32), size=(H, W))
