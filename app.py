@@ -319,9 +319,14 @@ def painted_lines(info: dict) -> list[str]:
     out = []
     for p in regions:
         which = "The painted area" if len(regions) == 1 else f"Painted area {p['region']}"
+        words = PAINTED_WORDS.get(p["as"], p["as"])
+        change = f"change it under \"{FIELD['painted'].label}\""
+        if p.get("by") == "automatic mask":
+            out.append(f"{which} ({p['share']:.0%} of the photo) moves as the automatic mask found it (mostly "
+                       f"**{words}**; {change}).")
+            continue
         how = "recognised from the photo" if p.get("auto") else "as you chose"
-        out.append(f"{which} ({p['share']:.0%} of the photo) moves as **{PAINTED_WORDS.get(p['as'], p['as'])}** "
-                   f"({how}; change it under \"{FIELD['painted'].label}\").")
+        out.append(f"{which} ({p['share']:.0%} of the photo) moves as **{words}** ({how}; {change}).")
     return out
 
 

@@ -165,7 +165,8 @@ class Regions:
               ``settings.PAINTED`` choice it moves as ("clouds", "water", "falling water",
               "still"), "class": its ``regions.NAMES`` name, "auto": True when it was
               classified from the photo (False: the user's choice), "share": of the photo,
-              "by": "parser" | "cues" | "choice"}.
+              "by": "parser" | "cues" | "choice" | "automatic mask" (a region the automatic
+              mask found keeps its classes: "as" and "class" then name the most of it)}.
     """
 
     labels: np.ndarray
@@ -186,13 +187,15 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
     moves is always the user's), each connected painted region (``automask.kinds.
     painted_regions``) that the automatic mask mostly found (FOUND_SHARE) keeps the
     automatic classes (what it added beyond them is classified on its own when large,
-    else takes the class next to it); every other painted region moves as one class:
-    ``painted`` when it is a choice ("clouds" | "water" | "falling water" | "still",
-    ``settings.PAINTED``), else the class ``kinds.classify`` reads from the photo (with
-    the learned scene parser's probabilities when it is available)."""
+    else takes the class next to it); every other painted region moves as one class, the
+    class ``kinds.classify`` reads from the photo (with the learned scene parser's
+    probabilities when it is available). With ``painted`` a choice ("clouds" | "water" |
+    "falling water" | "still", ``settings.PAINTED``), every painted region moves as it.
+    Every painted region is reported (``Regions.painted``)."""
     from .automask import kinds
-    from .regions import MOVING, NAMES
+    from .regions import LABELS, MOVING, NAMES, WATER
     from .settings import PAINTED, PAINTED_AS
+    CODE_OF = {name: code for code, name in NAMES.items()}
     auto = auto_mask_cached(photo, cache)
     if mask is None:
         if not auto.labels.any():
@@ -202,13 +205,15 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
         return Regions(auto.labels, notes, list(auto.notes))
     m = frame_mask(mask, photo)
     found = np.isin(auto.labels, MOVING)
+    choice = PAINTED[painted]
     labels = np.zeros(m.shape, np.uint8)
-    to_classify = []
+    to_classify, kept = [], []
     for part in kinds.painted_regions(m):
         covered = part & found
-        if covered.sum() < FOUND_SHARE * part.sum():
-            to_classify.append(part)
+        if choice is not None or covered.sum() < FOUND_SHARE * part.sum():
+            to_classify.append(part)     # the user's choice holds for every painted region
             continue
+        kept.append(part)
         labels[covered] = auto.labels[covered]
         rest = part & ~found
         if rest.any():
@@ -219,21 +224,28 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
             if rest.any():  # slivers along what was found: the class next to them
                 near = kinds.nearest_fill(np.where(covered, auto.labels, 0).astype(np.uint8), covered)
                 labels[rest] = near[rest]
-    choice = PAINTED[painted]
     probs = None
     if to_classify and choice is None:   # the probabilities the automatic mask was fused from, else parse now
         probs = auto.scene if auto.scene is not None else parse(photo.rgb)[0]
-    report = []
     fixed = np.zeros(m.shape, bool) if to_classify else None
-    for i, r in enumerate(sorted(to_classify, key=lambda r: -int(r.sum())), 1):
+    entries = []
+    for r in to_classify:
         code, by = (choice, "choice") if choice is not None else kinds.decide(photo.rgb, r, probs)
         labels[r] = code
         fixed |= r
-        report.append({"region": i, "as": PAINTED_AS[code], "class": NAMES[code], "auto": choice is None,
-                       "share": round(float(r.mean()), 4),
-                       "by": by})
-    notes = [f"painted region {p['region']} ({p['share']:.0%} of the photo) moves as {p['as']}"
-             f"{' (recognised from the photo)' if p['auto'] else ' (as chosen)'}" for p in report]
+        entries.append((r, code, by))
+    for part in kept:                    # as the automatic mask found it (its classes, mostly this one)
+        own = part if fixed is None else part & ~fixed
+        codes = labels[own]
+        entries.append((own, int(np.bincount(codes[codes != 0]).argmax()), "automatic mask"))
+    report = []
+    for i, (r, code, by) in enumerate(sorted(entries, key=lambda e: -int(e[0].sum())), 1):
+        found_water = by == "automatic mask" and code == WATER   # water of a kind the planner reads from the photo
+        report.append({"region": i, "as": "water" if found_water else PAINTED_AS[code], "class": NAMES[code],
+                       "auto": choice is None, "share": round(float(r.mean()), 4), "by": by})
+    notes = [f"painted region {p['region']} ({p['share']:.0%} of the photo) moves as "
+             + (f"the automatic mask found it (mostly {LABELS[CODE_OF[p['class']]]})" if p["by"] == "automatic mask"
+                else f"{p['as']}{' (recognised from the photo)' if p['auto'] else ' (as chosen)'}") for p in report]
     return Regions(labels, notes, [], fixed, report)
 
 

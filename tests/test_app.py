@@ -563,3 +563,16 @@ def test_the_painted_choice_and_automatic_directions_reach_the_service(server, m
     water = [m for m in info["motion"] if m["region"] == "flowing water"][0]
     assert water["auto"] and water["style"] == "flow" and 5 < water["direction"] < 85, water
     assert "moves as **water**" in status
+
+
+def test_the_status_says_what_each_painted_area_became(server):
+    """A painted area the automatic mask found is said to move as found; a classified one as what it
+    was recognised as; each line says where to change it."""
+    app = server[0]
+    lines = app.painted_lines({"painted": [
+        {"region": 1, "as": "clouds", "class": "sky", "auto": True, "share": 0.14, "by": "automatic mask"},
+        {"region": 2, "as": "falling water", "class": "falling_water", "auto": True, "share": 0.05, "by": "parser"}]})
+    assert lines[0].startswith("Painted area 1 (14% of the photo) moves as the automatic mask found it (mostly "
+                               "**clouds**")
+    assert "moves as **falling water** (recognised from the photo" in lines[1]
+    assert all("change it under" in line for line in lines)

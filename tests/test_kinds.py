@@ -101,10 +101,31 @@ def test_two_painted_regions_each_get_their_class(monkeypatch):
     mask = falls.copy()
     mask[:22] = True                                            # the sky, apart from the fall
     scene = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None), mask=mask)
-    assert [p["as"] for p in scene.painted if p["share"] > 0.05] == ["falling water"]
+    assert [(p["as"], p["by"]) for p in scene.painted if p["share"] > 0.05] == [("falling water", "cues"),
+                                                                                ("clouds", "automatic mask")]
     assert (scene.labels[:22] == regions.SKY).all()           # the sky (found, or classified) stays sky
     assert (scene.labels[falls] == regions.FALLING_WATER).all()
     assert scene.styles == {"sky": "drift", "falling_water": "fall"}
+
+
+def test_the_painted_choice_holds_where_the_automatic_mask_found_the_region(monkeypatch):
+    """A painted sky the automatic mask found: automatic, it keeps the found classes and says so; a
+    choice ("still", "falling water") moves it as chosen, as it does a region the mask did not find."""
+    from cinegan_core.pipeline import prepare
+    monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")
+    rgb, _ = waterfall_scene()
+    sky = np.zeros(rgb.shape[:2], bool)
+    sky[:22] = True
+    found = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None), mask=sky)
+    assert found.painted == [{"region": 1, "as": "clouds", "class": "sky", "auto": True,
+                              "share": round(float(sky.mean()), 4), "by": "automatic mask"}]
+    assert found.styles == {"sky": "drift"}
+    assert any("moves as the automatic mask found it (mostly sky)" in n for n in found.notes)
+    for choice, code, style in (("still", regions.STILL_WATER, {"still_water": "ripple"}),
+                                ("falling water", regions.FALLING_WATER, {"falling_water": "fall"})):
+        chosen = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None, painted=choice), mask=sky)
+        assert chosen.painted[0]["as"] == choice and chosen.painted[0]["by"] == "choice"
+        assert (chosen.labels[sky] == code).all() and chosen.styles == style
 
 
 def test_parser_probabilities_decide_when_given():
