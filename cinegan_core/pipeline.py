@@ -195,7 +195,6 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
     from .automask import kinds
     from .regions import LABELS, MOVING, NAMES, WATER
     from .settings import PAINTED, PAINTED_AS
-    CODE_OF = {name: code for code, name in NAMES.items()}
     auto = auto_mask_cached(photo, cache)
     if mask is None:
         if not auto.labels.any():
@@ -238,14 +237,14 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
         own = part if fixed is None else part & ~fixed
         codes = labels[own]
         entries.append((own, int(np.bincount(codes[codes != 0]).argmax()), "automatic mask"))
-    report = []
+    report, notes = [], []
     for i, (r, code, by) in enumerate(sorted(entries, key=lambda e: -int(e[0].sum())), 1):
-        found_water = by == "automatic mask" and code == WATER   # water of a kind the planner reads from the photo
-        report.append({"region": i, "as": "water" if found_water else PAINTED_AS[code], "class": NAMES[code],
-                       "auto": choice is None, "share": round(float(r.mean()), 4), "by": by})
-    notes = [f"painted region {p['region']} ({p['share']:.0%} of the photo) moves as "
-             + (f"the automatic mask found it (mostly {LABELS[CODE_OF[p['class']]]})" if p["by"] == "automatic mask"
-                else f"{p['as']}{' (recognised from the photo)' if p['auto'] else ' (as chosen)'}") for p in report]
+        as_found = by == "automatic mask"
+        report.append({"region": i, "as": "water" if as_found and code == WATER else PAINTED_AS[code],
+                       "class": NAMES[code], "auto": choice is None, "share": round(float(r.mean()), 4), "by": by})
+        how = (f"the automatic mask found it (mostly {LABELS[code]})" if as_found else
+               f"{report[-1]['as']}{' (recognised from the photo)' if choice is None else ' (as chosen)'}")
+        notes.append(f"painted region {i} ({report[-1]['share']:.0%} of the photo) moves as {how}")
     return Regions(labels, notes, [], fixed, report)
 
 

@@ -783,7 +783,7 @@ def save(head: SceneHead | SceneHeads, out_dir: str, meta: dict) -> str:
     save_file(state, path, metadata={"about": "CineGAN scene parser head; classes " + ",".join(CLASSES)})
     digest = sha256_file(path)
     n_params = sum(p.numel() for p in head.parameters())
-    variants = [efficientnet.VARIANTS[name] for name in parser.backbones_of(head)]
+    variants = [efficientnet.VARIANTS[name] for name in head.backbones]
     over = " and ".join(f"EfficientNet-{v.name.capitalize()} ({v.package}=={efficientnet.PACKAGE_VERSION}, ImageNet, "
                         "Apache-2.0)" for v in variants)
     card = {"what": f"decoder head of the CineGAN scene parser over a frozen {over}",

@@ -141,6 +141,14 @@ class SceneHead(nn.Module):
         self.mix4 = nn.Sequential(nn.Conv2d(width + fine, mid, 3, padding=1), nn.ReLU(inplace=True))
         self.classify = nn.Conv2d(mid, N_CLASSES, 1)
 
+    @property
+    def backbones(self) -> tuple[str, ...]:
+        return (self.backbone,)
+
+    def by_backbone(self) -> list[tuple[str, "SceneHead", float]]:
+        """[(backbone variant, the head, its share of the weight)]: one group (``SceneHeads.by_backbone``)."""
+        return [(self.backbone, self, 1.0)]
+
     def _std(self, feats: dict, s: int) -> torch.Tensor:
         x = feats[s].float()
         x = (x - getattr(self, f"mean_{s}")[:, None, None]) / getattr(self, f"std_{s}")[:, None, None]
@@ -189,17 +197,15 @@ class SceneHeads(nn.Module):
         return torch.log(p.clamp_min(1e-12))
 
     def by_backbone(self) -> list[tuple[str, "SceneHeads", float]]:
-        """[(backbone variant, the members reading it, their share of the ensemble's weight)]."""
+        """[(backbone variant, the members reading it, their share of the ensemble's weight)]; these
+        heads themselves when they all read one backbone."""
+        if self.backbone is not None:
+            return [(self.backbone, self, 1.0)]
         out = []
         for v in self.backbones:
             group = [m for m in self.members if m.backbone == v]
             out.append((v, SceneHeads(group).eval(), len(group) / len(self.members)))
         return out
-
-
-def backbones_of(head) -> tuple[str, ...]:
-    """The backbone variants a SceneHead or SceneHeads reads."""
-    return getattr(head, "backbones", (head.backbone,))
 
 
 def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
@@ -328,8 +334,8 @@ def _shipped_head(device: str):
     """The shipped, digest-checked head on `device` (loaded once, shared)."""
     def load():
         head = load_head()
-        if set(backbones_of(head)) != set(BACKBONES):
-            raise CineGANError(f"the scene parser's head reads backbones {', '.join(backbones_of(head))}, "
+        if set(head.backbones) != set(BACKBONES):
+            raise CineGANError(f"the scene parser's head reads backbones {', '.join(head.backbones)}, "
                                f"not {', '.join(BACKBONES)}")
         return head
     return _on_device(_HEADS, "shipped", device, load)
@@ -394,8 +400,8 @@ def parse_scene(rgb: np.ndarray, device=None, head: SceneHead | SceneHeads | Non
     dev = _device(device)
     head = _shipped_head(dev) if head is None else head.to(dev).eval()
     flip = FLIP_TTA if flip is None else flip
-    groups = head.by_backbone() if isinstance(head, SceneHeads) else [(head.backbone, head, 1.0)]
     with torch.inference_mode():
-        probs = sum(share * _views(_backbone(dev, variant), part, rgb, flip, dev) for variant, part, share in groups)
+        probs = sum(share * _views(_backbone(dev, variant), part, rgb, flip, dev)
+                    for variant, part, share in head.by_backbone())
         probs = probs[0].cpu().numpy()
     return SceneProbs(probs=np.ascontiguousarray(probs, dtype=np.float32), size=(H, W))
