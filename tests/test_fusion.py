@@ -175,6 +175,33 @@ def test_sky_the_parser_sees_in_a_mirror_is_still_water():
     assert (m.labels[mountain] == 0).mean() > 0.98
 
 
+def test_the_land_mirrored_in_calm_water_is_still_water_but_not_beside_running_water(monkeypatch):
+    """The reflection of mountains in a calm lake, which the parser calls solid (it looks like the
+    mountains), is still water too (fusion.MIRROR_WATER: what mirrors the land above the axis, joined
+    to the water the parser found); the mountains stay still. Where the parser's water below the
+    axis is mostly running (surf and swash beside wet sand, which mirrors the land as well) it is
+    not taken in."""
+    from cinegan_core.automask import fusion
+    from test_automask import lake_scene, rows
+    img, y0, mountain = lake_scene()
+    reflected = (rows() >= y0) & np.vstack([np.zeros((y0, W), bool), mountain[:y0][::-1][:H - y0]])
+    classes = np.where(mountain, 0, SKY).astype(np.uint8)
+    classes[y0:] = STILL_WATER
+    classes[reflected] = 0                             # the parser takes the mountains' reflection for land
+    core = cv2.erode(reflected.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert core.sum() > 500
+    m = auto_mask(img, scene=coarse_probs(classes))
+    assert (m.labels[core] == STILL_WATER).mean() > 0.7                 # 0.83
+    assert (m.labels[mountain] == 0).mean() > 0.98
+    running = np.where(classes == STILL_WATER, FLOWING_WATER, classes).astype(np.uint8)
+    m = auto_mask(img, scene=coarse_probs(running))
+    assert (m.labels[core] > 0).mean() < 0.2
+    open_water = (rows() >= y0 + 8) & ~(cv2.dilate(reflected.astype(np.uint8), np.ones((17, 17), np.uint8)) > 0)
+    assert (m.labels[open_water] == FLOWING_WATER).mean() > 0.8
+    monkeypatch.setattr(fusion, "MIRROR_WATER", False)          # what it fixes
+    assert (auto_mask(img, scene=coarse_probs(classes)).labels[core] == STILL_WATER).mean() < 0.2
+
+
 def test_dense_texture_the_parser_takes_for_sky_stays_still():
     """Rock or foliage the parser wrongly calls sky is left still: sky (and cloud) is soft."""
     img = sky(seed=12)

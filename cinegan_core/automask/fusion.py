@@ -23,7 +23,8 @@ where they are better:
   is dark or unlike the sky and it does not touch the ground, and a line found along it is
   no cable when it is soft or wide (a cable stands out a few pixels wide);
 * a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
-  mirror axis is the water reflecting it, so it ripples as still water;
+  mirror axis is the water reflecting it, so it ripples as still water, and so
+  does the reflection of the land in calm water (``water.mirror_water``);
 * water: thin upright things standing in it (reeds, posts, masts) stay still,
   and a margin at its edge stays frozen.
 
@@ -52,9 +53,9 @@ import numpy as np
 
 from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
 from .cues import (ColourModel, PhotoViews, box, components, crisp_edges, dilate, disk, erode, fill_holes,
-                   guided_filter, posterior)
+                   guided_filter, keep_touching, posterior)
 from .sky import _rising, _straight_lines, find_sky
-from .water import find_mirror
+from .water import axis_match, find_mirror, mirror_water
 
 # snapped sky probability above which a pixel is sky. Chosen for the round-4 head (trained on feature-map crops,
 # less saturated than round 3's) by 4-fold cross-validation on the train split (bench/masks.py --split train --heads,
@@ -99,6 +100,7 @@ MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth
 SOFT_HOLE = 0.02     # share of the photo up to which a soft hole in the sky that leans to sky is cloud (0: off);
                      # out of fold (round-11 heads, 2 members, 309 photos): found 86.1 -> 86.2 %, solid moving unchanged
 LIPLESS = 0.5        # share of a falling part's top and surround in calm water above which it is not a fall
+MIRROR_WATER = True  # below a mirror axis over calm water, what mirrors the land above it is water too
 
 
 @dataclass
@@ -107,6 +109,8 @@ class PhotoCues:
 
     mirror:  (axis, strength): ``water.find_mirror``'s mirror row at the work size (None: no
              mirror) and the evidence in [0, 1].
+    reflection: (h, w) bool at the work size, what below the mirror axis mirrors the things
+             above it (``water.mirror_water``), or None (no mirror, or MIRROR_WATER off).
     skyline: (hf, wf) bool, the classical sky (``sky.find_sky``), or None when
              CLASSICAL_SKYLINE is off.
     Computing it also fills the photo's standout caches (windows 21 and 15) that the
@@ -114,6 +118,7 @@ class PhotoCues:
     """
     mirror: tuple
     skyline: np.ndarray | None
+    reflection: np.ndarray | None = None
 
 
 def photo_cues(p: PhotoViews) -> PhotoCues:
@@ -122,7 +127,15 @@ def photo_cues(p: PhotoViews) -> PhotoCues:
     skyline = find_sky(p).mask_f if CLASSICAL_SKYLINE else None
     p.standout()
     p.standout(15)
-    return PhotoCues(mirror=mirror, skyline=skyline)
+    return PhotoCues(mirror=mirror, skyline=skyline, reflection=_reflection(p, mirror[0]))
+
+
+def _reflection(p: PhotoViews, axis) -> np.ndarray | None:
+    """What below a mirror axis mirrors the things above it, (h, w) bool at the work size
+    (``water.mirror_water``), or None."""
+    if not MIRROR_WATER or axis is None:
+        return None
+    return mirror_water(p, axis, axis_match(p, axis))
 
 
 @dataclass
@@ -341,13 +354,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
     p_sky, p_water = pf[SKY], pf[STILL_WATER] + pf[FLOWING_WATER] + pf[FALLING_WATER]
     dropped = {}
 
-    # the reflection of the sky in calm water is water: below a mirror axis no sky is seen. (Round 15, out of fold,
-    # Lite2 heads, 309 scored: taking in as calm water also what mirrors the hills and trees above the axis
-    # (water.mirror_water, snapped, where it joins the parser's water) finds more of mirror lakes (found 86.9 ->
-    # 87.3 %; a lake under peaks 49.5 -> 71.2 %, an Obersee reflection 49.8 -> 66.0 %), but wet sand and tidal flats
-    # mirror the land too (a black-sand beach 9.8 -> 14.7 %, tidal flats 42.5 -> 54.4 % must-freeze moving; mean
-    # 2.54 -> 2.60 %, photos over 10 % 15 -> 16); kept only to the sky's reflection. Limited to the columns where
-    # the parser found water, the beaches moved as much.)
+    # the reflection of the sky in calm water is water: below a mirror axis no sky is seen
     axis, strength = find_mirror(p) if cues is None else cues.mirror
     if axis is not None and (p_water[round((axis + 1) * p.hf / p.h):] > 0.5).mean() < 0.02:
         axis = None                     # a mirror needs water under it: the parser sees none there
@@ -361,6 +368,24 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
     solid_w = p.to_work(1.0 - s_sky - s_water) > 0.85
     sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, SKY_T)
     water = by_colour(p, s_water, p.to_work(s_water) > 0.85, solid_w, WATER_T) & ~sky
+    mirrored = np.zeros_like(water)
+    if axis is not None and MIRROR_WATER:
+        # the reflection of hills, trees and peaks in calm water is water too, though the parser calls it
+        # solid: what mirrors the land above the axis, where it joins the water the parser found. Only over
+        # calm water, where still water (the reflected sky counts as such, as for the kinds below) clearly
+        # leads (KIND_LEAD) in the parser's water below the axis: wet sand and tidal flats beside surf and
+        # swash mirror the land as well. Out of fold (round 15, Lite2 heads, 309 scored): found 86.9 -> 87.2 %
+        # (a lake reflecting the woods 60.4 -> 89.3 %, the Obersee 49.8 -> 66.0 %), photos over 1 / 2 / 5 / 10 %
+        # must-freeze moving unchanged (58 / 40 / 28 / 15), mean 2.54 -> 2.54 %; without the calm-water
+        # condition found 87.3 %, but a black-sand beach 9.8 -> 14.7 % and tidal flats 42.5 -> 54.4 %
+        # (mean 2.60 %); limited to the columns where the parser found water, the beaches moved as much.
+        below_w = water & below
+        calm = float((pf[STILL_WATER] + pf[SKY])[below_w].sum()) >= KIND_LEAD * float(p_water[below_w].sum())
+        reflection = _reflection(p, axis) if cues is None or cues.reflection is None else cues.reflection
+        if calm and reflection is not None and reflection.any():
+            snapped = guided_filter(p.L_f / 100.0, p.to_fine(reflection.astype(np.float32)), max(2, round(4 * u)), 1e-3)
+            mirrored = keep_touching((snapped > 0.5) & ~sky, water)
+            water |= mirrored
 
     # the photo's own sky colours (clouds included), from where the parser is sure
     sure_sky_w = pw_work[SKY] > 0.85
@@ -434,6 +459,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         kinds = np.stack([cv2.GaussianBlur(k, (0, 0), 2 * u) for k in kinds])
         if axis is not None:   # a mirror is calm water
             kinds[0] = np.where(below, np.maximum(kinds[0], pf[SKY] + pf[STILL_WATER]), kinds[0])
+            kinds[0] = np.where(mirrored, np.maximum(kinds[0], 1.0), kinds[0])
         labels[water] = water_kinds(kinds, water)[water]
     confidence = {"sky": float(s_sky[sky].mean()) if sky.any() else 0.0,
                   "water": float(s_water[water].mean()) if water.any() else 0.0}
