@@ -19,7 +19,9 @@ Three things every engine does the same way, so they live here once:
   (``Rebase.split`` before it warps, ``Rebase.base`` added back); the stylegan
   engine warps whole features, so its output is re-based after rendering
   (``Rebase.__call__``: output - its own base + the photo's base). Either way
-  the gradient does not slide and no halo opens beside frozen things.
+  the gradient does not slide and no halo opens beside frozen things. Over falling water
+  (``MotionPlan.veil``) the base also keeps what lies behind the water (``detail.behind_veil``):
+  the rock seen through thin strands stays, the water moves over it.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from .detail import BaseFit
+from .detail import BaseFit, behind_veil, veil_width
 
 
 def inside_distance(mask: np.ndarray) -> np.ndarray:
@@ -130,18 +132,25 @@ class Rebase:
     index:  (K,) flat indices of the pixels the engine returns values for (default: the mask's,
             raster order, as ``Paste.index``).
     device: torch device.
+    veil:   (H, W) bool, falling water (``MotionPlan.veil``), or None: there the base also keeps
+            what lies behind the water (``detail.behind_veil``), blended in over a few px.
 
     ``base_image`` (1, 3, H, W) float32 is the photo's base; ``base`` (3, K) its values at
     ``index``; ``split(image)`` -> (detail (1, 3, H, W) = image - base_image); calling it
     on an engine's (3, K) values re-bases them: values - their own base + the photo's base."""
 
     def __init__(self, photo: np.ndarray, mask: np.ndarray, *, index: np.ndarray | None = None,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", veil: np.ndarray | None = None):
         H, W = mask.shape
         self.device = torch.device(device)
         self.fit = BaseFit(mask, device=self.device)
         img = torch.from_numpy(np.ascontiguousarray(photo, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
-        self.base_image = self.fit(img)
+        self.veil = None
+        if veil is not None and (veil & mask).any():
+            width = veil_width((H, W))
+            soft = cv2.GaussianBlur((veil & mask).astype(np.float32), (0, 0), width / 4) * mask
+            self.veil = (torch.from_numpy(np.ascontiguousarray(soft))[None, None].to(self.device), width)
+        self.base_image = self._own(img)
         flat = np.flatnonzero(mask) if index is None else np.asarray(index)
         self.index = torch.from_numpy(flat).to(self.device)
         self.size = (H, W)
@@ -151,10 +160,24 @@ class Rebase:
         """image (1, 3, H, W) float -> its detail over the photo's base, (1, 3, H, W)."""
         return image - self.base_image
 
-    def __call__(self, values: torch.Tensor) -> torch.Tensor:
-        """values: (3, K) float, an engine's output at ``index`` -> (3, K) re-based on the photo's base."""
+    def _own(self, image: torch.Tensor) -> torch.Tensor:
+        """The base of an image (1, 3, H, W) float over the region: its smooth fit, and over
+        falling water what lies behind it."""
+        base = self.fit(image)
+        if self.veil is not None:
+            weight, width = self.veil
+            base = base + behind_veil(image - base, weight, width)
+        return base
+
+    def __call__(self, values: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+        """values: (3, K) float, an engine's output at ``index`` -> (3, K) re-based on the photo's base.
+        image: the engine's whole output frame (1, 3, H, W) on the same 0..255 scale, when it has one
+        (what lies behind falling water near the region's edge is then read from it); None: the
+        values alone, zero elsewhere."""
         H, W = self.size
-        full = torch.zeros(3, H * W, dtype=torch.float32, device=values.device)
-        full[:, self.index] = values.float()
-        own = self.fit(full.view(1, 3, H, W)).view(3, -1)[:, self.index]
+        if image is None:
+            full = torch.zeros(3, H * W, dtype=torch.float32, device=values.device)
+            full[:, self.index] = values.float()
+            image = full.view(1, 3, H, W)
+        own = self._own(image.float()).view(3, -1)[:, self.index]
         return values - own + self.base

@@ -14,7 +14,14 @@ moving region is split into
 * its **detail**: photo - base, which the engine moves.
 
 Every frame is base + moved detail inside the region; frozen pixels are never
-touched (``composite.Rebase`` applies this for both engines). Where a region has
+touched (``composite.Rebase`` applies this for both engines).
+
+Falling water is a veil: thin curtains and strands of white water over the rock
+they fall down, which shows through them. Moved whole, the rock streams down with
+the water and melts. So over a fall the base also keeps what lies behind the veil
+(``behind_veil``): the detail's smooth lower envelope (a grey opening ``VEIL_WIDTH`` of
+the long side wide: the dark rock between and behind strands narrower than that), and
+only the bright water above it moves. Where a region has
 almost no detail nothing visible can move: ``detail_level`` measures it and
 ``featureless_warnings`` says so.
 
@@ -46,6 +53,8 @@ COARSE_SIDE = 128        # cells on the long side of the grid the fit is compute
 RIDGE = 1e-6             # regularisation of the slopes, relative to a full window's second moment
 FEATURELESS_LEVEL = 1.5  # grey levels (RMS of the fine detail) below which a region is "nearly featureless"
 MIN_REGION_SHARE = 0.01  # regions smaller than this share of the photo are not judged
+VEIL_WIDTH = 0.02        # fraction of the long side: water strands narrower than this across a fall move over
+                         # what lies behind them, which stays; wider white water moves by its texture alone
 
 
 def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -193,4 +202,51 @@ def featureless_warnings(photo: np.ndarray, regions: dict[str, np.ndarray],
             continue
         if detail_level(photo, region) < level:
             out.append(f"the {name} is nearly featureless: little will appear to move")
+    return out
+
+
+def veil_width(size: tuple[int, int]) -> int:
+    """The line ``behind_veil`` opens with for an (H, W) image: VEIL_WIDTH of the long side, odd, px."""
+    return max(3, round(VEIL_WIDTH * max(size))) | 1
+
+
+def behind_veil(detail: torch.Tensor, weight: torch.Tensor, width: int) -> torch.Tensor:
+    """What stays behind falling water: (1, C, H, W) float detail -> (1, C, H, W) float32, the
+    detail's lower envelope: a grey opening with a ``width`` px square (strands of water narrower
+    than that are lifted off what lies behind them), smoothed (Gaussian, width / 4: no blocks),
+    and never above the detail itself (dark rock stays exactly as it is); times weight
+    (1, 1, H, W) in [0, 1] (1 over the fall, 0 elsewhere). detail - envelope >= 0 is the water.
+
+    Only the weight's bounding box (and a margin) is read. The envelope is smooth, so it is
+    computed on cells of ``width // 8`` px (the minimum of each cell: a thin strand never lifts
+    it), then interpolated back."""
+    out = torch.zeros_like(detail, dtype=torch.float32)
+    on = torch.nonzero(weight[0, 0] > 0)
+    if on.numel() == 0:
+        return out
+    H, W = detail.shape[-2:]
+    margin = 2 * width
+    y0, x0 = (on.min(0).values - margin).clamp_min(0).tolist()
+    y1, x1 = (on.max(0).values + margin + 1).tolist()
+    y1, x1 = min(y1, H), min(x1, W)
+    x = detail[..., y0:y1, x0:x1].float()
+    cell = max(1, width // 8)
+    low = -F.max_pool2d(-x, cell, stride=cell, ceil_mode=True)          # each cell's minimum
+    k = max(3, round(width / cell)) | 1
+    pad = k // 2
+
+    def box_max(y):
+        y = F.max_pool2d(F.pad(y, (pad, pad, 0, 0), mode="replicate"), (1, k), stride=1)
+        return F.max_pool2d(F.pad(y, (0, 0, pad, pad), mode="replicate"), (k, 1), stride=1)
+
+    opened = box_max(-box_max(-low))
+    sigma = width / 4 / cell
+    r = max(1, math.ceil(3 * sigma))
+    g = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32, device=x.device) / sigma) ** 2)
+    g = (g / g.sum()).to(x.device)
+    c = x.shape[1]
+    smooth = F.conv2d(F.pad(opened, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    smooth = F.conv2d(F.pad(smooth, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    up = F.interpolate(smooth, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    out[..., y0:y1, x0:x1] = torch.minimum(up, x) * weight[..., y0:y1, x0:x1]
     return out

@@ -187,3 +187,92 @@ def test_stylegan_engine_keeps_the_photo_base_through_the_shared_rebase(tmp_path
     assert all(np.array_equal(f[~mask], photo[~mask]) for f in kept)
     # (the tiny random generator's output is wild: clamping to 0..255 and the soft edge leave a little)
     assert base_gap(kept) < 0.5 * base_gap(free), (base_gap(kept), base_gap(free))
+
+
+def veil_scene(h=96, w=96, seed=0):
+    """Thin strands of white water falling over dark textured rock. Returns photo (h, w, 3)
+    uint8, fall (h, w) bool (the falling water; the rest is frozen rock), strands (h, w) bool."""
+    rng = np.random.default_rng(seed)
+    rock = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 2.0)
+    rock = 55 + 25 * rock / rock.std()
+    # strands 2 px wide every 7 px, broken into dashes along their length so that falling shows
+    dashes = cv2.GaussianBlur(rng.standard_normal((h, w // 7 + 1)).astype(np.float32), (0, 0), sigmaX=0.1, sigmaY=3.0) > 0
+    xx = np.arange(w)
+    strands = ((xx % 7) < 2)[None, :] & dashes[:, xx // 7]
+    fall = np.zeros((h, w), bool)
+    fall[8:88, 16:80] = True
+    photo = np.repeat(rock[..., None], 3, -1)
+    photo[strands & fall] = (225, 232, 240)
+    return np.clip(photo, 0, 255).round().astype(np.uint8), fall, strands & fall
+
+
+def test_rock_seen_through_falling_water_stays_while_the_water_falls():
+    """Over falling water (MotionPlan.veil) what lies behind the strands stays: the rock between
+    them keeps its texture mid-loop, where moving the whole detail streams it down; the strands
+    still fall as fast; frame 0 is the photo and frozen pixels are its bytes."""
+    import dataclasses
+    from cinegan_core import region_motion, regions
+    photo, fall, strands = veil_scene()
+    labels = np.where(fall, regions.FALLING_WATER, 0).astype(np.uint8)
+    plan = region_motion(labels, frames=24, photo=photo, drift={"water": (None, 0.5)})
+    assert plan.veil is not None and plan.veil[fall].all()
+    field = np.zeros_like(plan.field)
+    field[1][fall] = 2.0                                   # straight down, 2 px a frame
+    veiled = dataclasses.replace(plan, field=field, ripple=None, cycles=None)
+    n = 24
+    kept = list(PixelEngine().frames(photo, fall, veiled, n))
+    whole = list(PixelEngine().frames(photo, fall, dataclasses.replace(veiled, veil=None), n))
+    for frames in (kept, whole):
+        assert np.array_equal(frames[0], photo)
+        assert all(np.array_equal(f[~fall], photo[~fall]) for f in frames)
+    core = fall & (cv2.distanceTransform(fall.astype(np.uint8), cv2.DIST_L2, 5) > 6)
+    rock = core & (cv2.distanceTransform((~strands).astype(np.uint8), cv2.DIST_L2, 5) > 2)
+    gray = lambda f: f.astype(np.float32) @ GRAY                                    # noqa: E731
+    t = n // 4
+    # where the photo shows rock, mid-loop: the rock (or a strand passing over it), not other rock
+    rock_kept = np.abs(gray(kept[t]) - gray(photo))[rock & (gray(kept[t]) < 120)].mean()
+    rock_whole = np.abs(gray(whole[t]) - gray(photo))[rock & (gray(whole[t]) < 120)].mean()
+    assert rock_kept < 0.4 * rock_whole, (rock_kept, rock_whole)
+    # the water falls as much either way: the strands' pixels change as they pass
+    water = lambda fr: np.abs(gray(fr[t]) - gray(photo))[strands & core].mean()     # noqa: E731
+    assert water(kept) > 0.7 * water(whole) and water(kept) > 40, (water(kept), water(whole))
+
+
+def test_rebase_with_a_veil_gives_the_photo_back_for_any_engine():
+    """Re-basing the photo's own values over falling water gives them back, read from the values
+    alone or from a whole output frame (the stylegan engine's way)."""
+    photo, fall, _ = veil_scene(seed=3)
+    rb = Rebase(photo, fall, veil=fall)
+    img = torch.from_numpy(photo.astype(np.float32)).permute(2, 0, 1)[None]
+    assert torch.allclose(rb.split(img) + rb.base_image, img, atol=1e-3)
+    values = img.view(3, -1)[:, rb.index]
+    assert torch.allclose(rb(values, img), values, atol=1e-2)
+    # the veil's base keeps the rock: over the fall, the base is far closer to the photo's dark
+    # pixels than the smooth fit alone
+    plain = Rebase(photo, fall)
+    dark = torch.from_numpy(fall & (photo[..., 0] < 120))
+    gap = lambda r: (r.base_image - img)[0].abs().mean(0)[dark].mean()             # noqa: E731
+    assert float(gap(rb)) < 0.5 * float(gap(plain))
+
+
+def test_stylegan_engine_keeps_the_rock_behind_falling_water_through_the_shared_rebase(tmp_path):
+    """The stylegan engine re-bases each frame with the veil too (what lies behind the water is
+    read from its whole output frame): the rock between the strands stays closer to the photo's
+    than without the veil; frozen pixels are the photo's bytes."""
+    import dataclasses
+    import standins
+    from cinegan_core.engines.stylegan import StyleGANEngine
+    from cinegan_core.motion import MotionPlan
+    standins.write_tiny(str(tmp_path), classifiers=0, flows=False)
+    nets = standins.tiny_networks(str(tmp_path))
+    photo, fall, strands = veil_scene(64, 64, seed=4)
+    field = np.zeros((2, *fall.shape), np.float32)
+    field[1][fall] = 1.5
+    plan = MotionPlan(field, veil=fall)
+    kw = dict(inject_resolution=standins.TINY_INJECT, grid=64)
+    kept = list(StyleGANEngine(nets, **kw).frames(photo, fall, plan, 4))
+    whole = list(StyleGANEngine(nets, **kw).frames(photo, fall, dataclasses.replace(plan, veil=None), 4))
+    assert all(np.array_equal(f[~fall], photo[~fall]) for f in kept)
+    rock = fall & ~strands & (cv2.distanceTransform(fall.astype(np.uint8), cv2.DIST_L2, 5) > 4)
+    gap = lambda frames: max(float(np.abs(f.astype(np.float32) - photo)[rock].mean()) for f in frames)  # noqa: E731
+    assert gap(kept) < 0.7 * gap(whole), (gap(kept), gap(whole))

@@ -132,7 +132,7 @@ class PixelEngine(Engine):
         base = None
         if self.rebase:
             # what moves is the detail over the region's smooth base; the base is added back in place
-            rebase = Rebase(source, passable, index=flat, device=dev)
+            rebase = Rebase(source, passable, index=flat, device=dev, veil=plan.veil)
             photo_f = photo_f - rebase.base_image[0].permute(1, 2, 0).cpu().numpy()
             base = rebase.base
         smooth = photo_f

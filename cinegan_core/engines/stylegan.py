@@ -305,7 +305,7 @@ class StyleGANEngine(Engine):
         # the detail moves, the base stays (the rule of both engines, ``composite.Rebase``): the
         # features carry the whole picture, so each frame is re-based on the photo's smooth base
         rebase = None if self.authors or not self.rebase else Rebase(photo, mask, index=paste.flat,
-                                                                      device=self.device)
+                                                                      device=self.device, veil=as_plan(field).veil)
         if progress is not None:
             progress({"stage": "invert", "step": 1, "total": 1})
         for t, canvas in enumerate(self._canvas_frames(trunk, where, passable, field, n, counter)):
@@ -314,7 +314,7 @@ class StyleGANEngine(Engine):
                                 antialias=(H < where.h)) if (H, W) != (where.h, where.w) else crop
             values = (img[0].reshape(3, -1)[:, paste.index] + 1.0) * 127.5
             if rebase is not None:
-                values = rebase(values)
+                values = rebase(values, (img + 1.0) * 127.5 if rebase.veil is not None else None)
             frame = paste(values.clamp(0, 255))
             if progress is not None:
                 progress({"stage": "render", "step": t + 1, "total": n})

@@ -48,6 +48,8 @@ class MotionPlan:
             degrees, speed px per frame, whether automatic, cycles), for info["motion"].
     cycles: (H, W) uint8, whole cycles per loop of every point (``loop.cycle_count``: a fast
             region that is short along its motion loops several times), or None: one everywhere.
+    veil:   (H, W) bool, the regions that fall (style "fall"): water over rock that shows through
+            it, which stays (``composite.Rebase``, ``detail.behind_veil``), or None: none falls.
     """
 
     field: np.ndarray
@@ -57,6 +59,7 @@ class MotionPlan:
     holes: np.ndarray | None = None
     report: list = dc_field(default_factory=list)
     cycles: np.ndarray | None = None
+    veil: np.ndarray | None = None
 
 
 def as_plan(motion) -> MotionPlan:
@@ -248,6 +251,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
     cycles = np.ones((H, W), np.uint8)
+    veil = np.zeros((H, W), bool)
 
     base_ease = EASE_FRACTION * min(H, W)
     ease_px = {}  # label -> px of the band over which a fast region's motion would ease to zero
@@ -324,6 +328,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             f, _, along = fall_field(through, photo, shown, direction)
             field[:, through] = f[:, through]
             foam.append(foam_ripple(region, FOAM_AMPLITUDE * speed, frames))
+            veil |= through
             what = along
         else:
             f = None
@@ -350,7 +355,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     for h in holes.values():
         passed |= h
     return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None, report,
-                      cycles if (cycles > 1).any() else None)
+                      cycles if (cycles > 1).any() else None, veil if veil.any() else None)
 
 
 def _looping(cycles: int) -> str:
