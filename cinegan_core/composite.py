@@ -6,7 +6,8 @@ Three things every engine does the same way, so they live here once:
   (``MotionPlan.holes``: a bird, a kite, a speck the mask kept still) stay still,
   but what moves passes behind them: they are inpainted (OpenCV's Telea) in what
   the engine samples and count as moving for sampling, so they neither occlude
-  nor get dragged along;
+  nor get dragged along; a rock in a fall is filled with the water above it
+  (``fill_upstream``), so the water that passes it stays water;
 * **the soft edge** (``feather``): the animated region fades in over a few px
   inside the mask (``feather_width``), so there is no hard seam, and frozen
   pixels (mask False) get weight 0;
@@ -70,16 +71,68 @@ def fill_outside(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return flat[nearest].reshape(image.shape)
 
 
-def pass_behind(photo: np.ndarray, mask: np.ndarray, holes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def pass_behind(photo: np.ndarray, mask: np.ndarray, holes: np.ndarray | None, *,
+                field: np.ndarray | None = None, veil: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What an engine samples when small frozen islands are passed behind.
 
     photo: (H, W, 3) uint8; mask: (H, W) bool, True = moves; holes: (H, W) bool frozen
     islands inside moving regions (``MotionPlan.holes``) or None.
-    Returns (source, passable): the photo with the islands inpainted (the photo itself
+    field: (2, H, W) float32 px per frame (``MotionPlan.field``, continued through the holes) and
+    veil: (H, W) bool falling water (``MotionPlan.veil``), or None: a rock in a fall is filled
+    with the water from just upstream of it, drawn along the flow (``fill_upstream``), so what
+    leaves it below is more falling water; other islands (a bird, a kite) are inpainted (OpenCV's
+    Telea: smooth, like the sky around them).
+    Returns (source, passable): the photo with the islands filled (the photo itself
     when there are none) and (H, W) bool mask | holes, where sampling may go."""
     if holes is None or not holes.any():
         return photo, mask
-    return cv2.inpaint(photo, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA), mask | holes
+    source = cv2.inpaint(photo, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    if field is not None and veil is not None and veil.any():
+        n, lab = cv2.connectedComponents(holes.astype(np.uint8), connectivity=8)
+        touching = np.unique(lab[(cv2.dilate(veil.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & holes])
+        in_fall = np.isin(lab, touching[touching > 0])
+        if in_fall.any():
+            source = fill_upstream(source, in_fall, mask, field)
+    return source, mask | holes
+
+
+def fill_upstream(image: np.ndarray, holes: np.ndarray, mask: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Copy of image (H, W, C) where the holes are filled with the water upstream of them,
+    mirrored at their upstream edge (as the image is mirrored beyond its borders): a pixel whose
+    first moving pixel (mask True, not a hole) going upstream along the field (2, H, W) in 1 px
+    steps is k px away takes the value of the one 2k - 1 px upstream (its mirror image across the
+    edge), or k px when that one is no moving pixel. A pixel with no motion, or none met within
+    the image, keeps its value."""
+    H, W = holes.shape
+    out = image.copy()
+    ys, xs = np.nonzero(holes)
+    fx, fy = field[0][ys, xs], field[1][ys, xs]
+    norm = np.hypot(fx, fy)
+    go = norm > 1e-6
+    ys, xs, dx, dy = ys[go], xs[go], -fx[go] / norm[go], -fy[go] / norm[go]
+    open_ = mask & ~holes
+
+    def at(step):   # (y, x, whether that is a moving pixel of the image) `step` px upstream of each
+        sy, sx = np.rint(ys + step * dy).astype(int), np.rint(xs + step * dx).astype(int)
+        ok = (sy >= 0) & (sy < H) & (sx >= 0) & (sx < W)
+        ok[ok] = open_[sy[ok], sx[ok]]
+        return sy, sx, ok
+
+    edge = np.zeros(len(ys), int)           # px upstream to the hole's edge, 0: not met (yet)
+    todo = np.ones(len(ys), bool)
+    for step in range(1, H + W):
+        if not todo.any():
+            break
+        sy, sx, ok = at(step)
+        edge[todo & ok] = step
+        todo &= ~ok & (sy >= 0) & (sy < H) & (sx >= 0) & (sx < W)     # gone past the image: not met
+    found = edge > 0
+    ys, xs, dx, dy, edge = ys[found], xs[found], dx[found], dy[found], edge[found]
+    sy, sx, _ = at(edge)
+    my, mx, ok = at(2 * edge - 1)
+    sy, sx = np.where(ok, my, sy), np.where(ok, mx, sx)
+    out[ys, xs] = image[sy, sx]
+    return out
 
 
 class Paste:

@@ -263,3 +263,49 @@ def test_clouds_pass_behind_a_small_frozen_island():
     for t in (10, 15, 20):
         differs = (np.abs(with_bird[t] - without[t]).max(2) > 12) & ~near
         assert differs.sum() <= 3 * bird.sum(), (t, differs.sum())
+
+
+def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water():
+    """A rock (a small frozen island) inside falling water: what the fall carries out below it
+    is water from just above it, mirrored at its upper edge (composite.fill_upstream), not the
+    smooth patch an isotropic inpainting leaves, which the fall drew down as a grey blotch; a
+    bird in a drifting sky is still inpainted (smooth, like the sky)."""
+    import dataclasses
+    import cv2
+    from cinegan_core.composite import pass_behind
+    from cinegan_core.regions import FALLING_WATER, SKY
+    h, w, n = 200, 160, 24
+    rng = np.random.default_rng(3)
+    streaks = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), sigmaX=1.0, sigmaY=6.0)
+    img = np.repeat(np.clip(170 + 60 * streaks / streaks.std(), 0, 255)[..., None], 3, -1).astype(np.uint8)
+    rock = np.zeros((h, w), bool)
+    rock[40:64, 36:60] = True
+    img[rock] = (70, 60, 50)
+    labels = np.where(rock, 0, FALLING_WATER).astype(np.uint8)
+    plan = region_motion(labels, frames=n, photo=img, drift={"water": (None, 0.5)})
+    assert plan.holes is not None and plan.holes[rock].all() and plan.veil is not None
+    field = np.zeros_like(plan.field)
+    field[1] = 2.0                                          # straight down, 2 px a frame
+    plan = dataclasses.replace(plan, field=field, ripple=None, cycles=None)
+    filled, _ = pass_behind(img, ~rock, plan.holes, field=plan.field, veil=plan.veil)
+    inpainted, _ = pass_behind(img, ~rock, plan.holes)
+    assert np.array_equal(filled[~rock], img[~rock])
+    # inside the rock: the water above it, mirrored at its edge (row 39 - k for row 40 + k)
+    assert np.array_equal(filled[40:64, 36:60], img[16:40, 36:60][::-1])
+
+    def texture(a):      # grey levels of fine detail
+        g = a[..., 0].astype(np.float32)
+        return float((g - cv2.blur(g, (5, 5)))[2:-2, 2:-2].std())
+
+    water = texture(img[10:40, 36:60])
+    frames = render(img, ~rock, plan, n)
+    telea = render(img, ~rock, dataclasses.replace(plan, veil=None), n)
+    t = n // 4                                              # 12 px on: the top 12 rows below the rock
+    below = slice(66, 76), slice(38, 58)
+    assert texture(frames[t][below]) > 0.7 * water, (texture(frames[t][below]), water)
+    assert texture(telea[t][below]) < 0.6 * texture(frames[t][below])            # what it fixes
+    assert (frames[:, rock] == img[rock]).all()             # the rock stays
+    # a bird in a drifting sky is inpainted as before
+    sky_plan = region_motion(np.where(rock, 0, SKY).astype(np.uint8), frames=n, photo=img, drift={"sky": (0, 1.0)})
+    bird, _ = pass_behind(img, ~rock, sky_plan.holes, field=sky_plan.field, veil=sky_plan.veil)
+    assert np.array_equal(bird, inpainted)

@@ -126,7 +126,7 @@ class PixelEngine(Engine):
         # frozen pixels are replaced by the nearest moving ones in what is sampled, so
         # neither the footprint of a sample nor a blur drags them into moving content;
         # small frozen islands (plan.holes) are passed behind: sampled inpainted, not occluders
-        source, passable = pass_behind(photo, mask, plan.holes)
+        source, passable = pass_behind(photo, mask, plan.holes, field=plan.field, veil=plan.veil)
         photo_f = fill_outside(source, passable).astype(np.float32)
         flat = np.flatnonzero(mask)
         base = None

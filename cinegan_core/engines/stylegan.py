@@ -200,7 +200,8 @@ class StyleGANEngine(Engine):
         islands passed behind (``composite.pass_behind``); the authors' variant has none."""
         if self.authors:
             return photo, mask
-        return pass_behind(photo, mask, as_plan(motion).holes)
+        plan = as_plan(motion)
+        return pass_behind(photo, mask, plan.holes, field=plan.field, veil=plan.veil)
 
     # -- per loop ------------------------------------------------------------------------
     def _grid_setup(self, mask: np.ndarray, motion, where: Placement):
