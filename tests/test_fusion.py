@@ -202,6 +202,43 @@ def test_the_land_mirrored_in_calm_water_is_still_water_but_not_beside_running_w
     assert (auto_mask(img, scene=coarse_probs(classes)).labels[core] == STILL_WATER).mean() < 0.2
 
 
+def test_a_white_curtain_the_parser_half_calls_falling_water_falls(monkeypatch):
+    """A bright curtain of vertical strands over dark rock, which the parser gives 0.6 of falling
+    water (under the water threshold: it half takes it for pale rock), falls
+    (fusion.WHITE_WATER); the same curtain the parser gives 0.3 stays still, and so does a
+    bright rock face of the same brightness without streaks at 0.6."""
+    from cinegan_core.automask import fusion
+    rng = np.random.default_rng(21)
+    img = land(seed=22, colour=(60, 58, 55), amount=40).astype(np.float32)
+    curtain = np.zeros((H, W), bool)
+    curtain[60:260, 180:300] = True
+    strands = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigmaX=1.2, sigmaY=12)
+    img[curtain] = (200 + 45 * strands / strands.std())[curtain][:, None]
+    face = np.zeros((H, W), bool)
+    face[60:260, 20:140] = True
+    blotches = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), 3.0)
+    img[face] = (200 + 45 * blotches / blotches.std())[face][:, None]
+    img = u8(img)
+    classes = np.zeros((H, W), np.uint8)
+
+    def probs(share):
+        p = coarse_probs(classes)
+        s = 512 / max(H, W)
+        h, w = p.shape[1:]
+        for region in (curtain, face):
+            small = cv2.resize(region.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+            p[0][small], p[FALLING_WATER][small] = 1 - share, share
+        return p
+
+    core = cv2.erode(curtain.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    m = auto_mask(img, scene=probs(0.6))
+    assert (m.labels[core] == FALLING_WATER).mean() > 0.8
+    assert (m.labels[face] > 0).mean() < 0.2        # 0.08: blotches line up only in small patches
+    assert not (auto_mask(img, scene=probs(0.3)).labels > 0).any()
+    monkeypatch.setattr(fusion, "WHITE_WATER", 0.0)                 # what it fixes
+    assert not (auto_mask(img, scene=probs(0.6)).labels > 0).any()
+
+
 def test_dense_texture_the_parser_takes_for_sky_stays_still():
     """Rock or foliage the parser wrongly calls sky is left still: sky (and cloud) is soft."""
     img = sky(seed=12)

@@ -163,6 +163,16 @@ def mirror_water(p: PhotoViews, axis: int, m: np.ndarray) -> np.ndarray:
 # 2. surfaces
 
 
+def vertical_streaks(p: PhotoViews) -> np.ndarray:
+    """How much the fine texture is vertical streaks (the strands of falling water), at the fine
+    size, (hf, wf) in [0, 1]: the structure tensor's coherence (one orientation) times how much
+    its gradients lie across, not along (0: isotropic, horizontal streaks or flat)."""
+    k = max(5, round(9 * p.unit) | 1)
+    jxx, jyy, jxy = box(p.gx_f ** 2, k), box(p.gy_f ** 2, k), box(p.gx_f * p.gy_f, k)
+    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / (jxx + jyy + 1e-3)
+    return coherence * np.clip((jxx - jyy) / (jxx + jyy + 1e-3), 0, 1)
+
+
 def horizontal_streaks(p: PhotoViews) -> np.ndarray:
     """How much the fine texture is made of horizontal streaks (waves seen at a grazing
     angle), at the work size, (h, w) in [-1, 1]: +1 all gradients vertical,
