@@ -88,7 +88,7 @@ def pass_behind(photo: np.ndarray, mask: np.ndarray, holes: np.ndarray | None, *
         return photo, mask
     source = cv2.inpaint(photo, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
     if field is not None and veil is not None and veil.any():
-        n, lab = cv2.connectedComponents(holes.astype(np.uint8), connectivity=8)
+        _, lab = cv2.connectedComponents(holes.astype(np.uint8), connectivity=8)
         touching = np.unique(lab[(cv2.dilate(veil.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & holes])
         in_fall = np.isin(lab, touching[touching > 0])
         if in_fall.any():

@@ -21,9 +21,10 @@ they fall down, which shows through them. Moved whole, the rock streams down wit
 the water and melts. So over a fall the base also keeps what lies behind the veil
 (``behind_veil``): the detail's smooth lower envelope (a grey opening ``VEIL_WIDTH`` of
 the long side wide: the dark rock between and behind strands narrower than that), and
-only the bright water above it moves. Where a region has
-almost no detail nothing visible can move: ``detail_level`` measures it and
-``featureless_warnings`` says so.
+only the bright water above it moves.
+
+Where a region has almost no detail nothing visible can move: ``detail_level``
+measures it and ``featureless_warnings`` says so.
 
 The window trades the two things a base can get wrong. What the base holds stays
 put, and a cinemagraph's structure at the window's scale (a cloud bank, a mountain
@@ -206,7 +207,8 @@ def featureless_warnings(photo: np.ndarray, regions: dict[str, np.ndarray],
 
 
 def veil_width(size: tuple[int, int]) -> int:
-    """The line ``behind_veil`` opens with for an (H, W) image: VEIL_WIDTH of the long side, odd, px."""
+    """The side of the square ``behind_veil`` opens with for an (H, W) image: VEIL_WIDTH of the long
+    side, odd, px."""
     return max(3, round(VEIL_WIDTH * max(size))) | 1
 
 
