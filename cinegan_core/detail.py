@@ -58,14 +58,17 @@ VEIL_WIDTH = 0.02        # fraction of the long side: water strands narrower tha
                          # what lies behind them, which stays; wider white water moves by its texture alone
 
 
-def _blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (1, C, h, w), sigma in px, zeros beyond the border
-    (the fit then simply has no pixels there)."""
-    r = max(1, math.ceil(4 * sigma))
+def _blur(maps: torch.Tensor, sigma: float, *, truncate: float = 4.0, replicate: bool = False) -> torch.Tensor:
+    """Separable Gaussian blur of (1, C, h, w), sigma in px, cut at truncate sigmas; zeros beyond the
+    border (the fit then simply has no pixels there), or the border pixels repeated (``replicate``)."""
+    r = max(1, math.ceil(truncate * sigma))
     x = torch.arange(-r, r + 1, dtype=maps.dtype, device=maps.device)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     k = k / k.sum()
     c = maps.shape[1]
+    if replicate:
+        out = F.conv2d(F.pad(maps, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        return F.conv2d(F.pad(out, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
     out = F.conv2d(maps, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
     return F.conv2d(out, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)
 
@@ -241,14 +244,7 @@ def behind_veil(detail: torch.Tensor, weight: torch.Tensor, width: int) -> torch
         y = F.max_pool2d(F.pad(y, (pad, pad, 0, 0), mode="replicate"), (1, k), stride=1)
         return F.max_pool2d(F.pad(y, (0, 0, pad, pad), mode="replicate"), (k, 1), stride=1)
 
-    opened = box_max(-box_max(-low))
-    sigma = width / 4 / cell
-    r = max(1, math.ceil(3 * sigma))
-    g = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32, device=x.device) / sigma) ** 2)
-    g = (g / g.sum()).to(x.device)
-    c = x.shape[1]
-    smooth = F.conv2d(F.pad(opened, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    smooth = F.conv2d(F.pad(smooth, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    smooth = _blur(box_max(-box_max(-low)), width / 4 / cell, truncate=3.0, replicate=True)
     up = F.interpolate(smooth, size=x.shape[-2:], mode="bilinear", align_corners=False)
     out[..., y0:y1, x0:x1] = torch.minimum(up, x) * weight[..., y0:y1, x0:x1]
     return out

@@ -386,8 +386,10 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         # (mean 2.60 %); limited to the columns where the parser found water, the beaches moved as much.
         below_w = water & below
         calm = float((pf[STILL_WATER] + pf[SKY])[below_w].sum()) >= KIND_LEAD * float(p_water[below_w].sum())
-        reflection = _reflection(p, axis) if cues is None or cues.reflection is None else cues.reflection
-        if calm and reflection is not None and reflection.any():
+        reflection = None
+        if calm:   # (found beside the parser when photo_cues ran; else only now it is needed)
+            reflection = _reflection(p, axis) if cues is None or cues.reflection is None else cues.reflection
+        if reflection is not None and reflection.any():
             snapped = guided_filter(p.L_f / 100.0, p.to_fine(reflection.astype(np.float32)), max(2, round(4 * u)), 1e-3)
             mirrored = keep_touching((snapped > 0.5) & ~sky, water)
             water |= mirrored
