@@ -309,3 +309,46 @@ def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water():
     sky_plan = region_motion(np.where(rock, 0, SKY).astype(np.uint8), frames=n, photo=img, drift={"sky": (0, 1.0)})
     bird, _ = pass_behind(img, ~rock, sky_plan.holes, field=sky_plan.field, veil=sky_plan.veil)
     assert np.array_equal(bird, inpainted)
+
+
+# --- the smooth part keeps its contrast through a cross-over (LocalContrast) ----------------
+
+def _streaks(h=128, w=192, seed=7):
+    """Texture of 2 px blobs (the smooth band, above the grain), std ~30 grey levels."""
+    import cv2
+    g = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal((h, w)).astype(np.float32), (0, 0), 2.0)
+    g = 128 + 30 * g / g.std()
+    return np.clip(np.repeat(g[..., None], 3, 2), 0, 255).astype(np.uint8)
+
+
+def _band_amplitude(frame, core):
+    import cv2
+    g = frame.astype(np.float32).mean(2)
+    band = cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 6.0)
+    return float(band[core].std())
+
+
+@pytest.mark.parametrize("speed,lo,hi", [(2.0, 0.9, 1.1),      # sources 80 px apart: unrelated texture
+                                         (0.05, 0.95, 1.07)])  # 2 px apart: the same content, nothing boosted
+def test_a_cross_over_keeps_the_contrast_of_the_smooth_part(speed, lo, hi):
+    """Every point mid-way through one global cross-over (frame n / 2): a plain linear blend of two
+    unrelated pieces of texture keeps about 1 / sqrt(2) of its amplitude; the local-contrast blend
+    keeps all of it, and boosts nothing where the two sources show the same content."""
+    h, w, n = 128, 192, 40
+    img, mask = _streaks(h, w), np.ones((h, w), bool)
+    field = uniform_motion((w, h), 0.0, speed)
+    core = np.zeros((h, w), bool)
+    core[16:-16, 16:-16] = True
+    kw = dict(stagger=False, distortion=False, fade=1.0)
+    kept = render(img, mask, field, n, **kw)
+    plain = render(img, mask, field, n, vp_blend=False, **kw)
+    ref = _band_amplitude(img, core)
+    assert np.array_equal(kept[0], img)
+    ratio_kept, ratio_plain = _band_amplitude(kept[n // 2], core) / ref, _band_amplitude(plain[n // 2], core) / ref
+    assert lo <= ratio_kept <= hi, (ratio_kept, ratio_plain)
+    if speed > 1:
+        assert ratio_plain < 0.8, ratio_plain                    # what it mends
+    # the local mean is the blend's: the coarse brightness is that of the plain blend
+    import cv2
+    coarse = [cv2.GaussianBlur(f[n // 2].astype(np.float32).mean(2), (0, 0), 12.0) for f in (kept, plain)]
+    assert np.abs(coarse[0] - coarse[1])[core].mean() < 1.0

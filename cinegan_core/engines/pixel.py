@@ -26,6 +26,19 @@ variance-preserving blend of Heitz & Neyret 2018). rho, the correlation of the
 two grain samples, falls with the distance between the two sources, so nothing
 is over-sharpened where they (nearly) coincide.
 
+The smooth part keeps its contrast too. Mid-way through a cross-over the smooth
+parts of two unrelated pieces of texture (a fall's streaks, a cloud's billows)
+averaged 50/50 lose up to a third of their amplitude, which shows as a fall that
+goes soft mid-loop. Their blend is rescaled about its local mean (``LocalContrast``)
+by sqrt((a v_f + b v_b) / (a^2 v_f + b^2 v_b + 2 a b c)), where a, b are the two
+shares and v_f, v_b, c the local variances and covariance of the two samples,
+measured per frame in a window of ``VP_WINDOW`` of the long side (at least
+``VP_WINDOW_MIN`` px): where the two
+sources show the same content (c = v) nothing changes, where they are unrelated
+the blend has the contrast of either; the local mean, and so every coarser
+brightness (the sky's gradient, a glow), is unchanged, and the gain is at most that
+of an uncorrelated 50/50 blend (1.41).
+
 The detail moves, the smooth base stays (``composite.Rebase``, ``detail.py``): the
 photo is split into its base over the moving region (a local linear fit: the sky's
 gradient, a glow, a vignette) and its detail; only the detail is split into smooth
@@ -46,12 +59,15 @@ import numpy as np
 import torch
 
 from ..composite import Paste, Rebase, fill_outside, pass_behind
-from ..loop import PADDING, LoopPolicy, StepCounter, sample, to_grid, validity_map
+from ..loop import PADDING, LoopPolicy, StepCounter, sample, soften, to_grid, validity_map
 from ..motion import as_plan
 from .base import Engine, Progress
 
 
 GRAIN_DITHER_SIGMA = 4.0   # px: size of the patches whose grain steps to the next pixel together
+VP_WINDOW = 0.01           # the window whose mean and contrast a cross-over keeps (``LocalContrast``): share of
+VP_WINDOW_MIN = 4          # the long side, and at least this many px
+LUMA = (0.299, 0.587, 0.114)
 
 
 def grain_dither(shape: tuple[int, int], sigma: float = GRAIN_DITHER_SIGMA, seed: int = 0) -> np.ndarray:
@@ -74,6 +90,63 @@ def grain_dither(shape: tuple[int, int], sigma: float = GRAIN_DITHER_SIGMA, seed
     return out
 
 
+class LocalContrast:
+    """Gain and local mean that keep the contrast of a blend of two sources (see the module docstring).
+
+    index:  (K,) int64 flat indices of the K moving pixels of an (H, W) image.
+    shape:  (H, W).
+    window: Gaussian sigma of the window, px.
+    The statistics are summed on cells of `window` px over (a sample of) the points that are mid-way
+    through a cross-over (each source has more than ``MIN_SHARE`` of the weight; elsewhere
+    the blend is one source and is left as it is) and smoothed over a cell
+    (normalised convolution: frozen pixels and settled points do not count)."""
+
+    MIN_SHARE = 0.02   # the smaller source's share from which a point is mid-way through its cross-over
+    EVERY = 3          # the window statistics are taken from every EVERY-th such point (raster order)
+
+    def __init__(self, index: torch.Tensor, shape: tuple[int, int], window: float):
+        H, W = shape
+        self.cell = max(1, int(round(window)))
+        self.coarse = (-(-H // self.cell), -(-W // self.cell))
+        ys, xs = index // W, index % W
+        self.cell_of = (ys // self.cell) * self.coarse[1] + xs // self.cell        # (K,) coarse cell of each point
+        self.pos = (torch.stack([xs, ys], 1).to(torch.float32) + 0.5) / self.cell - 0.5   # (K, 2) coarse px
+        self.luma = torch.tensor(LUMA, dtype=torch.float32, device=index.device).view(3, 1)
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor, w_a: torch.Tensor,
+                 w_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """a, b: (3, K) values of the two sources; w_a, w_b: (K,) their weights.
+        Returns (sel, mean, gain): the points mid-way through a cross-over, (K',) int64, the
+        local mean of their blend, (3, K'), and its gain, (K',), >= 1; or None when no point
+        is mid-way (frame 0 of every cycle)."""
+        sel = torch.nonzero(torch.minimum(w_a, w_b) > self.MIN_SHARE)[:, 0]   # the weights sum to about 1
+        if sel.numel() == 0:
+            return None
+        some = sel[::self.EVERY].contiguous()              # the statistics from a sample of the points
+        a, b = a.index_select(1, some), b.index_select(1, some)
+        w_a, w_b = w_a.index_select(0, some), w_b.index_select(0, some)
+        la, lb = (self.luma * a).sum(0), (self.luma * b).sum(0)
+        chans = torch.cat([a, b, torch.stack([la * la, lb * lb, la * lb, w_a, w_b, torch.ones_like(la)])])
+        h, w = self.coarse
+        sums = torch.zeros(chans.shape[0], h * w, dtype=chans.dtype, device=chans.device)
+        sums.index_add_(1, self.cell_of.index_select(0, some), chans)
+        m = soften(sums.view(1, -1, h, w), 1.0)[0]
+        m = m[:-1] / m[-1:].clamp_min(1e-6)
+        mu_a, mu_b, (saa, sbb, sab, wa, wb) = m[0:3], m[3:6], m[6:]
+        ma, mb = (self.luma.view(3, 1, 1) * mu_a).sum(0), (self.luma.view(3, 1, 1) * mu_b).sum(0)
+        va, vb = (saa - ma * ma).clamp_min(0), (sbb - mb * mb).clamp_min(0)
+        cab = torch.minimum((sab - ma * mb).clamp_min(0), (va * vb).sqrt())
+        s = (wa + wb).clamp_min(1e-6)
+        an, bn = wa / s, wb / s
+        blend = an * an * va + bn * bn * vb + 2 * an * bn * cab
+        gain = ((an * va + bn * vb) / blend.clamp_min(1e-6)).sqrt()
+        gain = torch.minimum(gain.clamp_min(1.0), (an * an + bn * bn).clamp_min(0.5).rsqrt())
+        gain = torch.where(blend > 1e-4, gain, torch.ones_like(gain))   # no texture: nothing to keep
+        mean = wa * mu_a + wb * mu_b
+        out = sample(torch.cat([mean, gain[None]])[None], self.pos.index_select(0, sel), padding="border")
+        return sel, out[:3], out[3]
+
+
 class PixelEngine(Engine):
     """Weight-free cinemagraph renderer.
 
@@ -83,8 +156,8 @@ class PixelEngine(Engine):
     grain_sigma:   px; Gaussian that splits the photo into a smooth part, gathered
                    bilinearly, and the grain, gathered from the nearest pixel
                    (0 = everything bilinear, no grain).
-    vp_blend:      keep the grain's contrast where two sources are blended
-                   (variance-preserving; False = plain linear blend).
+    vp_blend:      keep the contrast of the grain and of the smooth part where two sources
+                   are blended (variance-preserving, ``LocalContrast``; False = plain linear blend).
     still_weight:  weight of the still photo, the fallback where neither source is valid.
     rebase:        move the detail only, keep the smooth base in place (``composite.Rebase``;
                    False: the whole photo moves, gradient and all).
@@ -99,6 +172,7 @@ class PixelEngine(Engine):
                  rebase: bool = True, feather_px: float | None = None, device: str | torch.device = "cpu"):
         self.fade, self.stagger, self.distortion = fade, stagger, distortion
         self.grain_sigma, self.vp_blend = grain_sigma, vp_blend and grain_sigma > 0
+        self.keep_contrast = vp_blend
         self.still_weight, self.rebase = still_weight, rebase
         self.feather_px = feather_px
         self.device = torch.device(device)
@@ -168,9 +242,16 @@ class PixelEngine(Engine):
         cycles = None if plan.cycles is None else torch.from_numpy(plan.cycles.astype(np.float32))[None, None].to(dev)
         loop = self.policy(n).frames(start, field, valid, ripple=plan.ripple, extra=smooth_t, cycles=cycles,
                                      counter=counter)
+        contrast = LocalContrast(idx, (H, W), max(VP_WINDOW * max(H, W), VP_WINDOW_MIN)) if self.keep_contrast else None
         for t, lf in enumerate(loop):
             w_f, w_b, w_s = lf.w_fwd, lf.w_bwd, lf.w_still
-            low_mix = w_f * lf.extra_fwd + w_b * lf.extra_bwd + w_s * still_smooth
+            moving = w_f * lf.extra_fwd + w_b * lf.extra_bwd
+            kept = None if contrast is None else contrast(lf.extra_fwd, lf.extra_bwd, w_f, w_b)
+            if kept is not None:
+                sel, mean, gain = kept
+                part = moving.index_select(1, sel)
+                moving.index_copy_(1, sel, torch.addcmul(part, part - mean, gain - 1.0))
+            low_mix = moving + w_s * still_smooth
             detail = w_f * grain(lf.fwd) + w_b * grain(lf.bwd) + w_s * still_grain
             if self.vp_blend:
                 d2 = ((lf.fwd - lf.bwd) ** 2).sum(1)
