@@ -1,4 +1,5 @@
 """Contact sheets to look at: full-resolution crops of a loop at frames 0, N/4 and N/2.
+(and mid-way through the first cycle of a region that loops k > 1 times per loop, frame N/(2k))
 
     python bench/contact.py PHOTO --crop X0,Y0,X1,Y1 -o SHEET.png [--mask MASK.png]
         [--side 1024] [--frames 48] [--engine pixel] [--painted auto]
@@ -60,6 +61,11 @@ def main(argv=None) -> None:
         info = render(args.photo, None, settings, frames_dir=tmp, mask=args.mask)
         n = info["frames"]
         picks = [0, n // 4, n // 2]
+        # a region that loops k times per loop is back on the photo every N/k frames (N/4 and N/2 are
+        # cycle starts when k is 2 or 4): show it mid-way through its first cycle as well
+        k = max([int(m.get("cycles", 1)) for m in info.get("motion") or []] + [1])
+        if k > 1 and n // (2 * k) not in picks:
+            picks.append(n // (2 * k))
         # what changed, x4, over every frame (each read once): a region that loops k times per loop (a
         # fast fall) is back where it started every N/k frames, so N/4 and N/2 alone can show it as still
         frames, first, diff = [], None, None
@@ -73,7 +79,9 @@ def main(argv=None) -> None:
     h, w = frames[0].shape[:2]
     box = (round(fx0 * w), round(fy0 * h), round(fx1 * w), round(fy1 * h))
     moved = np.stack([np.clip(diff * 4, 0, 255)] * 3, axis=2).astype(np.uint8)
-    img = sheet(frames + [moved], [f"frame {i}" for i in picks] + ["max over frames |frame - frame 0| x4"], box)
+    mid = picks[3] if len(picks) > 3 else None
+    labels = [f"frame {i}" + (" (mid-cycle)" if i == mid else "") for i in sorted(picks)]   # frames: read in order
+    img = sheet(frames + [moved], labels + ["max over frames |frame - frame 0| x4"], box)
     img.save(args.out)
     print(f"{os.path.basename(args.photo)}: {w}x{h}, {n} frames, crop {box} -> {args.out}")
     for key in ("styles", "motion", "painted", "warnings", "notes"):
