@@ -102,7 +102,14 @@ def fill_upstream(image: np.ndarray, holes: np.ndarray, mask: np.ndarray, field:
     first moving pixel (mask True, not a hole) going upstream along the field (2, H, W) in 1 px
     steps is k px away takes the value of the one 2k - 1 px upstream (its mirror image across the
     edge), or k px when that one is no moving pixel. A pixel with no motion, or none met within
-    the image, keeps its value."""
+    the image, keeps its value.
+
+    Tried (round 16, 16 train falls with islands in the fall, 768 px, 48 frames; the local
+    brightness and contrast change below the islands against the rest of the fall): islands as
+    occluders, not passed behind (content comes out from behind them as at any mask edge),
+    changed the water below them more on 14 of 16 falls; this fill with its local brightness
+    taken from the inpainting around the island was no better (6 lower, 6 higher). The pale
+    patches that gaps in a white curtain leave below them mid-cycle are a known limit."""
     H, W = holes.shape
     out = image.copy()
     ys, xs = np.nonzero(holes)
