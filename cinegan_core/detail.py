@@ -224,7 +224,13 @@ def behind_veil(detail: torch.Tensor, weight: torch.Tensor, width: int) -> torch
 
     Only the weight's bounding box (and a margin) is read. The envelope is smooth, so it is
     computed on cells of ``width // 8`` px (the minimum of each cell: a thin strand never lifts
-    it), then interpolated back."""
+    it), then interpolated back.
+
+    Tried (round 16): keeping also the water's mean down each column (a Gaussian of ``width``
+    px) with the base, so that a fall's strands stay and only the texture along them runs down:
+    below the rocks in 16 train falls the water changed less than the rest of the fall on 6 and
+    more on 9 (the measure of ``composite.fill_upstream``'s note), and the rest of a fall moved
+    less; not kept."""
     out = torch.zeros_like(detail, dtype=torch.float32)
     on = torch.nonzero(weight[0, 0] > 0)
     if on.numel() == 0:
