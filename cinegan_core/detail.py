@@ -54,6 +54,7 @@ COARSE_SIDE = 128        # cells on the long side of the grid the fit is compute
 RIDGE = 1e-6             # regularisation of the slopes, relative to a full window's second moment
 FEATURELESS_LEVEL = 1.5  # grey levels (RMS of the fine detail) below which a region is "nearly featureless"
 MIN_REGION_SHARE = 0.01  # regions smaller than this share of the photo are not judged
+LUMA = (0.299, 0.587, 0.114)   # weights of R, G, B in the grey (luma) the detail is measured in
 VEIL_WIDTH = 0.02        # fraction of the long side: water strands narrower than this across a fall move over
                          # what lies behind them, which stays; wider white water moves by its texture alone
 
@@ -167,7 +168,7 @@ def smooth_base(image: np.ndarray, mask: np.ndarray, *, window: float | None = N
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
-    return np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.asarray(rgb, np.float32) @ np.array(LUMA, np.float32)
 
 
 def detail_level(photo: np.ndarray, region: np.ndarray) -> float:

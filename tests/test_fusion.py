@@ -223,7 +223,6 @@ def test_a_white_curtain_the_parser_half_calls_falling_water_falls(monkeypatch):
 
     def probs(share):
         p = coarse_probs(classes)
-        s = 512 / max(H, W)
         h, w = p.shape[1:]
         for region in (curtain, face):
             small = cv2.resize(region.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0

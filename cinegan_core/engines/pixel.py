@@ -33,11 +33,10 @@ goes soft mid-loop. Their blend is rescaled about its local mean (``LocalContras
 by sqrt((a v_f + b v_b) / (a^2 v_f + b^2 v_b + 2 a b c)), where a, b are the two
 shares and v_f, v_b, c the local variances and covariance of the two samples,
 measured per frame in a window of ``VP_WINDOW`` of the long side (at least
-``VP_WINDOW_MIN`` px): where the two
-sources show the same content (c = v) nothing changes, where they are unrelated
-the blend has the contrast of either; the local mean, and so every coarser
-brightness (the sky's gradient, a glow), is unchanged, and the gain is at most that
-of an uncorrelated 50/50 blend (1.41).
+``VP_WINDOW_MIN`` px): where the two sources show the same content (c = v) nothing
+changes, where they are unrelated the blend has the contrast of either; the local
+mean, and so every coarser brightness (the sky's gradient, a glow), is unchanged,
+and the gain is at most that of an uncorrelated 50/50 blend (1.41).
 
 The detail moves, the smooth base stays (``composite.Rebase``, ``detail.py``): the
 photo is split into its base over the moving region (a local linear fit: the sky's
@@ -59,6 +58,7 @@ import numpy as np
 import torch
 
 from ..composite import Paste, Rebase, fill_outside, pass_behind
+from ..detail import LUMA
 from ..loop import PADDING, LoopPolicy, StepCounter, sample, soften, to_grid, validity_map
 from ..motion import as_plan
 from .base import Engine, Progress
@@ -67,7 +67,6 @@ from .base import Engine, Progress
 GRAIN_DITHER_SIGMA = 4.0   # px: size of the patches whose grain steps to the next pixel together
 VP_WINDOW = 0.01           # the window whose mean and contrast a cross-over keeps (``LocalContrast``): share of
 VP_WINDOW_MIN = 4          # the long side, and at least this many px
-LUMA = (0.299, 0.587, 0.114)
 
 
 def grain_dither(shape: tuple[int, int], sigma: float = GRAIN_DITHER_SIGMA, seed: int = 0) -> np.ndarray:
@@ -95,7 +94,7 @@ class LocalContrast:
 
     index:  (K,) int64 flat indices of the K moving pixels of an (H, W) image.
     shape:  (H, W).
-    window: Gaussian sigma of the window, px.
+    window: px, the side of the square cells the statistics are gathered on.
     The statistics are summed on cells of `window` px over (a sample of) the points that are mid-way
     through a cross-over (each source has more than ``MIN_SHARE`` of the weight; elsewhere
     the blend is one source and is left as it is) and smoothed over a cell
@@ -171,8 +170,8 @@ class PixelEngine(Engine):
                  grain_sigma: float = 1.0, vp_blend: bool = True, still_weight: float = 0.01,
                  rebase: bool = True, feather_px: float | None = None, device: str | torch.device = "cpu"):
         self.fade, self.stagger, self.distortion = fade, stagger, distortion
-        self.grain_sigma, self.vp_blend = grain_sigma, vp_blend and grain_sigma > 0
-        self.keep_contrast = vp_blend
+        self.grain_sigma, self.vp_blend = grain_sigma, vp_blend and grain_sigma > 0   # the grain's part
+        self.keep_contrast = vp_blend                                                  # the smooth part's
         self.still_weight, self.rebase = still_weight, rebase
         self.feather_px = feather_px
         self.device = torch.device(device)
