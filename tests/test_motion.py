@@ -146,6 +146,18 @@ def test_mirror_like_water_ripples_and_the_ripple_loops_in_place():
     assert len(set(plan.ripple.cycles.tolist())) == len(plan.ripple.cycles)
 
 
+def test_an_automatic_ripple_tells_how_to_make_a_river_run():
+    """Calm water ripples by default; a calm river is often taken for it, so the note says how to make it
+    flow, and only when the ripple was the automatic choice."""
+    img, labels = mirror_lake()
+    auto = region_motion(labels, frames=24, photo=img).notes
+    assert any("ripple" in n and n.endswith("a river? set the water motion to flow") for n in auto), auto
+    asked = region_motion(labels, frames=24, photo=img, styles={"water": "ripple"}).notes
+    assert any("ripple" in n for n in asked) and not any("a river?" in n for n in asked), asked
+    flowing = region_motion(labels, frames=24, photo=img, styles={"water": "flow"}).notes
+    assert not any("a river?" in n for n in flowing), flowing
+
+
 def test_textured_open_water_slides_along_its_crests():
     h, w = 160, 240
     rng = np.random.default_rng(3)

@@ -338,7 +338,8 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         check_speed_value(shown, (W, H))
         n_loops = 1 if f is None else loops(k, through, f)
         notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
-                     f"{'' if how == 'asked' else f' (automatic: {how})'}{_looping(n_loops)}")
+                     f"{'' if how == 'asked' else f' (automatic: {how})'}{_looping(n_loops)}"
+                     f"{RIVER_HINT if style == 'ripple' and how != 'asked' else ''}")
         report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided, n_loops))
     ease = region_easing(labels, base_ease, holes, wide=ease_px)
     parts = []
@@ -356,6 +357,11 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         passed |= h
     return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None, report,
                       cycles if (cycles > 1).any() else None, veil if veil.any() else None)
+
+
+# said after an automatic ripple: a calm river is often taken for still water (the labels the parser learnt from
+# call some calm rivers still and others flowing), and the user knows which it is
+RIVER_HINT = "; a river? set the water motion to flow"
 
 
 def _looping(cycles: int) -> str:
