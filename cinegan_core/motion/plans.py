@@ -24,6 +24,8 @@ from .files import check_speed_value, uniform_motion
 from .styles import (DEFAULT_DRIFT, RIPPLE_AMPLITUDE, RIPPLE_WAVES, Ripple, check_style, choose_style,
                      flow_directions, perspective, ripple_basis, ripple_cycles)
 
+RIVER_HINT = "; a river? set the water motion to flow"  # said after an automatic ripple: calm rivers are
+                      # often taken for still water (the parser's labels call some still, some flowing)
 EASE_FRACTION = 0.02  # motion eases to zero over this fraction of the short side inside each region
 EASE_SHEAR = 1.5      # at most: how far content travels in one cycle per px of the band over which the motion
                       # eases to zero at a region's edge (beyond it the shear across the band draws the content
@@ -337,9 +339,10 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
             what = f"ripple of {RIPPLE_AMPLITUDE * speed:.1f} px"
         check_speed_value(shown, (W, H))
         n_loops = 1 if f is None else loops(k, through, f)
+        automatic = how != "asked"
         notes.append(f"{what_name}: {what}, {shown:.2f} px/frame{' (default speed)' if default_speed else ''}"
-                     f"{'' if how == 'asked' else f' (automatic: {how})'}{_looping(n_loops)}"
-                     f"{RIVER_HINT if style == 'ripple' and how != 'asked' else ''}")
+                     f"{f' (automatic: {how})' if automatic else ''}{_looping(n_loops)}"
+                     f"{RIVER_HINT if automatic and style == 'ripple' else ''}")
         report.append(_report(k, style, f, region, auto_dir, default_speed, shown, decided, n_loops))
     ease = region_easing(labels, base_ease, holes, wide=ease_px)
     parts = []
@@ -357,11 +360,6 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
         passed |= h
     return MotionPlan(field * ease, ripple, chosen, notes, passed if passed.any() else None, report,
                       cycles if (cycles > 1).any() else None, veil if veil.any() else None)
-
-
-# said after an automatic ripple: a calm river is often taken for still water (the labels the parser learnt from
-# call some calm rivers still and others flowing), and the user knows which it is
-RIVER_HINT = "; a river? set the water motion to flow"
 
 
 def _looping(cycles: int) -> str:
