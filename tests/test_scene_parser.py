@@ -192,6 +192,66 @@ def test_a_head_reads_the_backbone_its_file_was_trained_on(tmp_path, variant):
     np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
 
 
+@needs_backbone
+def test_the_training_script_fine_tunes_a_top_block(tmp_path):
+    """HEAD top (round 17, as shipped): every member gets its own copy of the backbone's last block,
+    started from the ImageNet weights and trained, stored as float16."""
+    from safetensors.torch import load_file
+    out = tmp_path / "head"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick", "--steps",
+                        "3", "--out", str(out), "--set", "HEAD.top=True"], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
+    assert r.returncode == 0, r.stderr
+    card = json.loads((out / "scene_head.json").read_text())
+    assert "but for its last block" in card["what"]
+    state = load_file(str(out / "scene_head.safetensors"))
+    tops = {k: v for k, v in state.items() if ".top." in k}
+    assert tops and all(v.dtype == torch.float16 for v in tops.values())
+    head = parser.load_head(str(out / "scene_head.safetensors"), sha256=card["sha256"])
+    folded = efficientnet.fold_batchnorm(efficientnet.load(parser.BACKBONE, classifier=False))
+    start = folded._blocks[folded.variant.taps[32]].state_dict()
+    for member in head.members:
+        moved = max(float((member.top.state_dict()[k] - v).abs().max()) for k, v in start.items())
+        assert 0 < moved < 0.1        # trained, a little (3 steps at TOP_LR of the decoder's rate)
+    np.testing.assert_allclose(parser.parse_scene(textured(50, 70), head=head).probs.sum(0), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_top_block_started_from_imagenet_gives_the_backbones_stride_32_features(tmp_path, variant):
+    """A head's top block (its own copy of the backbone's last block) started from the ImageNet weights
+    computes the backbone's stride-32 features from PRE_TOP, which the backbone gives without running its
+    own last block; such a head round-trips through a file (its top in float16) and parses alike."""
+    from safetensors.torch import save_file
+    from cinegan_core.models.efficientnet import PRE_TOP
+    folded = efficientnet.fold_batchnorm(efficientnet.load(variant, classifier=False))
+    x = efficientnet.EfficientNetLite.normalise(torch.from_numpy(textured(96, 160).astype(np.float32))
+                                                .permute(2, 0, 1)[None])
+    last = folded._blocks[folded.variant.taps[32]].state_dict()
+    with torch.no_grad():
+        full = folded.features(x, (4, 8, 16, 32, PRE_TOP))
+        lean = folded.features(x, (4, 8, 16, PRE_TOP))
+        assert set(lean) == {4, 8, 16, PRE_TOP} and torch.equal(lean[PRE_TOP], full[PRE_TOP])
+        top = efficientnet.top_block(variant)
+        top.load_state_dict(last)
+        assert full[PRE_TOP].shape[1] == folded.variant.top_shape[0]
+        assert float((top(full[PRE_TOP]) - full[32]).abs().max()) < 1e-5 * max(float(full[32].abs().max()), 1.0)
+    torch.manual_seed(0)
+    plain = parser.SceneHead(backbone=variant)
+    topped = parser.SceneHead(backbone=variant, top=True)
+    topped.load_state_dict({**plain.state_dict(), **{f"top.{k}": v for k, v in last.items()}})
+    path = tmp_path / "head.safetensors"
+    save_file({k: v.contiguous().to(torch.float16 if k.startswith("top.") else torch.float32)
+               for k, v in topped.state_dict().items()}, str(path))
+    loaded = parser.load_head(str(path), sha256=sha256_file(str(path)))
+    assert loaded.top is not None and parser._strides(loaded) == (4, 8, 16, PRE_TOP)
+    rgb = textured(60, 100)
+    a = parser.parse_scene(rgb, head=plain).probs
+    b = parser.parse_scene(rgb, head=loaded).probs
+    np.testing.assert_allclose(b.sum(0), 1.0, atol=1e-5)
+    assert np.abs(a - b).max() < 2e-3        # the top's weights rounded to float16: nearly the same
+    assert parser._strides(parser.SceneHeads([plain, loaded])) == (4, 8, 16, 32, PRE_TOP)
+
+
 @pytest.mark.skipif(any(efficientnet.package_file(v) is None for v in ("lite0", "lite2")),
                     reason="needs both backbone packages (requirements-dev.txt)")
 def test_an_ensemble_over_two_backbones_averages_its_members(tmp_path):
@@ -310,6 +370,14 @@ def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monk
     assert dealt == [["old/a", "old/b", "old/d", "old/f"]]
     assert all({"new-r7/c", "new-r7/e"} <= t for t in trained)
     assert set().union(*scored) == {"old/a", "old/b", "old/d", "old/f"}
+    # a learning curve: each fold trains on half of its photos, drawn per fold, the scored folds unchanged
+    trained.clear()
+    scored.clear()
+    tsp.cross_validate(photos, items, 2, 1, 1, 1e-3, 0, None, lambda m: None, always_train=("new-r7/",),
+                       train_share=0.5)
+    assert [len(t) for t in trained] == [2, 2]
+    assert set().union(*scored) == {"old/a", "old/b", "old/d", "old/f"}
+    assert all(not (t & s) for t, s in zip(trained, scored[::2]))    # (scored twice per fold: flip off, on)
 
 
 def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):

