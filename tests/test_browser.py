@@ -80,11 +80,19 @@ def upload(page, photo) -> int:
     return moving_share(page)
 
 
-def in_first_screen(page, selector: str, part: float = 1.0) -> bool:
-    """The element's top `part` of its height lies inside the viewport, without scrolling."""
-    box = page.locator(selector).bounding_box()
-    return page.evaluate("window.scrollY") == 0 and box is not None and box["y"] >= 0 and \
-        box["y"] + part * box["height"] <= VIEWPORT["height"]
+def in_first_screen(page, selector: str, part: float = 1.0, settle: float = 5.0) -> bool:
+    """The element's top `part` of its height lies inside the viewport, without scrolling, once the
+    layout has settled: checked again every 0.2 s for up to `settle` s (right after an upload the
+    editor and the note are still being laid out, and a first check can catch them mid-way)."""
+    deadline = time.time() + settle
+    while True:
+        box = page.locator(selector).bounding_box()
+        if page.evaluate("window.scrollY") == 0 and box is not None and box["y"] >= 0 and \
+                box["y"] + part * box["height"] <= VIEWPORT["height"]:
+            return True
+        if time.time() > deadline:
+            return False
+        page.wait_for_timeout(200)
 
 
 def photo_rect(page, canvas_box, photo_size):
