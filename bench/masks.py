@@ -111,7 +111,7 @@ def load_heads(folders: list[str]) -> tuple[dict, dict]:
             with open(os.path.join(d, "scene_head.json"), encoding="utf-8") as f:
                 digest = json.load(f)["sha256"]
             head = parser.load_head(os.path.join(d, "scene_head.safetensors"), sha256=digest)
-            members[k] = list(head.members) if isinstance(head, parser.SceneHeads) else [head]
+            members[k] = list(head.members)
         runs.append((folds, members))
     names = set.intersection(*(set(folds) for folds, _ in runs))
     keys = {name: tuple(folds[name] for folds, _ in runs) for name in names}

@@ -214,6 +214,11 @@ def test_the_training_script_fine_tunes_a_top_block(tmp_path):
         moved = max(float((member.top.state_dict()[k] - v).abs().max()) for k, v in start.items())
         assert 0 < moved < 0.1        # trained, a little (3 steps at TOP_LR of the decoder's rate)
     np.testing.assert_allclose(parser.parse_scene(textured(50, 70), head=head).probs.sum(0), 1.0, atol=1e-5)
+    # on whole feature maps too (CROP 0: no window, no margin)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick", "--steps",
+                        "2", "--out", str(tmp_path / "whole"), "--set", "CROP=0"], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

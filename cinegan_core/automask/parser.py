@@ -155,6 +155,11 @@ class SceneHead(nn.Module):
     def backbones(self) -> tuple[str, ...]:
         return (self.backbone,)
 
+    @property
+    def members(self) -> list["SceneHead"]:
+        """[this head]: a single head is its own only member (as ``SceneHeads.members``)."""
+        return [self]
+
     def by_backbone(self) -> list[tuple[str, "SceneHead", float]]:
         """[(backbone variant, the head, its share of the weight)]: one group (``SceneHeads.by_backbone``)."""
         return [(self.backbone, self, 1.0)]
@@ -380,7 +385,7 @@ def _probs(backbone, head, rgb: np.ndarray, side: int, flip: bool, dev) -> torch
 def _strides(head) -> tuple:
     """The backbone features a head reads: strides 4 to 32, the last block's input for members with a
     top block (``PRE_TOP``), and without 32 (the backbone's own last block) when every member has one."""
-    tops = [m.top is not None for m in (head.members if isinstance(head, SceneHeads) else [head])]
+    tops = [m.top is not None for m in head.members]
     return (4, 8, 16) + ((32,) if not all(tops) else ()) + ((PRE_TOP,) if any(tops) else ())
 
 

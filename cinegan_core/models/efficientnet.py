@@ -177,6 +177,11 @@ class MBConv(nn.Module):
         y = self._bn2(self._project_conv(y))
         return x + y if self.skip else y
 
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """(convolution, its batch norm) attribute names, in order."""
+        return ([("_expand_conv", "_bn0")] if self.expand else []) + [("_depthwise_conv", "_bn1"),
+                                                                      ("_project_conv", "_bn2")]
+
 
 class EfficientNetLite(nn.Module):
     """EfficientNet-Lite (``VARIANTS``: Lite0, Lite2). ``forward``: (N, 3, H, W) normalised RGB ->
@@ -246,9 +251,7 @@ def fold_batchnorm(net: EfficientNetLite) -> EfficientNetLite:
     if hasattr(net, "_conv_head"):
         pairs.append((net, "_conv_head", "_bn1"))
     for block in net._blocks:
-        if block.expand:
-            pairs.append((block, "_expand_conv", "_bn0"))
-        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+        pairs += [(block, conv, bn) for conv, bn in block.conv_norm_pairs()]
     for module, conv, bn in pairs:
         fold(getattr(module, conv), getattr(module, bn))
         setattr(module, bn, nn.Identity())
@@ -306,9 +309,8 @@ def top_block(variant: str | Variant) -> MBConv:
     identities), the form ``fold_batchnorm`` leaves it in: the folded block's state dict loads into it."""
     variant = VARIANTS[variant] if isinstance(variant, str) else variant
     block = MBConv(*variant.top_shape)
-    for conv, bn in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")):
-        if hasattr(block, conv):
-            c = getattr(block, conv)
-            c.bias = nn.Parameter(torch.zeros(c.out_channels))
-            setattr(block, bn, nn.Identity())
+    for conv, bn in block.conv_norm_pairs():
+        c = getattr(block, conv)
+        c.bias = nn.Parameter(torch.zeros(c.out_channels))
+        setattr(block, bn, nn.Identity())
     return block
