@@ -52,8 +52,10 @@ def streak_tilt(rgb: np.ndarray | None, region: np.ndarray, max_tilt: float = MA
     leaning to the right as it falls, within +-max_tilt degrees; the region's mean in degrees).
 
     From the structure tensor of the photo's fine detail inside the region, averaged over
-    neighbourhoods of about 5 % of the long side (normalised to the region); where the
-    texture's orientation is weak (coherence below STREAK_COHERENCE) the tilt fades to 0."""
+    neighbourhoods of about 5 % of the long side (normalised to the region), of the edges that
+    run within 45 deg of vertical only (a streak's sides; level edges say nothing of the fall's
+    direction); where the texture's orientation is weak (coherence below STREAK_COHERENCE) the
+    tilt fades to 0."""
     H, W = region.shape
     if rgb is None or not region.any():
         return np.zeros((H, W), np.float32), 0.0
@@ -62,12 +64,17 @@ def streak_tilt(rgb: np.ndarray | None, region: np.ndarray, max_tilt: float = MA
     d = g - cv2.GaussianBlur(g, (0, 0), 3.0)
     d = cv2.GaussianBlur(d, (0, 0), 0.8)
     gx, gy = cv2.Sobel(d, cv2.CV_32F, 1, 0), cv2.Sobel(d, cv2.CV_32F, 0, 1)
-    rf = r.astype(np.float32)
+    # only an edge across a possible streak (its gradient within 45 deg of horizontal, weight cos 2a)
+    # says which way the water falls: the level edges of ledges, lips and foam fronts would otherwise
+    # turn the streaks sideways (their +-90 deg clipped to +-max_tilt on a fall that drops straight)
+    across = np.clip((gx * gx - gy * gy) / (gx * gx + gy * gy + 1e-12), 0.0, 1.0)
+    rf = r.astype(np.float32) * across
     sigma = max(2.0, 0.05 * max(h, w))
     norm = cv2.GaussianBlur(rf, (0, 0), sigma) + 1e-6
     jxx, jxy, jyy = (cv2.GaussianBlur(a * b * rf, (0, 0), sigma) / norm for a, b in ((gx, gx), (gx, gy), (gy, gy)))
     # the whole region's tensor: where a neighbourhood says little, the region's own orientation
-    tot = [float((a * b)[r].mean()) for a, b in ((gx, gx), (gx, gy), (gy, gy))]
+    weight = max(float(rf[r].sum()), 1e-6)
+    tot = [float((a * b * rf)[r].sum()) / weight for a, b in ((gx, gx), (gx, gy), (gy, gy))]
     jxx, jxy, jyy = 0.7 * jxx + 0.3 * tot[0], 0.7 * jxy + 0.3 * tot[1], 0.7 * jyy + 0.3 * tot[2]
     phi = 0.5 * np.arctan2(2 * jxy, jxx - jyy)       # the gradient's main orientation: across the streaks
     coherence = np.hypot(jxx - jyy, 2 * jxy) / np.maximum(jxx + jyy, 1e-12)
