@@ -379,3 +379,35 @@ def test_a_soft_shaded_cloud_the_parser_is_unsure_of_moves_with_its_sky(monkeypa
     m = auto_mask(u8(img), scene=probs)
     assert (m.labels[core] == SKY).all()
     assert (m.labels[int(0.7 * H):] == 0).all()
+
+
+def test_the_strands_of_a_fall_are_water_not_posts_standing_in_it(monkeypatch):
+    """A grey curtain of contrasty vertical strands (in shade: its dark strands are darker than most
+    of the photo, so no white-water rule gives them back) that the parser is sure is falling water
+    falls whole: its
+    strands stand out upright like posts, but where falling water leads they are the water itself
+    (``fusion.FALL_POSTS``; without it, blocks of the curtain were left still). The rock beside the
+    curtain stays still."""
+    from cinegan_core.automask import fusion
+    rng = np.random.default_rng(31)
+    img = land(seed=32, colour=(60, 58, 55), amount=40).astype(np.float32)
+    classes = np.zeros((H, W), np.uint8)
+    curtain = np.zeros((H, W), bool)
+    curtain[40:260, 150:330] = True
+    columns = np.repeat(cv2.GaussianBlur(rng.standard_normal((1, W)).astype(np.float32), (0, 0), 1.2), H, 0)
+    streaks = columns + 0.3 * cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigmaX=1, sigmaY=10)
+    img[curtain] = (100 + 60 * streaks / streaks.std())[curtain][:, None]
+    classes[curtain] = FALLING_WATER
+    pool = np.zeros((H, W), bool)           # the calm pool it falls into: most of the water, smooth
+    pool[260:, :] = True
+    img[pool] = (70, 110, 120) + rng.normal(0, 2, (int(pool.sum()), 3))
+    classes[pool] = STILL_WATER
+    img = u8(img)
+    probs = coarse_probs(classes)
+    core = cv2.erode(curtain.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+    rock = ~(cv2.dilate((curtain | pool).astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    m = auto_mask(img, scene=probs).labels
+    assert (m[core] == FALLING_WATER).mean() > 0.97
+    assert not (m[rock] > 0).any()
+    monkeypatch.setattr(fusion, "FALL_POSTS", False)                        # what it fixes
+    assert (auto_mask(img, scene=probs).labels[core] == FALLING_WATER).mean() < 0.92   # 0.86
