@@ -438,7 +438,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         length = max(3, round(9 * u))
         upright = cv2.morphologyEx(upright.astype(np.uint8), cv2.MORPH_OPEN, np.ones((length, 1), np.uint8)) > 0
         posts = dilate(upright, round(3 * u)) & water
-        if FALL_POSTS:
+        if FALL_POSTS and posts.any():
             # in a fall, upright streaks are the water itself: where falling water leads, nothing stands in it
             # (but at the fall's sides, where an upright edge is the rock beside it)
             posts &= ~erode(snap(p, pf[FALLING_WATER]) >= 0.5 * s_water, max(2, round(6 * u)))
