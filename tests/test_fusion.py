@@ -382,12 +382,11 @@ def test_a_soft_shaded_cloud_the_parser_is_unsure_of_moves_with_its_sky(monkeypa
 
 
 def test_the_strands_of_a_fall_are_water_not_posts_standing_in_it(monkeypatch):
-    """A grey curtain of contrasty vertical strands (in shade: its dark strands are darker than most
-    of the photo, so no white-water rule gives them back) that the parser is sure is falling water
-    falls whole: its
-    strands stand out upright like posts, but where falling water leads they are the water itself
-    (``fusion.FALL_POSTS``; without it, blocks of the curtain were left still). The rock beside the
-    curtain stays still."""
+    """A grey curtain of contrasty vertical strands that the parser is sure is falling water falls
+    whole: its strands stand out upright like posts, but where falling water leads they are the water
+    itself (``fusion.FALL_POSTS``; without it, blocks of the curtain were left still: in shade, its dark
+    strands are darker than most of the photo, so no white-water rule gives them back). The rock beside
+    the curtain stays still."""
     from cinegan_core.automask import fusion
     rng = np.random.default_rng(31)
     img = land(seed=32, colour=(60, 58, 55), amount=40).astype(np.float32)

@@ -33,6 +33,20 @@ def waterfall_scene(h=160, w=120, seed=0):
     return np.clip(img, 0, 255).astype(np.uint8), falls
 
 
+def labelled_photo(folder: str, name: str, side: int):
+    """(rgb (h, w, 3) uint8, labels (h, w) uint8 region codes, no boundary band) of a labelled photo
+    of data/scenes, at most `side` px on its long side."""
+    import os, sys
+    from conftest import ROOT
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import scene_labels
+    from PIL import Image
+    label = scene_labels.read(os.path.join(ROOT, "data", "scenes", folder, name + ".json"))
+    img = Image.open(os.path.join(ROOT, "data", "scenes", folder, label["image"])).convert("RGB")
+    img.thumbnail((side, side))
+    return np.asarray(img), scene_labels.rasterise(label, img.size, band=0)
+
+
 def down_angle(field, region):
     """Degrees between the region's median motion and straight down."""
     vx, vy = np.median(field[0][region]), np.median(field[1][region])
@@ -97,18 +111,10 @@ def test_real_curtains_over_ledges_fall_straight_down():
     steps. Their streaks, not the steps, set the direction: the labelled falls' mean tilt stays
     small and almost none of them leans to the limit (before: 29.9 deg mean, all of it at the
     30 deg limit)."""
-    import os, sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-    import scene_labels
-    from PIL import Image
     from cinegan_core.motion import MAX_TILT, streak_tilt
-    base = os.path.join(os.path.dirname(__file__), "..", "data", "scenes", "weathersomewhere-r9flow",
-                        "gooseberry-falls-three-strands")
-    label = scene_labels.read(base + ".json")
-    img = Image.open(os.path.join(os.path.dirname(base), label["image"])).convert("RGB")
-    img.thumbnail((768, 768))
-    falls = scene_labels.rasterise(label, img.size, band=0) == regions.FALLING_WATER
-    tilt, mean = streak_tilt(np.asarray(img), falls)
+    rgb, labels = labelled_photo("weathersomewhere-r9flow", "gooseberry-falls-three-strands", 768)
+    falls = labels == regions.FALLING_WATER
+    tilt, mean = streak_tilt(rgb, falls)
     assert abs(mean) < 12, mean                                             # 9.7 deg
     assert (np.abs(np.degrees(tilt[falls])) > MAX_TILT - 1).mean() < 0.02
 
@@ -185,19 +191,12 @@ def test_parser_probabilities_decide_when_given():
 def test_a_painted_waterfall_in_a_real_photo_falls_with_the_parser(monkeypatch):
     """A training photo's labelled fall, painted: the parser (or, where the fall is too thin
     for it, the cues) recognises falling water and the field points down."""
-    import os, sys
     from cinegan_core.automask import parser_status
     if not parser_status()[0]:
         pytest.skip(parser_status()[1])
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-    import scene_labels
-    from PIL import Image
     from cinegan_core.pipeline import prepare
-    base = os.path.join(os.path.dirname(__file__), "..", "data", "scenes", "ubuntucinnamon", "gorge-waterfall-pond")
-    img = Image.open(base + ".jpg").convert("RGB")
-    img.thumbnail((512, 512))
-    rgb = np.asarray(img)
-    falls = scene_labels.rasterise(scene_labels.read(base + ".json"), img.size, band=0) == regions.FALLING_WATER
+    rgb, labels = labelled_photo("ubuntucinnamon", "gorge-waterfall-pond", 512)
+    falls = labels == regions.FALLING_WATER
     scene = prepare(rgb, RenderSettings(frames=8, engine="pixel", max_side=None), mask=falls)
     # classified as painted, or already found by the automatic mask: either way the fall is falling
     # water; where the automatic mask found the foot with the pool below, the foot keeps the pool's
