@@ -100,10 +100,10 @@ SOFT_STREAKS = True  # line vetoes running mostly along soft bright clouds are d
 STREAKY_CLOUDS = True  # bright, sky-coloured texture with nothing dark in it is cloud too (cirrus, wisps)
 SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
 KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
-COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone (the sky's)
-WATER_COLOUR = 0.75  # ... in the water's zone: wet sand, meadows and hazy hills take the colours of the water beside
-                     # them more often than anything takes the sky's (stop 43, out of fold, two seed pairs: the table
-                     # in scripts/train_scene_parser.py)
+COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone, the sky's
+WATER_COLOUR = 0.75  # ... and the water's: wet sand, a lawn or snow beside water take its colours more often than
+                     # anything takes the sky's (stop 43, out of fold, two seed pairs: the table in
+                     # scripts/train_scene_parser.py)
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
 SOFT_HOLE = 0.02     # share of the photo up to which a soft hole in the sky that leans to sky is cloud (0: off);
                      # out of fold (round-11 heads, 2 members, 309 photos): found 86.1 -> 86.2 %, solid moving unchanged.
@@ -388,7 +388,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
 
     s_sky, s_water = snap(p, p_sky), snap(p, p_water)
     solid_w = p.to_work(1.0 - s_sky - s_water) > 0.85
-    sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, SKY_T)
+    sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, SKY_T, COLOUR_WEIGHT)
     water = by_colour(p, s_water, p.to_work(s_water) > 0.85, solid_w, WATER_T, WATER_COLOUR) & ~sky
     mirrored = np.zeros_like(water)
     if axis is not None and MIRROR_WATER:
