@@ -55,7 +55,7 @@ SURE = 0.6          # confidence below which a region is reported as unsure
 # compute the parser-free cues (``fusion.photo_cues``) in a second thread while the parser runs: the
 # same mask, sooner (bench/masks.py prints the mask step's time)
 CONCURRENT_CUES = True
-VERSION = 14        # bump when the same photo and parser give a different mask (cache keys)
+VERSION = 15        # bump when the same photo and parser give a different mask (cache keys)
 
 
 @dataclass

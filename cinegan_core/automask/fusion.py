@@ -20,8 +20,10 @@ where they are better:
   like it, and soft, so a cloud puff moves with its sky, and so does a soft hole the
   threshold cut in the sky (a shaded puff) where the parser still leans to sky; streaky cirrus, which stands out
   both brighter and dimmer (the streaks and the blue between), is cloud when nothing in it
-  is dark or unlike the sky and it does not touch the ground, and a line found along it is
-  no cable when it is soft or wide (a cable stands out a few pixels wide);
+  is dark or unlike the sky and it does not touch the ground, and so is a heaped cloud under a
+  grey sky, lit on top and shaded below (mostly brighter, little of it dark, aloft, of the sky's
+  colours); a line found along a cloud is no cable when it is soft or wide (a cable stands out a
+  few pixels wide);
 * a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
   mirror axis is the water reflecting it, so it ripples as still water, and so
   does the reflection of the land in calm water (``water.mirror_water``);
@@ -98,6 +100,11 @@ RIM = 12             # fine px (per 1024) from the parser's sky within which the
 CRISP_SHARE = 0.15   # share of crisp edge pixels around it that makes dense texture rough (not a soft cloud)
 SOFT_STREAKS = True  # line vetoes running mostly along soft bright clouds are dropped
 STREAKY_CLOUDS = True  # bright, sky-coloured texture with nothing dark in it is cloud too (cirrus, wisps)
+SHADED_CLOUDS = True   # mostly bright, sky-coloured, little dark and aloft is cloud too (lit tops, shaded bases).
+# Before it, such chunks were "small things" or dense texture and stood still inside a moving sky (Godafoss). Out of
+# fold (round-17 heads, 299 scored, pair a): found rises on 14 photos (a white beach under cumulus 81.1 -> 85.0 %,
+# cumulus over rapeseed 93.8 -> 96.5 %) and falls on none, solid moves more on one (by 0.008 pt); photos over
+# 1 / 2 / 5 / 10 %, mean and pooled found unchanged at the reported precision (pair b alike)
 SKY_MARGIN = 1.5     # fine px (per 1024 of the long side) of the sky's edge against solid left still
 KIND_LEAD = 0.6      # share of the water probability a kind needs to take part of another kind's water
 COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone, the sky's
@@ -299,6 +306,11 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
             # streaky cloud (cirrus, wisps) stands out both ways from the median, bright streaks and
             # the blue between them; still nothing in it is dark or of a colour the sky does not have
             cloud |= (bright > 0.3) & (darker < 0.02) & (unlike < 0.05) & aloft
+            if SHADED_CLOUDS:
+                # a heaped cloud under a grey sky is lit on top and shaded below: mostly brighter than the
+                # sky, little of it dark, nothing of it of a colour the sky lacks (a bird is dark through,
+                # a kite coloured)
+                cloud |= (bright >= 0.5) & (darker < 0.2) & (unlike < 0.05) & aloft
         blob = ((stats[:, 4] <= 0.02 * p.hf * p.wf) & ~cloud
                 & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)) | ((crisp > 0.4) & (darker > 0.1))))
         blob[0] = cloud[0] = False
