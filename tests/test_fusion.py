@@ -463,3 +463,28 @@ def test_heaped_clouds_lit_on_top_and_shaded_below_move_with_their_sky(monkeypat
     monkeypatch.setattr(fusion, "SHADED_CLOUDS", False)                     # what it fixes
     found_before, ground_before = shares()
     assert found_before < found - 0.03 and ground_before > ground - 0.0001
+
+
+def test_a_fall_the_parser_is_unsure_of_stays_still_and_the_notes_say_a_waterfall():
+    """A fall the parser half-believes in (0.55 water, falling water leading) stays still (precision first), and
+    the notes name it: a possible waterfall, to paint if it should fall; where calm water leads the half-sure
+    water, the notes say "a possible water area" as before."""
+    img, classes = sky_over_land(y0=0.25, seed=40)
+    strip = np.zeros((H, W), bool)
+    strip[int(0.3 * H):int(0.9 * H), 200:240] = True
+    rng = np.random.default_rng(41)
+    streaks = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), sigmaX=1.5, sigmaY=12)
+    img[strip] = (200 + 25 * streaks / streaks.std())[strip][:, None]
+    probs = coarse_probs(classes)
+    small = cv2.resize(strip.astype(np.uint8), probs.shape[1:][::-1], interpolation=cv2.INTER_NEAREST) > 0
+    notes = {}
+    for lead, share in (("falls", (0.45, 0.0, 0.1, 0.05, 0.4)), ("calm", (0.45, 0.0, 0.4, 0.1, 0.05))):
+        p = probs.copy()
+        p[:, small] = np.array(share, np.float32)[:, None]
+        m = auto_mask(u8(img), scene=p)
+        assert not (m.labels[strip] > 0).any()
+        notes[lead] = m.notes
+    assert any("possible waterfall" in n and "paint it if it should fall" in n for n in notes["falls"])
+    assert not any("possible water area" in n for n in notes["falls"])
+    assert any("possible water area" in n for n in notes["calm"])
+    assert not any("waterfall" in n for n in notes["calm"])

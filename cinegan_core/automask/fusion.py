@@ -172,11 +172,15 @@ class Fused:
     dropped:    {reason: share of the photo left still for it}.
     unsure:     {"sky": s, "water": s}: share of the photo the parser leans towards that group
                 (probability above UNSURE_LO) that was left still, away from the group's edge.
+    unsure_running: share of the photo in that still, unsure water where running water (flowing
+                and falling) leads still water, and of it, the kind that leads: (share, code),
+                code FLOWING_WATER or FALLING_WATER (0 when none).
     """
     labels_f: np.ndarray
     confidence: dict = field(default_factory=dict)
     dropped: dict = field(default_factory=dict)
     unsure: dict = field(default_factory=dict)
+    unsure_running: tuple = (0.0, 0)
 
 
 def probs_array(scene) -> np.ndarray:
@@ -519,6 +523,11 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
                   "water": float(s_water[water].mean()) if water.any() else 0.0}
     # places the parser leans towards a group but that were left still, away from the group's edge
     near = max(2, round(8 * u))
+    unsure_water = (s_water > UNSURE_LO) & ~water & ~sky & ~dilate(water, near)
     unsure = {"sky": float(((s_sky > UNSURE_LO) & ~sky & ~water & ~dilate(sky, near)).mean()),
-              "water": float(((s_water > UNSURE_LO) & ~water & ~sky & ~dilate(water, near)).mean())}
-    return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure)
+              "water": float(unsure_water.mean())}
+    # of it, where the parser takes the water to run (a fall or a stream it was not sure enough of to move)
+    running = unsure_water & (pf[FLOWING_WATER] + pf[FALLING_WATER] > pf[STILL_WATER])
+    lead = FALLING_WATER if pf[FALLING_WATER][running].sum() >= pf[FLOWING_WATER][running].sum() else FLOWING_WATER
+    return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure,
+                 unsure_running=(float(running.mean()), lead if running.any() else 0))
