@@ -40,7 +40,7 @@ sure inside regions (sky 0.97, water 0.90: chosen by cross-validation on the tra
 checked on the reference samples only; a new head may need them set again).
 
     photo_cues(p) -> PhotoCues(mirror, skyline)      # the cues that need no parser
-    fuse(p, probs, cues=None) -> Fused(labels_f, confidence, dropped, unsure)
+    fuse(p, probs, cues=None) -> Fused(labels_f, confidence, dropped, unsure, unsure_running)
 
 ``photo_cues`` depends on the photo alone, so a caller may compute it while the parser
 runs (``automask.auto_mask`` does, in a second thread): the same mask either way.
@@ -304,17 +304,17 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
         bright, dim = frac(dL > 2), frac(dL < -2)
         paler = chroma < max(8.0, float(np.median(chroma[cand])))      # whiter than the sky
         cloud = (bright > 0.3) & (bright > 2 * dim) & ((frac(paler) > 0.6) | (unlike < 0.3))
+        # nothing of it touches the ground (a glow behind a skyline, haze over a ridge are not aloft)
+        aloft = frac(dilate(ground, max(2, round(4 * u)))) == 0
         if STREAKY_CLOUDS:
-            # nothing of it touches the ground (a glow behind a skyline, haze over a ridge are not aloft)
-            aloft = frac(dilate(ground, max(2, round(4 * u)))) == 0
             # streaky cloud (cirrus, wisps) stands out both ways from the median, bright streaks and
             # the blue between them; still nothing in it is dark or of a colour the sky does not have
             cloud |= (bright > 0.3) & (darker < 0.02) & (unlike < 0.05) & aloft
-            if SHADED_CLOUDS:
-                # a heaped cloud under a grey sky is lit on top and shaded below: mostly brighter than the
-                # sky, little of it dark, nothing of it of a colour the sky lacks (a bird is dark through,
-                # a kite coloured)
-                cloud |= (bright >= 0.5) & (darker < 0.2) & (unlike < 0.05) & aloft
+        if SHADED_CLOUDS:
+            # a heaped cloud under a grey sky is lit on top and shaded below: mostly brighter than the
+            # sky, little of it dark, nothing of it of a colour the sky lacks (a bird is dark through,
+            # a kite coloured)
+            cloud |= (bright >= 0.5) & (darker < 0.2) & (unlike < 0.05) & aloft
         blob = ((stats[:, 4] <= 0.02 * p.hf * p.wf) & ~cloud
                 & ((((darker > 0.3) | (unlike > 0.4)) & (crisp > 0.15)) | ((crisp > 0.4) & (darker > 0.1))))
         blob[0] = cloud[0] = False
