@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..regions import FALLING_WATER, SKY, SOLID, WATER, is_moving, shares
+from ..regions import SKY, SOLID, WATER, is_moving, shares
 from .cues import PhotoViews, dilate
 from .fusion import fuse, photo_cues
 from .sky import find_sky, skyline
@@ -55,8 +55,8 @@ SURE = 0.6          # confidence below which a region is reported as unsure
 # compute the parser-free cues (``fusion.photo_cues``) in a second thread while the parser runs: the
 # same mask, sooner (bench/masks.py prints the mask step's time)
 CONCURRENT_CUES = True
-# share of the photo in still water the parser leans to and takes for a fall above which the notes say a possible
-# waterfall was left still (a thin fall is small). Out of fold (stop 44, pair a, 299 photos): the note is given on 13
+# share of the photo in still water the parser leans to and takes for a fall (``fusion.Fused.unsure["falls"]``)
+# above which the notes say a possible waterfall was left still (a thin fall is small). Out of fold (stop 44, pair a, 299 photos): the note is given on 13
 # photos, 9 of them with running water (3 of the 14 whose running water the mask left still), 4 without (fog over a
 # field, an aerial coast town, a cumulus sky, a fence at sunset); the generic "possible water" note needs 1 %
 UNSURE_FALL = 0.003
@@ -188,8 +188,7 @@ def fused_mask(rgb: np.ndarray, scene, views=None) -> AutoMask:
     confidence = {k: (v if share[k] else 0.0) for k, v in f.confidence.items()}
     dropped = {k: v for k, v in f.dropped.items() if k != "too small" or v > 0.005}   # specks are not news
     notes = _notes(share, confidence, dropped, [])
-    running, kind = f.unsure_running
-    if kind == FALLING_WATER and running > UNSURE_FALL:
+    if f.unsure["falls"] > UNSURE_FALL:
         notes.append("left a possible waterfall frozen: not sure it is falling water; paint it if it should fall")
     elif f.unsure["water"] > 0.01:
         notes.append("left a possible water area frozen: not sure it is water; paint it if it should move")

@@ -40,7 +40,7 @@ sure inside regions (sky 0.97, water 0.90: chosen by cross-validation on the tra
 checked on the reference samples only; a new head may need them set again).
 
     photo_cues(p) -> PhotoCues(mirror, skyline)      # the cues that need no parser
-    fuse(p, probs, cues=None) -> Fused(labels_f, confidence, dropped, unsure, unsure_running)
+    fuse(p, probs, cues=None) -> Fused(labels_f, confidence, dropped, unsure)
 
 ``photo_cues`` depends on the photo alone, so a caller may compute it while the parser
 runs (``automask.auto_mask`` does, in a second thread): the same mask either way.
@@ -170,17 +170,15 @@ class Fused:
     confidence: {"sky": c, "water": c}, c in [0, 1]: the parser's mean probability of the
                 group over the pixels given to it (0 where absent).
     dropped:    {reason: share of the photo left still for it}.
-    unsure:     {"sky": s, "water": s}: share of the photo the parser leans towards that group
-                (probability above UNSURE_LO) that was left still, away from the group's edge.
-    unsure_running: share of the photo in that still, unsure water where running water (flowing
-                and falling) leads still water, and of it, the kind that leads: (share, code),
-                code FLOWING_WATER or FALLING_WATER (0 when none).
+    unsure:     {"sky": s, "water": s, "falls": s}: share of the photo the parser leans towards that
+                group (probability above UNSURE_LO) that was left still, away from the group's edge;
+                "falls": of that water, where running water leads still water, when falling water
+                leads flowing water over it (else 0): a fall the parser half-believes in.
     """
     labels_f: np.ndarray
     confidence: dict = field(default_factory=dict)
     dropped: dict = field(default_factory=dict)
     unsure: dict = field(default_factory=dict)
-    unsure_running: tuple = (0.0, 0)
 
 
 def probs_array(scene) -> np.ndarray:
@@ -524,10 +522,9 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
     # places the parser leans towards a group but that were left still, away from the group's edge
     near = max(2, round(8 * u))
     unsure_water = (s_water > UNSURE_LO) & ~water & ~sky & ~dilate(water, near)
-    unsure = {"sky": float(((s_sky > UNSURE_LO) & ~sky & ~water & ~dilate(sky, near)).mean()),
-              "water": float(unsure_water.mean())}
-    # of it, where the parser takes the water to run (a fall or a stream it was not sure enough of to move)
+    # of it, where the parser takes the water to run, and to fall more than to flow
     running = unsure_water & (pf[FLOWING_WATER] + pf[FALLING_WATER] > pf[STILL_WATER])
-    lead = FALLING_WATER if pf[FALLING_WATER][running].sum() >= pf[FLOWING_WATER][running].sum() else FLOWING_WATER
-    return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure,
-                 unsure_running=(float(running.mean()), lead if running.any() else 0))
+    falls = running.any() and pf[FALLING_WATER][running].sum() >= pf[FLOWING_WATER][running].sum()
+    unsure = {"sky": float(((s_sky > UNSURE_LO) & ~sky & ~water & ~dilate(sky, near)).mean()),
+              "water": float(unsure_water.mean()), "falls": float(running.mean()) if falls else 0.0}
+    return Fused(labels_f=labels, confidence=confidence, dropped=dropped, unsure=unsure)
