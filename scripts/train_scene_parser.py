@@ -333,7 +333,7 @@ photos:
   (CC-BY-SA, CC0, Unsplash, Pexels; from eleven of the public repositories the cards name and two more; none
   labelled, named in a card, or a near-duplicate of a labelled photo or sample), pseudo-labelled by each fold's own
   pair-a heads (which never saw that fold; the class where their top probability is >= 0.9, else ignored: 58 %
-  solid, 28 % sky, 1.4 % water, 12 % ignored), in every fold's training and never scored (scratch code: per-fold
+  solid, 28 % sky, 1.4 % water, 13 % ignored by fold 0's), in every fold's training and never scored (scratch code: per-fold
   label rasters; not in the repository). Pair a, against 58 / 37 / 25 / 16, 2.11 %, 87.7 %, 72:
     + the pseudo-labelled pool                      50 / 37 / 24 / 16, 1.91 %, 87.1 %, 70
       ... scored at SKY_T 0.95                      51 / 38 / 25 / 16, 1.94 %, 87.6 %, 70
