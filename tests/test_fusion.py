@@ -3,6 +3,7 @@ given synthetic probabilities as coarse as the parser's (stride 4 of a 512 px wo
 size), so these tests need no trained head; and the fallback when no parser is there."""
 import cv2
 import numpy as np
+import pytest
 
 from cinegan_core import automask
 from cinegan_core.automask import auto_mask
@@ -418,7 +419,6 @@ def test_the_water_s_own_colours_have_less_say_than_the_sky_s(monkeypatch):
     wet sand and rock beside a sea take the sea's colours. Below a dune (a train photo, the shipped head) a strip
     of wet sand along the swash line no longer moves (solid moving 3.3 % at the sky's weight, 2.3 %); the sea is
     found as before."""
-    import pytest
     from cinegan_core.automask import fusion, parser_status
     if not parser_status()[0]:
         pytest.skip(parser_status()[1])
@@ -446,7 +446,6 @@ def test_heaped_clouds_lit_on_top_and_shaded_below_move_with_their_sky(monkeypat
     (``fusion.SHADED_CLOUDS``). Over Godafoss (a train photo, the shipped head) still sky halves (8.0 -> 3.6 % of
     it) and the ground moves as before (0.717 %, a few pixels more); the bird, kite and mast tests above run with
     the rule on."""
-    import pytest
     from cinegan_core.automask import fusion, parser_status
     if not parser_status()[0]:
         pytest.skip(parser_status()[1])

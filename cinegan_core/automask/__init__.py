@@ -56,9 +56,10 @@ SURE = 0.6          # confidence below which a region is reported as unsure
 # same mask, sooner (bench/masks.py prints the mask step's time)
 CONCURRENT_CUES = True
 # share of the photo in still water the parser leans to and takes for a fall (``fusion.Fused.unsure["falls"]``)
-# above which the notes say a possible waterfall was left still (a thin fall is small). Out of fold (stop 44, pair a, 299 photos): the note is given on 13
-# photos, 9 of them with running water (3 of the 14 whose running water the mask left still), 4 without (fog over a
-# field, an aerial coast town, a cumulus sky, a fence at sunset); the generic "possible water" note needs 1 %
+# above which the notes say a possible waterfall was left still (a thin fall is small). Out of fold (stop 44,
+# pair a, 299 photos): the note is given on 13 photos, 9 of them with running water (3 of the 14 whose running
+# water the mask left still), 4 without (fog over a field, an aerial coast town, a cumulus sky, a fence at
+# sunset); the generic "possible water" note needs 1 %
 UNSURE_FALL = 0.003
 VERSION = 15        # bump when the same photo and parser give a different mask (cache keys)
 
