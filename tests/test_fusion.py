@@ -488,3 +488,63 @@ def test_a_fall_the_parser_is_unsure_of_stays_still_and_the_notes_say_a_waterfal
     assert not any("possible water area" in n for n in notes["falls"])
     assert any("possible water area" in n for n in notes["calm"])
     assert not any("waterfall" in n for n in notes["calm"])
+
+
+def test_lone_pieces_are_small_pieces_enclosed_by_still_pixels_leaning_the_same_way():
+    """``fusion.lone_pieces``: a small moving piece inside a wide region that leans to the group but
+    stays still is lone; the same piece bordered by what does not lean (solid), a piece over the size
+    cap, and a piece beside a region mostly moving are not."""
+    from cinegan_core.automask.fusion import lone_pieces
+    moving = np.zeros((200, 300), bool)
+    leaning = np.zeros_like(moving)
+    leaning[:, :150] = True                    # left half: a still, sky-leaning region
+    moving[80:100, 60:80] = True               # a piece alone in it
+    moving[80:100, 220:240] = True             # a piece in the right half, among solid things
+    lone = lone_pieces(moving, leaning, ring_px=4, share=0.5, max_px=1000)
+    assert lone[80:100, 60:80].all() and not lone[:, 150:].any()
+    assert not lone_pieces(moving, leaning, ring_px=4, share=0.5, max_px=399).any()   # over the cap (400 px)
+    mostly_moving = moving.copy()
+    mostly_moving[:, :150] = True
+    mostly_moving[60:120, 40:100] = False                # a still hole with the piece in it
+    mostly_moving[80:100, 60:80] = True
+    lone = lone_pieces(mostly_moving, leaning, ring_px=4, share=0.5, max_px=1000)
+    assert not lone.any()                                # the region it lies in mostly moves
+
+
+def test_a_lone_sky_piece_in_a_soft_sky_the_parser_half_believes_in_stays_still(monkeypatch):
+    """A blurred sky with no ground, which the parser leans to (0.7) but is not sure of, except for one
+    small patch (0.999): that patch alone would drift inside the frozen sky and show its outline, so it
+    stays still with the rest, and the notes say that what may be sky was left still."""
+    from cinegan_core.automask import fusion
+    img = cv2.GaussianBlur(sky(seed=7), (0, 0), 6)
+    probs = np.zeros((5, 96, 144), np.float32)
+    probs[SKY], probs[0] = 0.7, 0.3
+    probs[SKY, 40:52, 60:78], probs[0, 40:52, 60:78] = 0.999, 0.001
+    patch = np.zeros((H, W), bool)
+    patch[int(44 / 96 * H):int(48 / 96 * H), int(64 / 144 * W):int(74 / 144 * W)] = True
+    monkeypatch.setattr(fusion, "LONE", 0.0)
+    assert (auto_mask(u8(img), scene=probs).labels[patch] == SKY).all()       # what this fixes
+    monkeypatch.setattr(fusion, "LONE", 0.5)
+    m = auto_mask(u8(img), scene=probs)
+    assert (m.labels == 0).all()
+    assert any("may be sky" in n for n in m.notes), m.notes
+
+
+@pytest.mark.parametrize("kind, stays_still", [(STILL_WATER, True), (FALLING_WATER, False)])
+def test_calm_water_alone_in_an_unsure_sky_stays_still_but_running_water_moves(monkeypatch, kind, stays_still):
+    """At the hazy foot of a soft sky the parser is unsure of (sky 0.7), a patch it takes for calm water
+    would ripple alone inside the frozen sky: it stays still. A patch it takes for falling water is a
+    fall's core inside white water it is unsure of: it moves."""
+    from cinegan_core.automask import fusion
+    img = cv2.GaussianBlur(sky(seed=8), (0, 0), 6)
+    probs = np.zeros((5, 96, 144), np.float32)
+    probs[SKY], probs[0] = 0.7, 0.3
+    probs[:, 72:82, 58:82] = 0.0                          # ~1.7 % of the photo
+    probs[kind, 72:82, 58:82], probs[0, 72:82, 58:82] = 0.97, 0.03
+    patch = np.zeros((H, W), bool)
+    patch[int(75 / 96 * H):int(79 / 96 * H), int(62 / 144 * W):int(78 / 144 * W)] = True
+    monkeypatch.setattr(fusion, "LONE", 0.0)
+    assert (auto_mask(u8(img), scene=probs).labels[patch] == kind).all()       # what this changes
+    monkeypatch.setattr(fusion, "LONE", 0.5)
+    m = auto_mask(u8(img), scene=probs)
+    assert (m.labels[patch] == 0).all() if stays_still else (m.labels[patch] == kind).all()

@@ -24,6 +24,9 @@ where they are better:
   grey sky, lit on top and shaded below (mostly brighter, little of it dark, aloft, of the sky's
   colours); a line found along a cloud is no cable when it is soft or wide (a cable stands out a
   few pixels wide);
+* a small piece of moving sky alone inside a still sky the parser only half-believes in (soft fog,
+  blurred cloud, haze), or of calm water alone in what may be sky or water, stays still with it
+  (``lone_pieces``): drifting alone, its outline would show;
 * a mirror (reflection symmetry, ``water.find_mirror``): sky seen below a
   mirror axis is the water reflecting it, so it ripples as still water, and so
   does the reflection of the land in calm water (``water.mirror_water``);
@@ -111,6 +114,18 @@ COLOUR_WEIGHT = 1.0  # weight of the photo's own colours (log-odds) in that zone
 WATER_COLOUR = 0.75  # ... and the water's: wet sand, a lawn or snow beside water take its colours more often than
                      # anything takes the sky's (stop 43, out of fold, two seed pairs: the table in
                      # scripts/train_scene_parser.py)
+LONE = 0.5           # a piece of moving sky, or of calm water, up to LONE_MAX of the photo, with more than this share
+LONE_MAX = 0.02      # of a ring around it, and of the region of moving or leaning pixels it lies in, still but leaning
+                     # to sky (or, for water, to sky or water) is left still (0: off): drifting alone inside a frozen
+                     # surround of the same look, its outline shows (a blurred cloud field, fog over dunes, the hazy
+                     # foot of a sky read as a lake). Out of fold (stop 46, round-17 heads, 299 scored; rules written
+                     # before the runs; photos over 1 / 2 % must-freeze moving, mean, found; running water unchanged):
+                     # sky alone: pair a 58 / 37 -> 57 / 36, 2.11 -> 2.10 %, 87.72 -> 87.70 %; pair b 57 / 41 -> 55 /
+                     # 41, 2.34 -> 2.32 %, 87.79 -> 87.74 %; with calm water: pair a 54 / 34, 2.06 %, 87.67 %; pair b
+                     # 54 / 40, 2.31 %, 87.67 %. Without the size cap half of two star-trail skies went still (pair b
+                     # found -0.23 pt); with running water too, the core of a fall inside unsure white water went
+                     # still; with things a veto left still counted as the surround, sky between a big wheel's
+                     # spokes (held-out) went still
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
 SOFT_HOLE = 0.02     # share of the photo up to which a soft hole in the sky that leans to sky is cloud (0: off);
                      # out of fold (round-11 heads, 2 members, 309 photos): found 86.1 -> 86.2 %, solid moving unchanged.
@@ -355,6 +370,47 @@ def sky_things(p: PhotoViews, cand: np.ndarray, ground: np.ndarray, sky_like: np
     return vetoes
 
 
+def lone_pieces(moving: np.ndarray, leaning: np.ndarray, ring_px: int, share: float, max_px: int) -> np.ndarray:
+    """The pieces of `moving` ((h, w) bool) of at most `max_px` pixels that lie alone inside still pixels
+    leaning to the same group (`leaning`, (h, w) bool): more than `share` of a ring `ring_px` wide around
+    the piece, and more than `share` of the connected region of moving | leaning pixels the piece is part
+    of, are leaning but still. Such a piece drifts inside a frozen surround of the same look, and its
+    outline shows. Returns (h, w) bool."""
+    out = np.zeros_like(moving)
+    n, lab, stats = components(moving)
+    if n <= 1:
+        return out
+    still = leaning & ~moving
+    m, region, _ = components(moving | leaning)
+    region_px = np.bincount(region.ravel(), minlength=m)
+    region_still = np.bincount(region.ravel(), weights=still.ravel().astype(np.float64), minlength=m)
+    H, W = moving.shape
+    for i in range(1, n):
+        x, y, w, h = stats[i, :4]
+        y0, y1, x0, x1 = max(0, y - ring_px), min(H, y + h + ring_px), max(0, x - ring_px), min(W, x + w + ring_px)
+        piece = lab[y0:y1, x0:x1] == i
+        r = int(region[y0:y1, x0:x1][piece][0])      # the region it is part of
+        if stats[i, cv2.CC_STAT_AREA] > max_px or region_still[r] <= share * region_px[r]:
+            continue
+        ring = dilate(piece, ring_px) & ~piece
+        if ring.any() and still[y0:y1, x0:x1][ring].mean() > share:
+            out[y0:y1, x0:x1] |= piece
+    return out
+
+
+def calm_pieces(pieces: np.ndarray, pf: np.ndarray) -> np.ndarray:
+    """The pieces ((h, w) bool) over which the parser's still water (pf: (5, h, w) probabilities at the
+    same size) outweighs its flowing and falling water, summed over the piece. (h, w) bool."""
+    n, lab, _ = components(pieces)
+    if n <= 1:
+        return pieces.copy()
+    calm = np.bincount(lab.ravel(), weights=pf[STILL_WATER].ravel(), minlength=n)
+    running = np.bincount(lab.ravel(), weights=(pf[FLOWING_WATER] + pf[FALLING_WATER]).ravel(), minlength=n)
+    keep = calm > running
+    keep[0] = False
+    return keep[lab]
+
+
 def _drop_pieces(mask: np.ndarray, min_px: int) -> tuple[np.ndarray, np.ndarray]:
     """(kept, dropped): connected pieces smaller than min_px pixels are dropped."""
     if not mask.any():
@@ -437,17 +493,18 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         like = sky_m.likelihood(p.lab_f)
         sky_like = np.where(like < 0.02 * float(np.median(like[sky])), 0.0, sky_like)
 
+    things = np.zeros_like(sky)          # what the vetoes found in the sky (left still for being a thing)
     if sky.any():
         ground = (s_sky < 0.3) & ~water
         vetoes = sky_things(p, sky, ground, sky_like)
+        things = np.logical_or.reduce(list(vetoes.values()))
         for k, v in vetoes.items():
             sky &= ~v
         if SOFT_HOLE > 0:
             # a hole in the sky where the parser still leans to sky, soft (no crisp edge) and holding nothing a
             # veto found, is a cloud the threshold cut out (a shaded puff, a darker blob): it moves with its sky
             crisp = dilate(crisp_edges(p), max(1, round(u)))
-            vetoed = np.logical_or.reduce(list(vetoes.values()))
-            sky = fill_holes(sky, int(SOFT_HOLE * area), (s_sky > 0.5) & ~crisp & ~vetoed & ~water, 0.9)
+            sky = fill_holes(sky, int(SOFT_HOLE * area), (s_sky > 0.5) & ~crisp & ~things & ~water, 0.9)
         sky, specks = _drop_pieces(sky, int(MIN_PIECE * area))
         vetoes["too small"] = specks
         dropped.update({k: float(v.sum()) / area for k, v in vetoes.items() if v.any()})
@@ -501,6 +558,20 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         classical = find_sky(p).mask_f if cues is None or cues.skyline is None else cues.skyline
         rim = dilate(sky, max(2, round(RIM * u))) if RIM else np.ones_like(sky)     # only near the parser's sky
         sky |= classical & rim & (s_sky > 0.5) & ~water & ~dilate(water, max(1, round(2 * u)))
+
+    if LONE > 0:
+        # the still surround that makes a piece lone is what the parser is unsure of, not things a veto
+        # found: sky seen between the spokes of a wheel or the branches of a tree moves behind them
+        ring, most = max(2, round(8 * u)), int(LONE_MAX * area)
+        lone_sky = lone_pieces(sky, (s_sky > UNSURE_LO) & ~water & ~things, ring, LONE, most)
+        sky &= ~lone_sky
+        # calm water alone in what may be sky or water (the hazy foot of a sky read as a lake); not running
+        # water, which is a fall's or a stream's core inside white water the parser is unsure of
+        unsure = (s_sky + s_water > UNSURE_LO) & ~sky & ~things
+        lone_water = calm_pieces(lone_pieces(water, unsure, ring, LONE, most), pf)
+        water &= ~lone_water
+        if lone_sky.any() or lone_water.any():
+            dropped["alone"] = float(lone_sky.sum() + lone_water.sum()) / area
 
     for name, m in (("sky", sky), ("water", water)):
         if 0 < m.sum() < MIN_GROUP * area:
