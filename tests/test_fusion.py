@@ -492,8 +492,8 @@ def test_a_fall_the_parser_is_unsure_of_stays_still_and_the_notes_say_a_waterfal
 
 def test_lone_pieces_are_small_pieces_enclosed_by_still_pixels_leaning_the_same_way():
     """``fusion.lone_pieces``: a small moving piece inside a wide region that leans to the group but
-    stays still is lone; the same piece bordered by what does not lean (solid), a piece over the size
-    cap, and a piece beside a region mostly moving are not."""
+    stays still is lone; a piece among solid things, a piece over the size cap, a piece joined to the
+    still region but ringed mostly by solid, and a piece in a region that mostly moves are not."""
     from cinegan_core.automask.fusion import lone_pieces
     moving = np.zeros((200, 300), bool)
     leaning = np.zeros_like(moving)
@@ -503,6 +503,10 @@ def test_lone_pieces_are_small_pieces_enclosed_by_still_pixels_leaning_the_same_
     lone = lone_pieces(moving, leaning, ring_px=4, share=0.5, max_px=1000)
     assert lone[80:100, 60:80].all() and not lone[:, 150:].any()
     assert not lone_pieces(moving, leaning, ring_px=4, share=0.5, max_px=399).any()   # over the cap (400 px)
+    framed = leaning.copy()
+    framed[74:106, 54:86] = False                         # solid all round the piece but for a gap on its left:
+    framed[86:94, 54:60] = True                           # it joins the still region, but its ring is mostly solid
+    assert not lone_pieces(moving, framed, ring_px=4, share=0.5, max_px=1000).any()
     mostly_moving = moving.copy()
     mostly_moving[:, :150] = True
     mostly_moving[60:120, 40:100] = False                # a still hole with the piece in it
