@@ -515,21 +515,31 @@ def test_lone_pieces_are_small_pieces_enclosed_by_still_pixels_leaning_the_same_
     assert not lone.any()                                # the region it lies in mostly moves
 
 
+def soft_sky_with_a_sure_patch(seed: int, kind: int, rows: slice, cols: slice, margin: tuple = (4, 4)):
+    """A blurred sky with no ground that the parser leans to (0.7) but is not sure of, but for one patch of
+    class `kind` (rows, cols: cells of its 96 x 144 grid) it is sure of. Returns (rgb uint8, probabilities,
+    (H, W) bool: the patch's core, `margin` (rows, cols) cells inside it, at the photo's size)."""
+    img = u8(cv2.GaussianBlur(sky(seed=seed), (0, 0), 6))
+    probs = np.zeros((5, 96, 144), np.float32)
+    probs[SKY], probs[0] = 0.7, 0.3
+    probs[:, rows, cols] = 0.0
+    probs[kind, rows, cols], probs[0, rows, cols] = 0.999 if kind == SKY else 0.97, 0.001 if kind == SKY else 0.03
+    patch = np.zeros((H, W), bool)
+    patch[int((rows.start + margin[0]) / 96 * H):int((rows.stop - margin[0]) / 96 * H),
+          int((cols.start + margin[1]) / 144 * W):int((cols.stop - margin[1]) / 144 * W)] = True
+    return img, probs, patch
+
+
 def test_a_lone_sky_piece_in_a_soft_sky_the_parser_half_believes_in_stays_still(monkeypatch):
     """A blurred sky with no ground, which the parser leans to (0.7) but is not sure of, except for one
     small patch (0.999): that patch alone would drift inside the frozen sky and show its outline, so it
     stays still with the rest, and the notes say that what may be sky was left still."""
     from cinegan_core.automask import fusion
-    img = cv2.GaussianBlur(sky(seed=7), (0, 0), 6)
-    probs = np.zeros((5, 96, 144), np.float32)
-    probs[SKY], probs[0] = 0.7, 0.3
-    probs[SKY, 40:52, 60:78], probs[0, 40:52, 60:78] = 0.999, 0.001
-    patch = np.zeros((H, W), bool)
-    patch[int(44 / 96 * H):int(48 / 96 * H), int(64 / 144 * W):int(74 / 144 * W)] = True
+    img, probs, patch = soft_sky_with_a_sure_patch(7, SKY, slice(40, 52), slice(60, 78))
     monkeypatch.setattr(fusion, "LONE", 0.0)
-    assert (auto_mask(u8(img), scene=probs).labels[patch] == SKY).all()       # what this fixes
+    assert (auto_mask(img, scene=probs).labels[patch] == SKY).all()       # what this fixes
     monkeypatch.setattr(fusion, "LONE", 0.5)
-    m = auto_mask(u8(img), scene=probs)
+    m = auto_mask(img, scene=probs)
     assert (m.labels == 0).all()
     assert any("may be sky" in n for n in m.notes), m.notes
 
@@ -540,15 +550,9 @@ def test_calm_water_alone_in_an_unsure_sky_stays_still_but_running_water_moves(m
     would ripple alone inside the frozen sky: it stays still. A patch it takes for falling water is a
     fall's core inside white water it is unsure of: it moves."""
     from cinegan_core.automask import fusion
-    img = cv2.GaussianBlur(sky(seed=8), (0, 0), 6)
-    probs = np.zeros((5, 96, 144), np.float32)
-    probs[SKY], probs[0] = 0.7, 0.3
-    probs[:, 72:82, 58:82] = 0.0                          # ~1.7 % of the photo
-    probs[kind, 72:82, 58:82], probs[0, 72:82, 58:82] = 0.97, 0.03
-    patch = np.zeros((H, W), bool)
-    patch[int(75 / 96 * H):int(79 / 96 * H), int(62 / 144 * W):int(78 / 144 * W)] = True
+    img, probs, patch = soft_sky_with_a_sure_patch(8, kind, slice(72, 82), slice(58, 82), (3, 4))  # 1.7 % of it
     monkeypatch.setattr(fusion, "LONE", 0.0)
-    assert (auto_mask(u8(img), scene=probs).labels[patch] == kind).all()       # what this changes
+    assert (auto_mask(img, scene=probs).labels[patch] == kind).all()       # what this changes
     monkeypatch.setattr(fusion, "LONE", 0.5)
-    m = auto_mask(u8(img), scene=probs)
+    m = auto_mask(img, scene=probs)
     assert (m.labels[patch] == 0).all() if stays_still else (m.labels[patch] == kind).all()

@@ -567,8 +567,8 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         sky &= ~lone_sky
         # calm water alone in what may be sky or water (the hazy foot of a sky read as a lake); not running
         # water, which is a fall's or a stream's core inside white water the parser is unsure of
-        unsure = (s_sky + s_water > UNSURE_LO) & ~sky & ~things
-        lone_water = calm_pieces(lone_pieces(water, unsure, ring, LONE, most), pf)
+        may_move = (s_sky + s_water > UNSURE_LO) & ~sky & ~things
+        lone_water = calm_pieces(lone_pieces(water, may_move, ring, LONE, most), pf)
         water &= ~lone_water
         if lone_sky.any() or lone_water.any():
             dropped["alone"] = float(lone_sky.sum() + lone_water.sum()) / area
