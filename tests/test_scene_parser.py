@@ -398,3 +398,26 @@ def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
     assert torch.isfinite(loss) and float(loss.detach()) == 0.0
     loss.backward()
     assert all(p.grad is None or not p.grad.any() for p in head.parameters())
+
+
+def test_a_crop_trains_the_context_vector_on_the_whole_photo(monkeypatch):
+    """Training on a window of the feature maps, a head's photo-level context vector reads the
+    whole photo's stride-32 features (as at inference), not the window's: changing the photo
+    outside the window changes the loss of a head with context, and not of one without."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
+    import train_scene_parser as tsp
+    from cinegan_core.models.efficientnet import PRE_TOP
+    torch.manual_seed(0)
+    variant = efficientnet.VARIANTS[parser.BACKBONE]
+    n = 8                                   # stride-32 cells a side
+    feats = {s: torch.randn(c, n * 32 // s, n * 32 // s) for s, c in variant.tap_channels.items()}
+    feats[PRE_TOP] = torch.randn(variant.top_shape[0], n, n)
+    item = {"feats": feats, "labels": torch.randint(0, 5, (n * 32, n * 32), dtype=torch.uint8)}
+    crop, lab, rows = tsp.crop_of(item, 4, np.random.default_rng(0))
+    assert torch.equal(crop["whole_pre"], feats[PRE_TOP][None])
+    elsewhere = dict(crop, whole_pre=crop["whole_pre"] + 3.0)   # another photo around the same window
+    for context in (True, False):
+        head = parser.SceneHead(**{**tsp.HEAD, "context": context, "top": True}).eval()
+        a = tsp.loss_of(head, crop, lab, rows, torch.ones(5))
+        b = tsp.loss_of(head, elsewhere, lab, rows, torch.ones(5))
+        assert torch.isfinite(a) and (float(a) != float(b)) == context

@@ -169,9 +169,11 @@ class SceneHead(nn.Module):
         x = (x - getattr(self, f"mean_{s}")[:, None, None]) / getattr(self, f"std_{s}")[:, None, None]
         return self.drop(x) if self.training else x
 
-    def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+    def forward(self, feats: dict, rows: tuple[float, float] = (0.0, 1.0), whole32=None) -> torch.Tensor:
         """rows: the first and last stride-8 row of these features as a fraction of the whole
         photo's height (training on a crop of the feature maps; default the whole photo).
+        whole32: (N, C32, h32, w32) the whole photo's stride-32 features (as the top block gives
+        them) for the context vector when these features are a window (training); None: their own.
         With a top block, the stride-32 features are its output on feats[``PRE_TOP``] (training
         passes them as feats[32] instead, computed on a window with a margin)."""
         if self.top is not None and PRE_TOP in feats:
@@ -182,7 +184,8 @@ class SceneHead(nn.Module):
         x = self.lat8(f8) + F.interpolate(self.lat16(f16), size=size8, **up) \
             + F.interpolate(self.lat32(f32), size=size8, **up)
         if self.context is not None:
-            x = x + self.context(f32.mean((2, 3)))[:, :, None, None]
+            g = f32 if whole32 is None else self._std({32: whole32}, 32)
+            x = x + self.context(g.mean((2, 3)))[:, :, None, None]
         x = F.relu(x)
         if self.position:
             rows = torch.linspace(float(rows[0]), float(rows[1]), size8[0], device=x.device, dtype=x.dtype)
