@@ -686,13 +686,14 @@ def crop_of(item, cells: int, rng: np.random.Generator):
     (features {stride: (1, C, h, w)}, labels (h', w'), rows (first, last) stride-8 row as a
     fraction of the photo's height). cells 0: the whole item. The top block's input (``PRE_TOP``)
     comes as (its window with a margin of one cell where the map has one, (rows, columns) of
-    margin before the window), and whole as "whole_pre" (for a head's photo-level context)."""
+    margin before the window), and whole as "whole_pre": (the whole map, (row, column) of the window's
+    first cell) (for a head's photo-level context)."""
     feats, lab = item["feats"], item["labels"]
     n8 = feats[8].shape[1]
     if cells <= 0:
         out = {s: (v[None], (0, 0)) if s == PRE_TOP else v[None] for s, v in feats.items()}
         if PRE_TOP in feats:
-            out["whole_pre"] = feats[PRE_TOP][None]
+            out["whole_pre"] = (feats[PRE_TOP][None], (0, 0))
         return out, lab, (0.0, 1.0)
     n32 = (feats[32].shape[1], feats[32].shape[2])
     ch, cw = min(cells, n32[0]), min(cells, n32[1])
@@ -702,7 +703,7 @@ def crop_of(item, cells: int, rng: np.random.Generator):
         if s == PRE_TOP:     # with a margin of one cell for the top block's 3x3 depthwise convolution
             a0, b0 = max(0, y0 - 1), max(0, x0 - 1)
             out[s] = (v[None, :, a0:y0 + ch + 1, b0:x0 + cw + 1], (y0 - a0, x0 - b0))
-            out["whole_pre"] = v[None]
+            out["whole_pre"] = (v[None], (y0, x0))
             continue
         f = 32 // s
         out[s] = v[None, :, y0 * f:(y0 + ch) * f, x0 * f:(x0 + cw) * f]
@@ -718,12 +719,14 @@ def loss_of(head, feats, lab, rows, class_weights) -> torch.Tensor:
     if PRE_TOP in feats:     # a window with a margin (crop_of): the top block runs on it, the margin is cut
         feats = dict(feats)
         pre, (oy, ox) = feats.pop(PRE_TOP)
-        whole_pre = feats.pop("whole_pre")
+        whole_pre, (y0, x0) = feats.pop("whole_pre")
         if head.top is not None:
             ch, cw = feats[32].shape[-2:]
-            feats[32] = head.top(pre.float())[:, :, oy:oy + ch, ox:ox + cw]
-            if head.context is not None:   # the context vector reads the whole photo, as at inference
-                whole32 = head.top(whole_pre.float())
+            if head.context is not None:   # the context vector reads the whole photo, as at inference;
+                whole32 = head.top(whole_pre.float())      # the window is part of it (no norms, 3x3 kernel)
+                feats[32] = whole32[:, :, y0:y0 + ch, x0:x0 + cw]
+            else:
+                feats[32] = head.top(pre.float())[:, :, oy:oy + ch, ox:ox + cw]
     logits = head(feats, rows, whole32=whole32)
     logits = F.interpolate(logits, size=lab.shape, mode="bilinear", align_corners=False)
     target = lab.long()[None]

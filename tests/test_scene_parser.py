@@ -414,8 +414,18 @@ def test_a_crop_trains_the_context_vector_on_the_whole_photo(monkeypatch):
     feats[PRE_TOP] = torch.randn(variant.top_shape[0], n, n)
     item = {"feats": feats, "labels": torch.randint(0, 5, (n * 32, n * 32), dtype=torch.uint8)}
     crop, lab, rows = tsp.crop_of(item, 4, np.random.default_rng(0))
-    assert torch.equal(crop["whole_pre"], feats[PRE_TOP][None])
-    elsewhere = dict(crop, whole_pre=crop["whole_pre"] + 3.0)   # another photo around the same window
+    assert torch.equal(crop["whole_pre"][0], feats[PRE_TOP][None])
+    whole, (y0, x0) = crop["whole_pre"]
+    pre, (oy, ox) = crop[PRE_TOP]
+    near = (slice(None), slice(None), slice(max(0, y0 - 1), y0 + 5), slice(max(0, x0 - 1), x0 + 5))
+    assert torch.equal(pre, whole[near])                     # the window with its margin
+    top = parser.SceneHead(**{**tsp.HEAD, "top": True}).top
+    with torch.no_grad():                                    # the window's features, cut from the whole photo's
+        np.testing.assert_allclose(top(whole)[:, :, y0:y0 + 4, x0:x0 + 4], top(pre)[:, :, oy:oy + 4, ox:ox + 4],
+                                   atol=1e-5)
+    around = whole + 3.0
+    around[near] = whole[near]
+    elsewhere = dict(crop, whole_pre=(around, (y0, x0)))     # another photo around the same window
     for context in (True, False):
         head = parser.SceneHead(**{**tsp.HEAD, "context": context, "top": True}).eval()
         a = tsp.loss_of(head, crop, lab, rows, torch.ones(5))
