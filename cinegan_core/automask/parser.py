@@ -84,7 +84,7 @@ EXTRA_SIDES: tuple = (768,)
 # did not move either way (both views mirrored: 17 of 70 over 1 % before and after).
 FLIP_TTA = True
 EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "d90b4ffd397858f8a666ad1dac47fd9fa6bd35df3241a16f27d133bc0887b656"
+HEAD_SHA256 = "671a2b8a0bd6ad2dbd5814052286fbdc7aa524a4b7b195724831d8410eb511e0"
 BACKBONE = "lite2"     # the backbone a head is trained on by default (``efficientnet.VARIANTS``)
 BACKBONES = (BACKBONE,)  # the backbones the shipped head's members read (each one's package is needed)
 # An ensemble over two backbones (two Lite2 and two Lite0 members, ``SceneHeads``) was measured out of fold in
