@@ -417,8 +417,8 @@ def test_the_water_s_own_colours_have_less_say_than_the_sky_s(monkeypatch):
     """Where the parser is unsure of water (its coarse boundary zone), the colours of the water it is sure of
     settle it with less weight than the sky's (``fusion.WATER_COLOUR`` 0.75 against ``COLOUR_WEIGHT`` 1):
     wet sand and rock beside a sea take the sea's colours. Below a dune (a train photo, the shipped head) a strip
-    of wet sand along the swash line no longer moves (solid moving 3.3 % at the sky's weight, 2.3 %); the sea is
-    found as before."""
+    of wet sand along the swash line no longer moves (solid moving 4.0 % at the sky's weight, 2.9 %; 3.3 and 2.3 %
+    with the head before stop 48's); the sea is found as before."""
     from cinegan_core.automask import fusion, parser_status
     if not parser_status()[0]:
         pytest.skip(parser_status()[1])
@@ -432,7 +432,7 @@ def test_the_water_s_own_colours_have_less_say_than_the_sky_s(monkeypatch):
         return (moving & solid).sum() / solid.sum(), (moving & water).sum() / water.sum()
 
     sand, sea = shares()
-    assert sand < 0.027 and sea > 0.98
+    assert sand < 0.032 and sea > 0.98
     monkeypatch.setattr(fusion, "WATER_COLOUR", fusion.COLOUR_WEIGHT)          # what it fixes
     sand_before, sea_before = shares()
     assert sand_before > sand + 0.005 and sea_before < sea + 0.01
