@@ -39,14 +39,11 @@ def test_shipped_head_matches_pinned_digest_and_card():
     assert os.path.getsize(parser.HEAD_PATH) < 4 * 2 ** 20
 
 
-def test_the_default_training_reads_what_the_shipped_head_was_trained_on():
+def test_the_default_training_reads_what_the_shipped_head_was_trained_on(monkeypatch):
     """`train_scene_parser.py` with no --data trains the shipped head again: the photos and folders its card
     names, the waiting folders (rounds 14 and 18) left out, each of which still exists under that name."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("train_scene_parser",
-                                                  os.path.join(ROOT, "scripts", "train_scene_parser.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
+    import train_scene_parser as script
     folders = script.default_data()
     present = set(os.listdir(script.DATA_ROOT))
     assert set(script.WAITING) <= present
