@@ -556,3 +556,26 @@ def test_calm_water_alone_in_an_unsure_sky_stays_still_but_running_water_moves(m
     monkeypatch.setattr(fusion, "LONE", 0.5)
     m = auto_mask(img, scene=probs)
     assert (m.labels[patch] == 0).all() if stays_still else (m.labels[patch] == kind).all()
+
+
+def test_a_large_lone_sky_piece_takes_in_the_sky_it_lies_in_but_not_the_ground(monkeypatch):
+    """Over ``LONE_MAX`` a lone piece is not frozen: the sky the parser half-believes in (0.7) around a
+    large sure patch (13 % of the photo) moves with it, so no island drifts with its outline inside a
+    frozen sky; the bottom of the same soft sky, which the parser leans to call solid (0.7), stays still."""
+    from cinegan_core.automask import fusion
+    img, probs, patch = soft_sky_with_a_sure_patch(9, SKY, slice(20, 50), slice(40, 100))
+    probs[SKY, 77:], probs[0, 77:] = 0.3, 0.7
+    ground = np.zeros((H, W), bool)
+    ground[int(0.83 * H):] = True
+    soft = np.zeros((H, W), bool)                        # the half-believed sky, away from the patch and ground
+    soft[int(0.1 * H):int(0.7 * H)] = True
+    soft[int(0.15 * H):int(0.6 * H), int(0.22 * W):int(0.75 * W)] = False
+    soft[:, :int(0.05 * W)] = soft[:, int(0.95 * W):] = False
+    monkeypatch.setattr(fusion, "LONE_GROW", False)
+    island = auto_mask(img, scene=probs).labels
+    assert (island[patch] == SKY).all() and (island[soft] == 0).all()      # what this changes
+    monkeypatch.setattr(fusion, "LONE_GROW", True)
+    m = auto_mask(img, scene=probs).labels
+    assert (m[patch] == SKY).all()
+    assert (m[soft] == SKY).mean() > 0.95
+    assert not m[ground].any()
