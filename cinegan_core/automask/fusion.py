@@ -143,7 +143,8 @@ LONE_GROW = True     # a lone piece of moving sky larger than LONE_MAX is not le
                      # unchanged (54 / 36 / 26 / 15, 1.96 %, 72), found 87.80 -> 87.87 % (star trails 23 -> 85 %,
                      # 33 -> 66 %). Freezing those pieces instead (LONE_MAX 0.25 or 1.0) found 0.4 / 0.3 pt less;
                      # the same growth for calm water (into s_water > 0.5) found more (88.7 / 88.6 %) but took
-                     # tidal flats and a sunset's trees on pair b (mean 1.96 -> 2.23 %, 37 photos over 2 %): not kept
+                     # tidal flats and a sunset's trees on pair b (mean 1.96 -> 2.23 %, 37 photos over 2 %); only
+                     # into s_water > 0.7 / 0.8: pair b mean 2.06 / 2.00 % (found 88.2 / 88.0 %): not kept
 MIN_GROUP = 0.004    # share of the photo below which a whole group is not worth animating
 SOFT_HOLE = 0.02     # share of the photo up to which a soft hole in the sky that leans to sky is cloud (0: off);
                      # out of fold (round-11 heads, 2 members, 309 photos): found 86.1 -> 86.2 %, solid moving unchanged.
