@@ -583,9 +583,8 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         # found: sky seen between the spokes of a wheel or the branches of a tree moves behind them
         ring, most = max(2, round(8 * u)), int(LONE_MAX * area)
         leaning_sky = (s_sky > UNSURE_LO) & ~water & ~things
-        lone_sky = lone_pieces(sky, leaning_sky, ring, LONE, most)
+        big, lone_sky = _drop_pieces(lone_pieces(sky, leaning_sky, ring, LONE, sky.size), most + 1)
         if LONE_GROW:
-            big = lone_pieces(sky, leaning_sky, ring, LONE, sky.size) & ~lone_sky
             sky |= keep_touching(sky | leaning_sky, big) & leaning_sky
         sky &= ~lone_sky
         # calm water alone in what may be sky or water (the hazy foot of a sky read as a lake); not running
