@@ -380,6 +380,15 @@ photos:
   pair b alone within the noise; C passes it. **Shipped: ``HEAD`` "context" on** (two members, round 12's 360
   photos). Also measured: one member with the context and one without (pair a, both ways round, mean of the two:
   51 / 34.5, 1.98 %, 87.75 %, 72): not better than both with it, not kept.
+  Stop 49, the waiting rounds again with the shipped configuration (context on; the fusion's ``LONE_GROW`` on, which
+  moves pair a's baseline to 49 / 36 / 22 / 15, 1.99 %, 88.5 %, 73): rounds 14 and 18 (59 photos) in every fold,
+  never scored, pair a; rule written before the run (pooled over both pairs not worse on any figure, each pair
+  within the noise):
+    + rounds 14 and 18 (419 photos)                 52 / 37 / 25 / 17, 2.08 %, 88.3 %, 71
+  (parser alone, flip-averaged, seed 17 / 1017: solid->moving 4.71 / 4.72 % pooled). Worse on every figure; the
+  photos that move more solid are wet sand and tidal flats (flats at dusk 5.8 -> 57 %, a rocky headland's swash 0.4
+  -> 26 %, mud flats 5.7 -> 25 %, a tidal flat at sunrise 0 -> 12 %). Fails on pair a alone; pair b stopped. The
+  rounds stay in ``WAITING``.
 
 Deterministic: fixed seeds, deterministic algorithms, one order of photos and
 views, each view's random draws seeded by the photo's name; the same data gives
