@@ -61,7 +61,7 @@ CONCURRENT_CUES = True
 # water the mask left still), 4 without (fog over a field, an aerial coast town, a cumulus sky, a fence at
 # sunset); the generic "possible water" note needs 1 %
 UNSURE_FALL = 0.003
-VERSION = 16        # bump when the same photo and parser give a different mask (cache keys)
+VERSION = 17        # bump when the same photo and parser give a different mask (cache keys)
 
 
 @dataclass
