@@ -583,6 +583,7 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
         # found: sky seen between the spokes of a wheel or the branches of a tree moves behind them
         ring, most = max(2, round(8 * u)), int(LONE_MAX * area)
         leaning_sky = (s_sky > UNSURE_LO) & ~water & ~things
+        # (the lone pieces over LONE_MAX, those up to it)
         big, lone_sky = _drop_pieces(lone_pieces(sky, leaning_sky, ring, LONE, sky.size), most + 1)
         if LONE_GROW:
             sky |= keep_touching(sky | leaning_sky, big) & leaning_sky
