@@ -208,13 +208,14 @@ def crop_axes(preview: dict | None, aspect: str) -> tuple[bool, bool]:
 
 
 @user_error
-def on_photo(path, aspect, crop_x, crop_y):
-    """A new photo: compute the automatic mask, show it in the editor, say what was found."""
+def on_photo(path, aspect, crop_x, crop_y, mask_reach=None):
+    """A new photo (or another reach of the automatic mask): compute the automatic mask, show it
+    in the editor (the strokes start over), say what was found."""
     if not path:
         return (gr.update(value=None, visible=False), gr.update(visible=False), "", None, [], None, None, None,
                 None)
     photo = load(path)
-    found = core.pipeline.auto_mask_cached(photo, cache)
+    found = core.pipeline.auto_mask_cached(photo, cache, mask_reach or FIELD["mask_reach"].start)
     labels = found.labels
     size = preview_size(photo)
     small = np.asarray(Image.fromarray(photo.rgb).resize(size, Image.LANCZOS))
@@ -231,8 +232,9 @@ def on_photo(path, aspect, crop_x, crop_y):
 
 
 def shown_with_photo(path):
-    """Controls of the mask editor (what painted areas move as): shown once there is a photo."""
-    return gr.update(visible=bool(path))
+    """Controls of the mask editor (what painted areas move as, the automatic mask's reach): shown
+    once there is a photo."""
+    return gr.update(visible=bool(path)), gr.update(visible=bool(path))
 
 
 def on_edit(value, base):
@@ -525,6 +527,7 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                                         eraser=gr.Eraser(default_size=24))
                 note = gr.Markdown("", elem_id="upload-note")   # right under the editor: on the first screen
                 painted = control("painted", elem_id="painted", visible=False)
+                mask_reach = control("mask_reach", elem_id="mask-reach", visible=False)
                 # clicking an example fills the photo (and so the mask) and shows its loop, file and status
                 gr.Examples(EXAMPLES, inputs=[photo], outputs=[result, download, status], fn=example_render,
                             cache_examples=True, cache_mode="lazy", examples_per_page=4, elem_id="examples",
@@ -584,11 +587,14 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                                            "each; index.html plays them side by side)", elem_id="bundle")
 
         crop_outputs = [crop_row, crop_img, crop_x, crop_y]
-        photo.change(on_photo, [photo, aspect, crop_x, crop_y],
-                     [editor, editor_help, note, arrow_view, arrows, pending, base, preview, crop_img],
-                     api_visibility="private").then(on_format, [preview, aspect, crop_x, crop_y], crop_outputs,
-                                                    show_progress="hidden", api_visibility="private")
-        photo.change(shown_with_photo, [photo], [painted], show_progress="hidden", api_visibility="private")
+        for new_mask in (photo, mask_reach):
+            new_mask.change(on_photo, [photo, aspect, crop_x, crop_y, mask_reach],
+                            [editor, editor_help, note, arrow_view, arrows, pending, base, preview, crop_img],
+                            api_visibility="private").then(on_format, [preview, aspect, crop_x, crop_y],
+                                                           crop_outputs, show_progress="hidden",
+                                                           api_visibility="private")
+        photo.change(shown_with_photo, [photo], [painted, mask_reach], show_progress="hidden",
+                     api_visibility="private")
         # `input`, not `change`: Gradio 6.31's editor reports a first stroke to `change` only with the next one
         editor.input(on_edit, [editor, base], [note], show_progress="hidden", api_visibility="private")
         for moved in (aspect, crop_x, crop_y):
@@ -602,7 +608,7 @@ def build(queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         widgets = {"sky_direction": sky_dir, "sky_speed": sky_speed, "water_direction": water_dir,
                    "water_speed": water_speed, "seconds": seconds, "fps": fps, "format": fmt, "engine": engine,
                    "aspect": aspect, "crop_x": crop_x, "crop_y": crop_y, "sky_style": sky_style,
-                   "water_style": water_style, "painted": painted, **sizes}
+                   "water_style": water_style, "painted": painted, "mask_reach": mask_reach, **sizes}
         inputs = [photo, editor, base, arrows] + [widgets[name] for name in CONTROLS]
         generate.click(on_generate, inputs, [result, download, status, snippet_box, poster_file],
                        api_visibility="private")

@@ -3,7 +3,7 @@
     python bench/masks.py [--samples DIR] [--scenes DIR] [--split heldout|train] [--side PX]
                           [--out DIR] [--pictures N | --pictures NAME ...] [--only NAME ...]
                           [--standin] [--no-classical] [--annotated [--photos DIR] [--debian-root DIR]]
-                          [--heads DIR ...] [--flip on|off]
+                          [--heads DIR ...] [--flip on|off] [--bold]
 
 Prints:
 
@@ -23,7 +23,8 @@ Prints:
   Lanczos): the automatic mask (the parser when available, plus the classical cues)
   beside the classical mask alone, wall seconds, mean and worst.
 
-Every figure is printed for the classical mask alone too (``--no-classical`` skips it).
+Every figure is printed for the classical mask alone too (``--no-classical`` skips it), and with
+``--bold`` for the bold reach (``mask_reach=bold``, ``fusion.thresholds``) beside the careful default.
 ``--out DIR`` writes full-resolution overlay PNGs (sky blue, still water green,
 flowing water cyan, falling water magenta, must-freeze pixels that move yellow,
 labelled moving pixels left still red) for N photos, or the named ones, plus
@@ -124,18 +125,19 @@ def load_heads(folders: list[str]) -> tuple[dict, dict]:
 
 def run(rgb, mode: str, probs=None, head=None):
     """(AutoMask, wall s). mode: "auto" (parser when available; with head, that head),
-    "classical", "standin"."""
+    "bold" (the same at the bold reach), "classical", "standin"."""
     from cinegan_core.automask import auto_mask
     t = time.perf_counter()
-    if mode == "auto" and head is not None:
+    reach = "bold" if mode == "bold" else "careful"
+    if mode in ("auto", "bold") and head is not None:
         from cinegan_core.automask import parser
-        res = auto_mask(rgb, scene=parser.parse_scene(rgb, head=head))
+        res = auto_mask(rgb, scene=parser.parse_scene(rgb, head=head), reach=reach)
     elif mode == "classical":
         res = auto_mask(rgb, use_parser=False)
     elif mode == "standin":
         res = auto_mask(rgb, scene=probs)
     else:
-        res = auto_mask(rgb)
+        res = auto_mask(rgb, reach=reach)
     return res, time.perf_counter() - t
 
 
@@ -250,6 +252,7 @@ def main():
                     help="cross-validation heads (train split): out-of-fold figures; several runs (seeds) with "
                          "the same folds are averaged as an ensemble's members")
     ap.add_argument("--flip", choices=("on", "off"), default=None, help="the parser's flip averaging")
+    ap.add_argument("--bold", action="store_true", help="also the bold reach (mask_reach=bold) beside the careful one")
     a = ap.parse_args()
     if a.heads and (a.split != "train" or a.standin):
         raise SystemExit("--heads: cross-validation heads are for the train split (and not with --standin)")
@@ -268,7 +271,7 @@ def main():
           + (f"; OUT-OF-FOLD heads of {' + '.join(a.heads)} ({len(heads)} fold combinations)" if heads else "")
           + f"; flip averaging {'on' if parser.FLIP_TTA else 'off'}"
           + f"; further views at {', '.join(f'{v} px' for v in parser.EXTRA_SIDES) or 'none'}")
-    modes = [main_mode] + ([] if a.no_classical else ["classical"])
+    modes = [main_mode] + (["bold"] if a.bold and not a.standin else []) + ([] if a.no_classical else ["classical"])
     warm = np.zeros((256, 384, 3), np.uint8)          # load the networks before anything is timed
     warm[:128] = (120, 160, 220)
     for m in modes:

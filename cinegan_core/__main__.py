@@ -15,13 +15,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .errors import CineGANError
 from .framing import ASPECTS, CHANNEL_SIZES
 from .regions import GROUPS, STYLES, shares
-from .settings import ENGINES, FORMATS, PAINTED, RenderSettings
+from .settings import ENGINES, FORMATS, MASK_REACHES, PAINTED, RenderSettings
 
 PROG = "cinegan"
 DEFAULTS = RenderSettings()  # the options start from the settings' own defaults
 # the render options that are settings under their own flat names (``settings.to_settings``)
 SETTING_OPTIONS = ("frames", "fps", "engine", "max_side", "direction", "speed", "aspect", "gif_max_mb",
-                   "webp_max_mb", "email_width", "email_max_mb", "painted",
+                   "webp_max_mb", "email_width", "email_max_mb", "painted", "mask_reach",
                    *(f"{g}_{part}" for g in GROUPS for part in ("direction", "speed", "style")))
 
 
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the painted areas of --mask move as: auto recognises each connected area from the "
                         "photo (falling water falls, streams flow downhill, sky drifts, calm water ripples); "
                         "clouds, water, falling-water or still (still water) say it for all of them")
+    _add_reach(r)
     r.add_argument("--motion", help="motion field .npy, shape (1,2,h,w) or (2,h,w): channel 0 rightward, "
                                     "1 downward, in px per frame at the array's own size (rescaled to the render)")
     r.add_argument("--direction", type=_number_or_auto, help="drift direction in degrees: 0 = rightward, "
@@ -130,8 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("input", help="the photo")
     m.add_argument("-o", "--output", required=True, help="mask PNG to write")
     m.add_argument("--regions", metavar="PNG", help="also write the regions: 0 frozen, 1 sky, 2 water (grey levels)")
+    _add_reach(m)
     _add_batch_parser(sub)
     return p
+
+
+def _add_reach(parser) -> None:
+    parser.add_argument("--mask-reach", dest="mask_reach", choices=MASK_REACHES, default=DEFAULTS.mask_reach,
+                        help="how much the automatic mask animates: careful (only what it is sure is sky or water) "
+                             "or bold (also what it is unsure of: finds more, moves something solid more often)")
 
 
 def _add_batch_parser(sub) -> None:
@@ -229,7 +237,7 @@ def run(argv=None) -> int:
             raise CineGANError(f"cannot write {args.output!r}: masks are written as .png")
         t0 = time.perf_counter()
         photo = load_photo(args.input, max_side=None)
-        found = auto_mask(photo.rgb)
+        found = auto_mask(photo.rgb, reach=args.mask_reach)
         labels = found.labels
         save_mask(labels > 0, args.output)
         if args.regions:

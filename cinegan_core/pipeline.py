@@ -30,7 +30,7 @@ from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_
                      uniform_motion)
 from .photo import Photo, load_photo
 from .quality import LoopProbe
-from .regions import GROUPS, group_of, in_group, is_moving, shares
+from .regions import GROUPS, REACHES, group_of, in_group, is_moving, shares
 from .settings import DEFAULT_FRAMES, RenderSettings, to_settings
 
 Progress = Callable[[dict], None]
@@ -90,20 +90,21 @@ class Scene:
         return is_moving(self.labels)
 
 
-def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
+def auto_mask_cached(photo: Photo, cache=None, reach: str = REACHES[0]) -> AutoMask:
     """The automatic mask of a photo (labels (H, W) uint8, per-region confidence and
-    share, plain-words notes), kept in `cache` (a cache.Cache) per photo hash so that
-    changing only the motion or the loop does not redo it."""
+    share, plain-words notes), kept in `cache` (a cache.Cache) per photo hash and reach
+    ("careful" | "bold", ``automask.auto_mask``) so that changing only the motion or the
+    loop does not redo it."""
     if cache is None:
-        return auto_mask(photo.rgb)
+        return auto_mask(photo.rgb, reach=reach)
     from .automask import identity
     from .cache import make_key
-    key = make_key("labels", 3, identity(), photo.sha256)
+    key = make_key("labels", 4, identity(), photo.sha256, reach)
 
     fresh = []   # the mask made now (its parser probabilities are not stored, but reused by the caller)
 
     def write(folder):
-        am = auto_mask(photo.rgb)
+        am = auto_mask(photo.rgb, reach=reach)
         fresh.append(am)
         meta = json.dumps({"confidence": am.confidence, "share": am.share, "notes": am.notes})
         with open(os.path.join(folder, "labels.npz"), "wb") as fh:
@@ -119,7 +120,7 @@ def auto_mask_cached(photo: Photo, cache=None) -> AutoMask:
     except (OSError, ValueError, KeyError):
         pass
     # an entry of another shape or damaged: the mask made now, else compute it again
-    return fresh[0] if fresh else auto_mask(photo.rgb)
+    return fresh[0] if fresh else auto_mask(photo.rgb, reach=reach)
 
 
 def frame_mask(mask, photo: Photo) -> np.ndarray:
@@ -179,7 +180,7 @@ class Regions:
 FOUND_SHARE = 0.5   # a painted region at least this much covered by the automatic mask keeps its classes
 
 
-def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> Regions:
+def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto", reach: str = REACHES[0]) -> Regions:
     """The regions of a photo, with notes and warnings for the user.
 
     mask=None: the automatic sky / water mask (its warnings say what it left frozen because
@@ -191,11 +192,12 @@ def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto") -> R
     class ``kinds.classify`` reads from the photo (with the learned scene parser's
     probabilities when it is available). With ``painted`` a choice ("clouds" | "water" |
     "falling water" | "still", ``settings.PAINTED``), every painted region moves as it.
-    Every painted region is reported (``Regions.painted``)."""
+    Every painted region is reported (``Regions.painted``). reach: the automatic mask's,
+    "careful" | "bold" (``settings.MASK_REACHES``)."""
     from .automask import kinds
     from .regions import LABELS, MOVING, NAMES, WATER
     from .settings import PAINTED, PAINTED_AS
-    auto = auto_mask_cached(photo, cache)
+    auto = auto_mask_cached(photo, cache, reach)
     if mask is None:
         if not auto.labels.any():
             raise CineGANError("found no sky or water to animate in this photo; paint the areas that "
@@ -317,7 +319,7 @@ def prepare(photo, settings: RenderSettings | None = None, *, mask=None, motion=
             notes.append(f"mask: learned (DatasetGAN), sky {share['sky']:.0%}, water {share['water']:.0%}")
     fixed, painted = None, []
     if labels is None:
-        found = regions_for(ph, mask, cache, settings.painted)
+        found = regions_for(ph, mask, cache, settings.painted, settings.mask_reach)
         labels, fixed, painted = found.labels, found.fixed, found.painted
         notes += found.notes
         warnings += found.warnings

@@ -40,6 +40,9 @@ GROUPS = {"sky": (SKY,), "water": WATERS}
 GROUP_CODES = {"sky": SKY, "water": WATER}
 # the motion styles a user can ask of a group ("auto": chosen from the photo)
 STYLES = ("auto", "drift", "flow", "ripple")
+# how much the automatic mask animates (``automask.fusion.thresholds``): "careful" (the default) only what it is
+# sure is sky or water; "bold" that and what it leans to (finds more, and moves something solid more often)
+REACHES = ("careful", "bold")
 # a group's automatic drift: (direction in degrees, speed in px per frame per 1024 px of the long side)
 DEFAULT_DRIFT = {
     "sky": (0.0, 1.0),      # clouds drift right

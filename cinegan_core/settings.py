@@ -39,6 +39,7 @@ from .errors import CineGANError
 from .framing import ASPECTS, aspect_name
 from .photo import DEFAULT_MAX_SIDE, check_max_side
 from .regions import DEFAULT_DRIFT, FALLING_WATER, FLOWING_WATER, GROUPS, SKY, STILL_WATER, STYLES
+from .regions import REACHES as MASK_REACHES
 
 FORMATS = ("mp4", "webm", "gif", "webp", "email")  # email: a GIF for email clients (video.VideoWriter)
 SPEED_UNITS = ("relative", "px")
@@ -65,6 +66,7 @@ PAINTED_ALIASES = {"sky": "clouds", "cloud": "clouds", "flowing water": "water",
                    "falling-water": "falling water", "fall": "falling water", "waterfall": "falling water",
                    "still water": "still", "still_water": "still", "calm": "still", "ripple": "still",
                    "lake": "still", "": AUTO, "automatic": AUTO}
+
 
 # A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
 PRESETS = {"calm": 0.5, "natural": 1.0, "lively": 1.8}
@@ -196,6 +198,9 @@ class RenderSettings:
                   "clouds" | "water" (flows along its course) | "falling water" | "still"
                   (still water: ripples in place) (``PAINTED``; "sky", "waterfall", "still water"...
                   are accepted). Regions the automatic mask found keep their own classes.
+    mask_reach:   how much the automatic mask animates: "careful" (what it is sure is sky or
+                  water) | "bold" (also what it leans to: finds more sky and water, and moves
+                  something solid more often) (``MASK_REACHES``).
     """
 
     frames: int = DEFAULT_FRAMES
@@ -219,6 +224,7 @@ class RenderSettings:
     email_width: int = DEFAULT_EMAIL_WIDTH
     email_max_mb: float = DEFAULT_EMAIL_MAX_MB
     painted: str = AUTO
+    mask_reach: str = MASK_REACHES[0]
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -266,6 +272,7 @@ class RenderSettings:
         set_(self, "email_width", int(width))
         set_(self, "painted", _choice("painted", AUTO if self.painted is None else self.painted, tuple(PAINTED),
                                       PAINTED_ALIASES))
+        set_(self, "mask_reach", _choice("mask_reach", self.mask_reach, MASK_REACHES))
 
     # -- derived values ----------------------------------------------------------------
     @property
@@ -379,6 +386,8 @@ AUTO_DIRECTION_INFO = "empty = automatic; 0 = right, 90 = down, 180 = left, 270 
 PAINTED_CHOICES = (("Automatic", AUTO), ("Clouds", "clouds"), ("Water", "water"), ("Falling water", "falling water"),
                    ("Still water", "still"))
 assert tuple(v for _, v in PAINTED_CHOICES) == tuple(PAINTED)
+MASK_REACH_CHOICES = (("Careful", "careful"), ("Bold", "bold"))
+assert tuple(v for _, v in MASK_REACH_CHOICES) == MASK_REACHES
 
 # The /generate endpoint's arguments, in its order (after photo and mask), then the names only
 # the command line, batches and the Python API use.
@@ -433,6 +442,10 @@ FIELDS = (
           "recognised from the photo), clouds, water (flows along its course), falling water or still (still "
           "water: ripples in place). Areas the automatic mask found keep their own kind.", start=AUTO, type=str,
           control="radio", label="Painted area moves as", choices=PAINTED_CHOICES),
+    Field("mask_reach", "how much the automatic mask animates: careful (only what it is sure is sky or water) or "
+          "bold (also what it is unsure of: finds more sky and water, and moves something solid more often).",
+          start=MASK_REACHES[0], type=str, control="radio", label="Automatic mask",
+          info="bold also moves what it is unsure of; painting starts over", choices=MASK_REACH_CHOICES),
     # not arguments of the API (the page renders at the service's sizes, in relative speeds)
     Field("frames", "frames in one loop (instead of seconds).", type=int),
     Field("direction", "degrees, every moving region; \"auto\": chosen from the photo."),

@@ -75,6 +75,21 @@ def test_repeated_request_is_served_from_the_cache(client, photo):
     assert changed["cached"] is False and changed["key"] != first["key"]
 
 
+def test_the_bold_mask_reach_on_the_page_and_in_the_api(server, client, photo):
+    """The page's "Automatic mask" choice redraws the editor's mask (bold moves more of the overcast
+    sea than careful); the API takes it by name, keys it and refuses an unknown one in plain words."""
+    from gradio_client import handle_file
+    app, _ = server
+    shown = {reach: app.on_photo.__wrapped__(photo, "original", 0.5, 0.5, reach) for reach in ("careful", "bold")}
+    base = {reach: out[6] for reach, out in shown.items()}
+    assert (base["bold"] > 0).mean() > (base["careful"] > 0).mean() + 0.01
+    careful = client.predict(handle_file(photo), seconds=1.0, fps=7, api_name="/generate")[1]
+    bold = client.predict(handle_file(photo), seconds=1.0, fps=7, mask_reach="bold", api_name="/generate")[1]
+    assert bold["key"] != careful["key"] and bold["cached"] is False
+    with pytest.raises(Exception, match="unknown mask_reach 'daring'"):
+        client.predict(handle_file(photo), mask_reach="daring", api_name="/generate")
+
+
 def test_formats_arrows_and_mask(client, photo, tmp_path):
     from gradio_client import handle_file
     gif, info = client.predict(handle_file(photo), seconds=1.0, fps=10, format="gif", arrows="50,40,150,40",

@@ -378,6 +378,37 @@ def test_mask_command_writes_full_size_png(tmp_path):
     assert "sky" in res.stderr and "water" in res.stderr
 
 
+def test_the_mask_command_takes_the_bold_reach_and_refuses_an_unknown_one(tmp_path):
+    """--mask-reach bold moves more of the overcast sea than the careful default; an unknown reach is one
+    line, exit 2, and nothing written."""
+    src = os.path.join(EXAMPLES, "sea-overcast.jpg")
+    shares = {}
+    for reach in ("careful", "bold"):
+        res = run_cli("mask", src, "-o", tmp_path / f"{reach}.png", "--mask-reach", reach)
+        assert res.returncode == 0, res.stderr
+        shares[reach] = (np.asarray(Image.open(tmp_path / f"{reach}.png")) > 0).mean()
+    assert shares["bold"] > shares["careful"] + 0.01
+    res = run_cli("mask", src, "-o", tmp_path / "daring.png", "--mask-reach", "daring")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "careful" in res.stderr
+    assert not (tmp_path / "daring.png").exists()
+
+
+def test_the_cached_mask_is_kept_per_reach(tmp_path):
+    """``pipeline.auto_mask_cached``: the careful and the bold mask of a photo are cached apart, and
+    each is read back as it was made."""
+    from cinegan_core.cache import Cache
+    from cinegan_core.pipeline import auto_mask_cached
+    photo = load_photo(os.path.join(EXAMPLES, "sea-overcast.jpg"))
+    cache = Cache(str(tmp_path))
+    careful, bold = auto_mask_cached(photo, cache), auto_mask_cached(photo, cache, "bold")
+    assert (bold.labels > 0).mean() > (careful.labels > 0).mean() + 0.01
+    assert not ((careful.labels > 0) & (bold.labels == 0)).any()      # bold moves all that careful moves
+    again = auto_mask_cached(photo, cache)
+    assert again.scene is None                    # read back from the cache, not made again
+    assert np.array_equal(again.labels, careful.labels) and again.notes == careful.notes
+    assert np.array_equal(auto_mask_cached(photo, cache, "bold").labels, bold.labels)
+
+
 def test_render_without_mask_uses_the_automatic_one(tmp_path):
     res = run_cli("render", os.path.join(EXAMPLES, "sea-overcast.jpg"), "-o", tmp_path / "x.gif", "--frames", 6,
                   "--max-side", 320, "--quiet")
@@ -402,7 +433,7 @@ def test_unsure_parts_reach_the_render_as_warnings(monkeypatch):
     labels = np.zeros((64, 96), np.uint8)
     labels[:20] = 1
     unsure = "left the lower part of the sky frozen: not sure it is sky"
-    monkeypatch.setattr(pipeline, "auto_mask", lambda rgb: AutoMask(labels, {"sky": 0.4, "water": 0.0},
+    monkeypatch.setattr(pipeline, "auto_mask", lambda rgb, **_: AutoMask(labels, {"sky": 0.4, "water": 0.0},
                                                                     {"sky": 0.3, "water": 0.0}, [unsure]))
     scene = prepare(img, max_side=None)
     assert scene.warnings == [unsure] and np.array_equal(scene.labels, labels)

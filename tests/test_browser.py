@@ -165,6 +165,25 @@ def test_first_screen_paint_generate_and_the_stroke_moves(page, mountain, tmp_pa
     page.screenshot(path=str(tmp_path / "result.png"))
 
 
+def test_the_bold_automatic_mask_redraws_the_mask_and_moves_more(page, tmp_path):
+    """After an upload the "Automatic mask" choice is there; Bold redraws the editor's mask with more
+    of the overcast sea moving (the note's share goes up); Careful brings the first share back."""
+    photo = tmp_path / "sea.jpg"
+    img = Image.open(os.path.join(EXAMPLES, "sea-overcast.jpg"))
+    img.thumbnail((480, 480))
+    img.save(photo, quality=90)
+    careful = upload(page, photo)
+    reach = page.locator("#mask-reach")
+    assert reach.is_visible() and "Automatic mask" in reach.inner_text()
+    reach.get_by_label("Bold").check()
+    page.wait_for_function(f"!document.querySelector('#upload-note').innerText.includes('{careful}%')",
+                           timeout=60_000)
+    assert moving_share(page) > careful
+    reach.get_by_label("Careful").check()
+    page.wait_for_function(f"document.querySelector('#upload-note').innerText.includes('{careful}%')",
+                           timeout=60_000)
+
+
 def test_an_example_fills_the_result_the_download_and_the_status(page):
     page.locator("#examples button.gallery-item").nth(1).click()   # sea-overcast.jpg
     page.wait_for_selector("#result video", timeout=180_000)

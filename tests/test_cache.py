@@ -181,7 +181,7 @@ def test_per_photo_labels_are_cached(tmp_path, monkeypatch):
     photo = load_photo(np.vstack([np.full((40, 96, 3), (110, 160, 235), np.uint8), textured(56, 96)]))
     calls = []
     real = pipeline.auto_mask
-    monkeypatch.setattr(pipeline, "auto_mask", lambda rgb: calls.append(1) or real(rgb))
+    monkeypatch.setattr(pipeline, "auto_mask", lambda rgb, **kw: calls.append(1) or real(rgb, **kw))
     a = prepare(photo, speed=1.0, cache=cache)
     b = prepare(photo, speed=2.0, cache=cache)  # only the speed changed: the mask is not recomputed
     assert len(calls) == 1 and np.array_equal(a.labels, b.labels)

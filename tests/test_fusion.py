@@ -579,3 +579,29 @@ def test_a_large_lone_sky_piece_takes_in_the_sky_it_lies_in_but_not_the_ground(m
     assert (m[patch] == SKY).all()
     assert (m[soft] == SKY).mean() > 0.95
     assert not m[ground].any()
+
+
+def test_the_bold_reach_moves_water_the_parser_leans_to_and_the_careful_one_says_how():
+    """``reach``: a lake the parser gives 0.7 still water stays still under the careful reach (the
+    default), whose note names both ways to move it (paint it, or the bold mask); the bold reach moves
+    it as still water and says nothing of the sort; ground the parser gives 0.5 water stays still in
+    both (below the bold threshold too)."""
+    img, classes = sky_over_land(y0=0.35, seed=4)
+    probs = coarse_probs(classes)
+    rows = probs.shape[1]
+    lake = np.zeros(probs.shape[1:], bool)
+    lake[round(0.45 * rows):round(0.7 * rows)] = True
+    ground = np.zeros_like(lake)
+    ground[round(0.8 * rows):] = True
+    probs[:, lake] = np.array([0.3, 0.0, 0.7, 0.0, 0.0], np.float32)[:, None]
+    probs[:, ground] = np.array([0.5, 0.0, 0.5, 0.0, 0.0], np.float32)[:, None]
+    careful, bold = auto_mask(u8(img), scene=probs), auto_mask(u8(img), scene=probs, reach="bold")
+    band = slice(int(0.5 * H), int(0.65 * H))     # inside the lake, away from its edges
+    assert not (careful.labels[band] > 0).any()
+    assert (bold.labels[band] == STILL_WATER).mean() > 0.95
+    assert not (careful.labels[int(0.85 * H):] > 0).any() and not (bold.labels[int(0.85 * H):] > 0).any()
+    assert any("possible water" in n and "make the automatic mask bold" in n for n in careful.notes)
+    assert not any("bold" in n for n in bold.notes)
+    assert (bold.labels[: int(0.3 * H)] == SKY).mean() > 0.9
+    with pytest.raises(ValueError, match="careful or bold"):
+        auto_mask(u8(img), scene=probs, reach="daring")

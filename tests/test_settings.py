@@ -12,6 +12,9 @@ from conftest import sky_mask, textured
 def test_defaults_and_validation():
     s = RenderSettings()
     assert (s.frames, s.fps, s.engine, s.format, s.motion_scale) == (60, 20.0, "auto", "mp4", 1.0)
+    assert s.mask_reach == "careful" and RenderSettings(mask_reach=" Bold ").mask_reach == "bold"
+    with pytest.raises(CineGANError, match="unknown mask_reach 'daring'; choose one of careful, bold"):
+        RenderSettings(mask_reach="daring")
     for bad in (dict(frames=1), dict(frames=1001), dict(frames=2.5), dict(frames="ten"), dict(frames=True),
                 dict(fps=0), dict(fps=float("nan")), dict(engine="magic"), dict(format="avi"),
                 dict(speed=-1), dict(sky=(0, -2)), dict(motion_scale=0), dict(arrows=["1,2,3"]),
@@ -84,6 +87,9 @@ def test_cache_key_uses_the_engines_identity_the_mask_shape_and_every_setting(tm
     keyed_painted = render_key(photo, s, pixel, painted)
     assert render_key(photo, s.replace(painted="water"), pixel, painted) != keyed_painted
     assert render_key(photo, s.replace(painted="water"), pixel) == base
+    # the automatic mask's reach is keyed, with and without a painted mask (painted regions it found keep them)
+    assert render_key(photo, s.replace(mask_reach="bold"), pixel) != base
+    assert render_key(photo, s.replace(mask_reach="bold"), pixel, painted) != keyed_painted
     # the automatic mask's identity is keyed with and without a painted mask (a painted region the
     # automatic mask found keeps its classes): switching the parser off renders anew either way
     monkeypatch.setenv("CINEGAN_SCENE_PARSER", "off")

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..regions import SKY, SOLID, WATER, is_moving, shares
+from ..regions import REACHES, SKY, SOLID, WATER, is_moving, shares
 from .cues import PhotoViews, dilate
 from .fusion import fuse, photo_cues
 from .sky import find_sky, skyline
@@ -61,6 +61,8 @@ CONCURRENT_CUES = True
 # water the mask left still), 4 without (fog over a field, an aerial coast town, a cumulus sky, a fence at
 # sunset); the generic "possible water" note needs 1 %
 UNSURE_FALL = 0.003
+# what the notes about unsure areas add under the careful reach: the other way to move them
+BOLDER = ", or make the automatic mask bold"
 VERSION = 17        # bump when the same photo and parser give a different mask (cache keys)
 
 
@@ -138,7 +140,7 @@ def identity() -> str:
     return f"parser-{VERSION}:{getattr(parser, 'HEAD_SHA256', '')}"
 
 
-def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None) -> AutoMask:
+def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None, reach: str = REACHES[0]) -> AutoMask:
     """Find sky and water in a landscape photo, precision first.
 
     rgb:        (H, W, 3) uint8.
@@ -146,6 +148,8 @@ def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None)
                 this photo; None: the parser runs here when it is available.
     use_parser: False: the classical mask alone (no parser, no note about it).
     device:     torch device for the parser (None: its default).
+    reach:      "careful" (what the parser is sure of) or "bold" (also what it leans to: finds more,
+                moves something solid more often; ``fusion.thresholds``). The classical mask has one reach.
     Returns an AutoMask (labels (H, W) uint8 region codes 0 solid / 1 sky / 2 still /
     3 flowing / 4 falling water, per-group confidence and share in [0, 1], notes).
     """
@@ -166,7 +170,7 @@ def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None)
             return am
     if scene is None:
         return classical_mask(rgb)
-    am = fused_mask(rgb, scene, views)
+    am = fused_mask(rgb, scene, views, reach)
     am.scene = scene
     return am
 
@@ -176,25 +180,34 @@ def _views_and_cues(rgb: np.ndarray):
     return p, photo_cues(p)
 
 
-def fused_mask(rgb: np.ndarray, scene, views=None) -> AutoMask:
+def fused_mask(rgb: np.ndarray, scene, views=None, reach: str = REACHES[0]) -> AutoMask:
     """The parser's probabilities fused with the classical cues (``fusion``).
 
     rgb:   (H, W, 3) uint8; scene: SceneProbs or (5, h, w) float32 probabilities.
-    views: (PhotoViews, PhotoCues) of this photo if already computed (None: computed here)."""
+    views: (PhotoViews, PhotoCues) of this photo if already computed (None: computed here).
+    reach: "careful" | "bold" (``auto_mask``). The bold mask moves all the careful one moves, as it
+           moves it, and what the fusion at the bold thresholds adds (alone, those thresholds leave still
+           some of what the careful rules move: a lone piece of sky the careful rules grow whole)."""
     H, W = rgb.shape[:2]
     p, cues = views if views is not None else (PhotoViews(rgb), None)
-    f = fuse(p, scene, cues)
-    labels = _upsample_labels(f.labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else f.labels_f
+    f = fuse(p, scene, cues, reach)
+    labels_f = f.labels_f
+    if reach != REACHES[0]:
+        careful = fuse(p, scene, cues, REACHES[0]).labels_f
+        labels_f = np.where(careful > 0, careful, labels_f)
+    labels = _upsample_labels(labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else labels_f
     share = shares(labels)
     confidence = {k: (v if share[k] else 0.0) for k, v in f.confidence.items()}
     dropped = {k: v for k, v in f.dropped.items() if k != "too small" or v > 0.005}   # specks are not news
     notes = _notes(share, confidence, dropped, [])
+    bolder = BOLDER if reach == REACHES[0] else ""
     if f.unsure["falls"] > UNSURE_FALL:
-        notes.append("left a possible waterfall frozen: not sure it is falling water; paint it if it should fall")
+        notes.append("left a possible waterfall frozen: not sure it is falling water; paint it if it should fall"
+                     + bolder)
     elif f.unsure["water"] > 0.01:
-        notes.append("left a possible water area frozen: not sure it is water; paint it if it should move")
+        notes.append("left a possible water area frozen: not sure it is water; paint it if it should move" + bolder)
     if f.unsure["sky"] > 0.02:
-        notes.append("left part of what may be sky frozen: not sure it is sky; paint it if it should move")
+        notes.append("left part of what may be sky frozen: not sure it is sky; paint it if it should move" + bolder)
     if "things in the water" in f.dropped and f.dropped["things in the water"] > 0.002:
         notes.append("kept things standing in the water still (posts, reeds, masts...)")
     return AutoMask(labels=labels, confidence=confidence, share=share, notes=notes)

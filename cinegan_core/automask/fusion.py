@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..regions import FALLING_WATER, FLOWING_WATER, SKY, STILL_WATER
+from ..regions import FALLING_WATER, FLOWING_WATER, REACHES, SKY, STILL_WATER
 from .cues import (ColourModel, PhotoViews, box, components, crisp_edges, dilate, disk, erode, fill_holes,
                    guided_filter, keep_touching, posterior)
 from .sky import _rising, _straight_lines, find_sky
@@ -87,6 +87,15 @@ SKY_T = 0.97
 # 1 / 2 / 5 % must-freeze moving 64 / 42 / 28 -> 89 / 68 / 42, running water 73 -> 77 of 86; 0.7 -> 74 / 51 / 30,
 # 73 of 86; 0.78 -> 70 / 46 / 28, 73 of 86. Not kept: the misses are the parser's (white water it calls solid).
 WATER_T = 0.90     # (0.85 until round 17: SKY_T's comment)
+# The user's choice of reach (``regions.REACHES``, the setting ``mask_reach``): "careful" decides at SKY_T /
+# WATER_T above; "bold" also moves what the parser leans to, at these lower thresholds (every veto and rule else the
+# same), on top of all the careful mask moves (``automask.fused_mask``). Out of fold (stop 50, the shipped
+# configuration's fold heads, 299 scored; photos over 1 / 2 / 5 / 10 % must-freeze moving, mean, found, running
+# water of 86): pair a careful 49 / 36 / 22 / 15, 1.99 %, 88.5 %, 73; bold 74 / 55 / 35 / 22, 3.26 %, 92.0 %, 76
+# (the bold thresholds alone 73 / 55 / 35 / 22, 3.24 %, 91.5 %, 76; 0.90 / 0.75 alone 62 / 46 / 27 / 19, 2.61 %,
+# 90.4 %, 75); pair b careful 54 / 36 / 26 / 15, 1.96 %, 87.9 %, 72; bold 81 / 55 / 35 / 26, 3.36 %, 91.7 %, 76.
+# Bold is the user's trade: more found, and more photos with something solid moving; careful stays the default.
+BOLD_SKY_T, BOLD_WATER_T = 0.85, 0.60
 UNSURE_LO = 0.5      # probabilities above this, left still away from the group's edge, are reported as unsure
 MIN_PIECE = 0.001    # share of the photo below which a separate piece of sky or water is left still
 BAND_LO, BAND_HI = 0.1, 0.9   # snapped probabilities between these are the coarse boundary zone (and up to the
@@ -448,15 +457,27 @@ def _colour_models(p: PhotoViews, sky_w: np.ndarray, solid_w: np.ndarray):
     return ColourModel(p.lab[sky_w]), (ColourModel(p.lab[solid_w]) if solid_w.sum() >= 30 else None)
 
 
-def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
+def thresholds(reach: str = REACHES[0]) -> tuple[float, float]:
+    """(sky, water) probabilities above which the fusion decides sky and water, for a reach:
+    "careful" (``SKY_T``, ``WATER_T``) or "bold" (``BOLD_SKY_T``, ``BOLD_WATER_T``)."""
+    if reach == "careful":
+        return SKY_T, WATER_T
+    if reach == "bold":
+        return BOLD_SKY_T, BOLD_WATER_T
+    raise ValueError(f"unknown mask reach {reach!r}: {' or '.join(REACHES)}")
+
+
+def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None, reach: str = REACHES[0]) -> Fused:
     """Fuse the parser's class probabilities with the classical cues (module docstring).
 
     p:     the photo's views (``cues.PhotoViews``).
     scene: a SceneProbs (or its ``probs``): (5, h, w) float32 softmax over the region codes
            (0 solid, 1 sky, 2 still, 3 flowing, 4 falling water) covering the whole photo.
     cues:  ``photo_cues(p)`` if already computed (None: each cue is computed here when needed).
+    reach: "careful" (precision first) or "bold" (also what the parser leans to): ``thresholds``.
     Returns a Fused at the fine size.
     """
+    sky_t, water_t = thresholds(reach)
     probs = probs_array(scene)
     u = p.unit
     area = float(p.hf * p.wf)
@@ -477,8 +498,8 @@ def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None) -> Fused:
 
     s_sky, s_water = snap(p, p_sky), snap(p, p_water)
     solid_w = p.to_work(1.0 - s_sky - s_water) > 0.85
-    sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, SKY_T, COLOUR_WEIGHT)
-    water = by_colour(p, s_water, p.to_work(s_water) > 0.85, solid_w, WATER_T, WATER_COLOUR) & ~sky
+    sky = by_colour(p, s_sky, p.to_work(s_sky) > 0.85, solid_w, sky_t, COLOUR_WEIGHT)
+    water = by_colour(p, s_water, p.to_work(s_water) > 0.85, solid_w, water_t, WATER_COLOUR) & ~sky
     mirrored = np.zeros_like(water)
     if axis is not None and MIRROR_WATER:
         # the reflection of hills, trees and peaks in calm water is water too, though the parser calls it

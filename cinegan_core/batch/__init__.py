@@ -47,7 +47,7 @@ this machine belongs to or starts a local one, or an address such as
 ``"10.0.0.5:6379"``; Ray is an optional extra, requirements-ray.txt). The
 automatic mask is computed once per photo: every worker on a machine shares it
 through the disk cache (``pipeline.auto_mask_cached``, keyed by the photo's
-pixels, under a lock). Ray tasks get the input files' bytes through Ray's object
+pixels and the mask reach, under a lock). Ray tasks get the input files' bytes through Ray's object
 store (one copy per file) and send the finished video back, so the nodes need no
 shared folder; they do need cinegan_core's dependencies (the package itself is
 shipped with the job).
