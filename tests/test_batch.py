@@ -90,6 +90,13 @@ def test_region_styles_are_columns_too(tmp_path):
     assert len({j.output for j in planned}) == 2 and planned[0].settings.key() != planned[1].settings.key()
 
 
+def test_the_mask_reach_is_a_column_too(tmp_path):
+    """A campaign can try the careful and the bold automatic mask side by side: two jobs, two files, two keys."""
+    planned = plan([{"photo": "a.png", "mask_reach": "careful|bold"}], base_dir=str(tmp_path))
+    assert [j.settings.mask_reach for j in planned] == ["careful", "bold"]
+    assert len({j.output for j in planned}) == 2 and planned[0].settings.key() != planned[1].settings.key()
+
+
 def test_aspects_expand_like_any_field(tmp_path):
     planned = plan([{"photo": "a.png", "presets": "calm|lively", "aspects": "16:9|1:1"}], base_dir=str(tmp_path))
     assert len(planned) == 4 and len({j.output for j in planned}) == 4
