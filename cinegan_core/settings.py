@@ -67,7 +67,6 @@ PAINTED_ALIASES = {"sky": "clouds", "cloud": "clouds", "flowing water": "water",
                    "still water": "still", "still_water": "still", "calm": "still", "ripple": "still",
                    "lake": "still", "": AUTO, "automatic": AUTO}
 
-
 # A/B presets: named, fixed multipliers of every speed and arrow (the user's directions stay)
 PRESETS = {"calm": 0.5, "natural": 1.0, "lively": 1.8}
 

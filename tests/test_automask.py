@@ -409,6 +409,21 @@ def test_the_cached_mask_is_kept_per_reach(tmp_path):
     assert np.array_equal(auto_mask_cached(photo, cache, "bold").labels, bold.labels)
 
 
+def test_the_bold_mask_moves_all_the_careful_one_moves():
+    """At the bold thresholds alone the fusion leaves still some of what the careful one moves (here
+    ~3500 px of a sunset skyline at 640 px); the bold mask is the union, so nothing careful moves is lost."""
+    from cinegan_core.automask import fusion
+    from cinegan_core.automask.cues import PhotoViews
+    rgb = load_photo(os.path.join(EXAMPLES, "sunset-skyline.jpg"), max_side=640).rgb
+    careful = auto_mask(rgb)
+    bold = auto_mask(rgb, scene=careful.scene, reach="bold")
+    p = PhotoViews(rgb)
+    alone, sure = fusion.fuse(p, careful.scene, reach="bold").labels_f, fusion.fuse(p, careful.scene).labels_f
+    assert ((sure > 0) & (alone == 0)).sum() > 1000                      # what the union mends
+    assert not ((careful.labels > 0) & (bold.labels == 0)).any()
+    assert (bold.labels > 0).sum() > (careful.labels > 0).sum()
+
+
 def test_render_without_mask_uses_the_automatic_one(tmp_path):
     res = run_cli("render", os.path.join(EXAMPLES, "sea-overcast.jpg"), "-o", tmp_path / "x.gif", "--frames", 6,
                   "--max-side", 320, "--quiet")

@@ -190,6 +190,8 @@ def fused_mask(rgb: np.ndarray, scene, views=None, reach: str = REACHES[0]) -> A
            some of what the careful rules move: a lone piece of sky the careful rules grow whole)."""
     H, W = rgb.shape[:2]
     p, cues = views if views is not None else (PhotoViews(rgb), None)
+    if reach != REACHES[0] and cues is None:
+        cues = photo_cues(p)            # the two fusions below read the same cues: found once
     f = fuse(p, scene, cues, reach)
     labels_f = f.labels_f
     if reach != REACHES[0]:
