@@ -30,7 +30,7 @@ from .motion import (MotionPlan, check_motion, check_speed, load_motion, region_
                      uniform_motion)
 from .photo import Photo, load_photo
 from .quality import LoopProbe
-from .regions import GROUPS, REACHES, group_of, in_group, is_moving, shares
+from .regions import CAREFUL, GROUPS, group_of, in_group, is_moving, shares
 from .settings import DEFAULT_FRAMES, RenderSettings, to_settings
 
 Progress = Callable[[dict], None]
@@ -90,7 +90,7 @@ class Scene:
         return is_moving(self.labels)
 
 
-def auto_mask_cached(photo: Photo, cache=None, reach: str = REACHES[0]) -> AutoMask:
+def auto_mask_cached(photo: Photo, cache=None, reach: str = CAREFUL) -> AutoMask:
     """The automatic mask of a photo (labels (H, W) uint8, per-region confidence and
     share, plain-words notes), kept in `cache` (a cache.Cache) per photo hash and reach
     ("careful" | "bold", ``automask.auto_mask``) so that changing only the motion or the
@@ -180,7 +180,7 @@ class Regions:
 FOUND_SHARE = 0.5   # a painted region at least this much covered by the automatic mask keeps its classes
 
 
-def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto", reach: str = REACHES[0]) -> Regions:
+def regions_for(photo: Photo, mask=None, cache=None, painted: str = "auto", reach: str = CAREFUL) -> Regions:
     """The regions of a photo, with notes and warnings for the user.
 
     mask=None: the automatic sky / water mask (its warnings say what it left frozen because

@@ -42,7 +42,7 @@ GROUP_CODES = {"sky": SKY, "water": WATER}
 STYLES = ("auto", "drift", "flow", "ripple")
 # how much the automatic mask animates (``automask.fusion.thresholds``): "careful" (the default) only what it is
 # sure is sky or water; "bold" that and what it leans to (finds more, and moves something solid more often)
-REACHES = ("careful", "bold")
+CAREFUL, BOLD = REACHES = ("careful", "bold")
 # a group's automatic drift: (direction in degrees, speed in px per frame per 1024 px of the long side)
 DEFAULT_DRIFT = {
     "sky": (0.0, 1.0),      # clouds drift right

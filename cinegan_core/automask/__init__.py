@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..regions import REACHES, SKY, SOLID, WATER, is_moving, shares
+from ..regions import CAREFUL, SKY, SOLID, WATER, is_moving, shares
 from .cues import PhotoViews, dilate
 from .fusion import fuse, photo_cues
 from .sky import find_sky, skyline
@@ -140,7 +140,7 @@ def identity() -> str:
     return f"parser-{VERSION}:{getattr(parser, 'HEAD_SHA256', '')}"
 
 
-def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None, reach: str = REACHES[0]) -> AutoMask:
+def auto_mask(rgb: np.ndarray, scene=None, use_parser: bool = True, device=None, reach: str = CAREFUL) -> AutoMask:
     """Find sky and water in a landscape photo, precision first.
 
     rgb:        (H, W, 3) uint8.
@@ -180,7 +180,7 @@ def _views_and_cues(rgb: np.ndarray):
     return p, photo_cues(p)
 
 
-def fused_mask(rgb: np.ndarray, scene, views=None, reach: str = REACHES[0]) -> AutoMask:
+def fused_mask(rgb: np.ndarray, scene, views=None, reach: str = CAREFUL) -> AutoMask:
     """The parser's probabilities fused with the classical cues (``fusion``).
 
     rgb:   (H, W, 3) uint8; scene: SceneProbs or (5, h, w) float32 probabilities.
@@ -190,19 +190,19 @@ def fused_mask(rgb: np.ndarray, scene, views=None, reach: str = REACHES[0]) -> A
            some of what the careful rules move: a lone piece of sky the careful rules grow whole)."""
     H, W = rgb.shape[:2]
     p, cues = views if views is not None else (PhotoViews(rgb), None)
-    if reach != REACHES[0] and cues is None:
+    if reach != CAREFUL and cues is None:
         cues = photo_cues(p)            # the two fusions below read the same cues: found once
     f = fuse(p, scene, cues, reach)
     labels_f = f.labels_f
-    if reach != REACHES[0]:
-        careful = fuse(p, scene, cues, REACHES[0]).labels_f
+    if reach != CAREFUL:
+        careful = fuse(p, scene, cues, CAREFUL).labels_f
         labels_f = np.where(careful > 0, careful, labels_f)
     labels = _upsample_labels(labels_f, (W, H)) if (p.hf, p.wf) != (H, W) else labels_f
     share = shares(labels)
     confidence = {k: (v if share[k] else 0.0) for k, v in f.confidence.items()}
     dropped = {k: v for k, v in f.dropped.items() if k != "too small" or v > 0.005}   # specks are not news
     notes = _notes(share, confidence, dropped, [])
-    bolder = BOLDER if reach == REACHES[0] else ""
+    bolder = BOLDER if reach == CAREFUL else ""
     if f.unsure["falls"] > UNSURE_FALL:
         notes.append("left a possible waterfall frozen: not sure it is falling water; paint it if it should fall"
                      + bolder)

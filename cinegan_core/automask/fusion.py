@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..regions import FALLING_WATER, FLOWING_WATER, REACHES, SKY, STILL_WATER
+from ..regions import BOLD, CAREFUL, FALLING_WATER, FLOWING_WATER, REACHES, SKY, STILL_WATER
 from .cues import (ColourModel, PhotoViews, box, components, crisp_edges, dilate, disk, erode, fill_holes,
                    guided_filter, keep_touching, posterior)
 from .sky import _rising, _straight_lines, find_sky
@@ -463,17 +463,17 @@ def _colour_models(p: PhotoViews, sky_w: np.ndarray, solid_w: np.ndarray):
     return ColourModel(p.lab[sky_w]), (ColourModel(p.lab[solid_w]) if solid_w.sum() >= 30 else None)
 
 
-def thresholds(reach: str = REACHES[0]) -> tuple[float, float]:
+def thresholds(reach: str = CAREFUL) -> tuple[float, float]:
     """(sky, water) probabilities above which the fusion decides sky and water, for a reach:
     "careful" (``SKY_T``, ``WATER_T``) or "bold" (``BOLD_SKY_T``, ``BOLD_WATER_T``)."""
-    if reach == "careful":
+    if reach == CAREFUL:
         return SKY_T, WATER_T
-    if reach == "bold":
+    if reach == BOLD:
         return BOLD_SKY_T, BOLD_WATER_T
     raise ValueError(f"unknown mask reach {reach!r}: {' or '.join(REACHES)}")
 
 
-def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None, reach: str = REACHES[0]) -> Fused:
+def fuse(p: PhotoViews, scene, cues: PhotoCues | None = None, reach: str = CAREFUL) -> Fused:
     """Fuse the parser's class probabilities with the classical cues (module docstring).
 
     p:     the photo's views (``cues.PhotoViews``).
