@@ -418,10 +418,25 @@ photos:
   The parser finds more calm water, but the fused mask moves wet flats, swash and snow with it (flats at dusk 5.8 ->
   31.5 %, an aerial surf on sand 0.4 -> 19.1 %, a rocky headland's swash 0.4 -> 15.8 %, snow under an eagle 0.4 ->
   14.8 %): more photos over 2 and 5 % for +0.6 pt found, a worse trade than the fusion's thresholds make. Not kept.
+  Stop 52, round 19 (24 photos: falls and cascades, streams and rivers, calm lakes and channels, with the negatives
+  beside them; ``mixed-r19*``) in every fold, never scored, pair a. The machine had been reset and the harness
+  rebuilt; the shipped configuration re-run in the same session did not reproduce stop 49's figures (49 / 36 / 22 /
+  15, 1.99 %, 88.5 %, 73; its parser figures differ too), so both rows below are this session's, the same code and
+  cache. Rule written before the runs (/work/notes/s52/prereg.md): over 1 % at most +2, over 2 % not more, over 5 % at
+  most +1, mean not higher, found at most 0.3 pt lower, running water at most one fewer:
+    shipped (round 12's 360 photos), re-run         51 / 36 / 26 / 14, 2.17 %, 88.1 %, 73
+    + round 19 (384 photos)                         48 / 33 / 22 / 15, 1.81 %, 88.0 %, 72
+  (parser alone, flip-averaged, seed 17 / 1017: solid->moving 4.51 / 4.58 -> 4.67 / 4.50 % pooled, still-water IoU
+  0.482 / 0.489 -> 0.510 / 0.501, falling-water IoU 0.488 / 0.432 -> 0.433 / 0.460.) Passes on pair a against the
+  re-run (against stop 49's recorded row it misses found by 0.2 pt); single photos swing both ways as before (surf at a
+  point 40.5 -> 16.6 %, flats at dusk 42.0 -> 19.9 %, a foggy lake 34.7 -> 14.5 %; a lake at sunset 23.8 -> 26.4 %, an
+  aerial surf 32.3 -> 38.6 %; a bird in fog's sky found 84.3 -> 15.2 %). Pair b (its own re-run baseline beside it)
+  decides and was not run this stop: round 19 waits in ``WAITING``.
 
 Deterministic: fixed seeds, deterministic algorithms, one order of photos and
 views, each view's random draws seeded by the photo's name; the same data gives
-the same head bit for bit on the same machine (with or without the feature cache).
+the same head bit for bit on the same machine (with or without the feature cache), but not across machines
+(stop 52: a reset machine gave other fold heads from the same code and data).
 
 Writes OUT/scene_head.safetensors and OUT/scene_head.json (the card: classes,
 working size, training totals, settings, sha256 of the weights file) and prints
