@@ -478,8 +478,9 @@ CLASSES = tuple(NAMES[i] for i in range(5))
 assert CLASSES == scene_labels.CLASSES
 IGNORE = scene_labels.IGNORE
 DATA_ROOT = os.path.join(ROOT, "data", "scenes")
-# folders of DATA_ROOT the shipped head is not trained on (by default): rounds 14, 18 and 19, measured out of fold and
-# not a gain yet (docstring); cross-validation runs name their folders with --data (and --always-train)
+# folders of DATA_ROOT the shipped head is not trained on (by default): rounds 14 and 18 (measured out of fold, not a
+# gain) and round 19 (passes pair a, pair b not yet judged: docstring); cross-validation runs name their folders with
+# --data (and --always-train)
 WAITING = ("mixed-r14snow", "mixed-r14trees", "mixed-r14white",
            "mixed-r18fog", "mixed-r18meadow", "mixed-r18mirror", "mixed-r18shore",
            "mixed-r19calm", "mixed-r19falls", "mixed-r19streams")
