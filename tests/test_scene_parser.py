@@ -53,6 +53,7 @@ def test_the_default_training_reads_what_the_shipped_head_was_trained_on(monkeyp
     assert len(photos) == training["photos"]
     assert sorted({os.path.dirname(name) for _, _, name in photos}) == training["data"]
     assert training["settings"]["head"] == script.HEAD
+    assert training["settings"]["members"] == script.MEMBERS == parser.card()["members"]
 
 
 def test_head_with_a_flipped_byte_is_refused(tmp_path):
@@ -83,6 +84,20 @@ def test_parse_scene_shapes_dtypes_and_softmax():
     # any size and channel count a photo may have
     assert parser.parse_scene(np.zeros((3, 700, 4), np.uint8)).size == (3, 700)
     assert parser.parse_scene(np.full((40, 40), 200, np.uint8)).probs.shape[0] == 5
+
+
+@needs_backbone
+def test_flip_averaging_is_the_mean_of_the_photo_and_its_mirror(monkeypatch):
+    """The mirror view runs in one batch with the photo's: the result is still the mean of the two
+    parsed apart, the mirror's probabilities mirrored back (an asymmetric photo, so order matters)."""
+    monkeypatch.setattr(parser, "EXTRA_SIDES", ())
+    rgb = textured(96, 160)
+    rgb[:, :40] = (230, 60, 20)
+    both = parser.parse_scene(rgb, flip=True).probs
+    alone = parser.parse_scene(rgb, flip=False).probs
+    mirror = parser.parse_scene(np.ascontiguousarray(rgb[:, ::-1]), flip=False).probs[:, :, ::-1]
+    assert np.abs(alone - mirror).max() > 1e-3                       # the two views do differ
+    np.testing.assert_allclose(both, 0.5 * (alone + mirror), atol=1e-5)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -149,13 +164,23 @@ def test_training_script_runs_on_synthetic_data(tmp_path):
 @needs_backbone
 def test_an_ensemble_head_averages_its_members_probabilities(tmp_path):
     """MEMBERS=2: one file with two heads (keys members.I.NAME) that loads as SceneHeads, whose
-    probabilities are the mean of its members' (each member loadable as a head of its own)."""
+    probabilities are the mean of its members' (each member loadable as a head of its own). The
+    members trained at once in two processes (--workers 2) make the same file, byte for byte, as
+    trained one after the other (--workers 1)."""
     from safetensors.torch import load_file, save_file
+
+    def train(out, workers):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
+                            "--steps", "3", "--set", "MEMBERS=2", "--workers", str(workers), "--out", str(out)],
+                           capture_output=True, text=True, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
     out = tmp_path / "pair"
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick",
-                        "--steps", "3", "--set", "MEMBERS=2", "--out", str(out)], capture_output=True, text=True,
-                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
-    assert r.returncode == 0, r.stderr
+    assert "2 members (seeds 17, 1017), 2 at a time" in train(out, 2)
+    assert "2 at a time" not in train(tmp_path / "one-by-one", 1)
+    assert (tmp_path / "one-by-one" / "scene_head.safetensors").read_bytes() == \
+        (out / "scene_head.safetensors").read_bytes()
     card = json.loads((out / "scene_head.json").read_text())
     assert card["members"] == 2
     pair = parser.load_head(str(out / "scene_head.safetensors"), sha256=card["sha256"])
