@@ -451,8 +451,8 @@ photos:
   7 gain; flats at dusk 42.0 -> 18.8 %, sunset trees 18.8 -> 0 %; fog in winter trees 13.6 -> 19.4 %). Round 12 had
   measured a third member as within a seed's noise (68 / 49 / 35 / 19 against 68 / 49 / 35 / 22).
   **Not shipped.** The four-member head trained on all 360 photos (seeds 17, 1017, 2017, 3017; sha256 90e7e2ed...,
-  not committed) was run on the held-out photos (reported only, 2048 px, careful): 16 of 70 over 1 % (17 at the
-  shipped head's last run), found 80.9 % (80.8 %), running water 10 of 15 (11): no change there beyond a photo. But
+  not committed) was run on the held-out photos (reported only, 2048 px, careful): 16 of 70 over 1 % (17 with the
+  shipped head, the same stop), found 80.9 % (80.8 %), running water 10 of 15 (11): no change beyond a photo. But
   each member's decoder runs on every view (~0.08 s a member on a 2048 x 2048 photo: its 512 px view, mirrored, and
   its 768 px view, beside the backbone's 0.39 s), so the worst photo's mask step (a square waterfall, 4.2 MP; ~0.9 s
   of it the fusion's) took 1.41 / 1.48 s in two runs (1.53 s in the held-out run), against 1.15 / 1.18 s with the
@@ -462,9 +462,10 @@ photos:
   held-out photos at 2048 px the masks are identical and the probabilities within 1.8e-7, the parse 0.319 -> 0.298 s
   mean with the shipped head (worst 0.49 s either way).
   Members now train at once in forked processes (``--workers``, default the CPU count; the same file byte for byte as
-  one after the other, tested): two members in 7 min 42 s on the 2-core machine with the features cached (the four
-  above in 14 min 40 s; stop 48 measured 18 min 38 s for two one after the other). The same code and data on this
-  machine gave members 17 and 1017 other weights than the shipped head's (trained on another machine; see below).
+  one after the other, tested): the default run (two members) in 7 min 47 s on the 2-core machine with the features
+  cached, the four above in 14 min 40 s (stop 48 measured 18 min 38 s for two one after the other); the two-member
+  run's members are bit for bit the four-member run's first two. The same code and data on this machine gave
+  members 17 and 1017 other weights than the shipped head's (trained on another machine; see below).
 
 Deterministic: fixed seeds, deterministic algorithms, one order of photos and
 views, each view's random draws seeded by the photo's name; the same data gives
@@ -1047,7 +1048,8 @@ def folds_of(photos, k: int) -> list[int]:
 
 
 def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | None, log,
-                   always_train: tuple = (), variant: str = parser.BACKBONE, train_share: float = 1.0) -> dict:
+                   always_train: tuple = (), variant: str = parser.BACKBONE, train_share: float = 1.0,
+                   workers: int = 1) -> dict:
     """Train a head on k-1 folds and evaluate it on the one held back, for each fold; print and
     return the out-of-fold figures (with and without flip averaging). With ``out``, each fold's
     head goes to OUT/foldI/ and OUT/folds.json maps each photo's name to its fold (for
@@ -1070,7 +1072,7 @@ def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | Non
         train_items = [it for it in items if it["photo"] in keep and it["aug"] in train_views()]
         held = [it for it in items if fold[it["photo"]] == f and it["aug"] in ("base", "flip")]
         t0 = time.time()
-        head = ensemble(train_members(train_items, steps, batch, lr, seed, None, variant))
+        head = ensemble(train_members(train_items, steps, batch, lr, seed, None, variant, workers))
         for flip in (False, True):
             c, r = evaluate(head, held, flip)
             conf[flip] += c
@@ -1257,7 +1259,8 @@ def main(argv=None) -> int:
             log(f"cross-validation, {args.folds} folds, {steps} steps of {batch} each; settings {settings()}")
             cross_validate(photos, items, args.folds, steps, batch, lr, args.seed,
                            args.out if args.out != os.path.join(ROOT, "cinegan_core", "data") else None, log,
-                           tuple(a.rstrip("/") + "/" for a in args.always_train), variant, args.train_share)
+                           tuple(a.rstrip("/") + "/" for a in args.always_train), variant, args.train_share,
+                           args.workers)
             log("done")
             return 0
         if meta is None:
