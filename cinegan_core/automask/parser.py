@@ -83,6 +83,9 @@ EXTRA_SIDES: tuple = (768,)
 # slower). Mask step at 2048 px, 12 photos: 0.50 -> 0.58 s mean (0.66 with both views mirrored). The held-out photos
 # did not move either way (both views mirrored: 17 of 70 over 1 % before and after). The mirror view runs in one
 # batch with the photo's (stop 53, 78 photos at 2048 px: masks identical, parse 0.319 -> 0.298 s mean).
+# Four members without the mirror view (about the parse time of two with it; stop 54, out of fold, the four re-run
+# baselines' fold heads, 299 scored): 49 / 33 / 22 / 14, 1.94 %, 88.1 %, running water 71, against four with it 46 / 33 /
+# 21 / 14, 1.90 %, 88.1 %, 73 and the shipped two 45-51 / 33-36 / 23-26 / 14, 1.94-2.17 %: the mirror view stays.
 FLIP_TTA = True
 EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
 HEAD_SHA256 = "671a2b8a0bd6ad2dbd5814052286fbdc7aa524a4b7b195724831d8410eb511e0"
