@@ -837,6 +837,15 @@ def crop_of(item, cells: int, rng: np.random.Generator):
     return out, lab, (a / max(1, n8 - 1), b / max(1, n8 - 1))
 
 
+def grow_unscored(target: torch.Tensor, px: int) -> torch.Tensor:
+    """target (N, h, w) int64 labels with IGNORE where unscored -> the same with every unscored area grown by
+    `px` pixels (a square neighbourhood; the boundary band widens by px on each side); px 0: target itself."""
+    if px <= 0:
+        return target
+    unscored = F.max_pool2d((target == IGNORE).float()[:, None], 2 * px + 1, stride=1, padding=px)[:, 0]
+    return target.masked_fill(unscored > 0, IGNORE)
+
+
 def loss_of(head, feats, lab, rows, class_weights) -> torch.Tensor:
     """Cross-entropy (class-weighted, label-smoothed, 255 ignored) + the moving-vs-solid term,
     on one view (or a crop of it)."""
@@ -855,9 +864,7 @@ def loss_of(head, feats, lab, rows, class_weights) -> torch.Tensor:
     logits = head(feats, rows, whole32=whole32)
     logits = F.interpolate(logits, size=lab.shape, mode="bilinear", align_corners=False)
     target = lab.long()[None]
-    if BAND_GROW > 0:
-        unscored = F.max_pool2d((target == IGNORE).float()[None], 2 * BAND_GROW + 1, stride=1, padding=BAND_GROW)[0]
-        target = target.masked_fill(unscored > 0, IGNORE)
+    target = grow_unscored(target, BAND_GROW)
     ce = F.cross_entropy(logits, target, weight=class_weights, ignore_index=IGNORE,
                          label_smoothing=LABEL_SMOOTHING)
     valid = target != IGNORE

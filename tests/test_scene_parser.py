@@ -441,6 +441,35 @@ def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
     assert all(p.grad is None or not p.grad.any() for p in head.parameters())
 
 
+def test_band_grow_widens_the_unscored_band_and_only_the_loss_sees_it(monkeypatch):
+    """``BAND_GROW`` grows every unscored (255) area by its pixels before the loss (a boundary band widens by
+    that much on each side, an image edge adds nothing), and the loss then ignores those pixels: with a head
+    that is wrong only next to a class boundary, the grown band drops that error from the loss."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
+    import train_scene_parser as tsp
+    lab = torch.zeros(1, 12, 12, dtype=torch.long)
+    lab[:, :6] = 1                                   # sky over solid
+    lab[:, 5:7] = tsp.IGNORE                         # the labels' own band: rows 5 and 6
+    assert torch.equal(tsp.grow_unscored(lab, 0), lab)
+    grown = tsp.grow_unscored(lab, 2)
+    assert ((grown == tsp.IGNORE).any(2)[0]).nonzero().flatten().tolist() == [3, 4, 5, 6, 7, 8]
+    assert (grown[:, :3] == 1).all() and (grown[:, 9:] == 0).all()
+    # the loss: a head whose logits say "sky" everywhere is wrong on rows 7-11 (solid); grown by 2, rows 7-8 drop
+    head = parser.SceneHead(**tsp.HEAD)
+    feats = {s: torch.zeros(1, c, 3, 3) for s, c in efficientnet.VARIANTS[head.backbone].tap_channels.items()}
+    sky = torch.full((1, 5, 3, 3), -5.0)
+    sky[:, 1] = 5.0
+    monkeypatch.setattr(head, "forward", lambda *a, **k: sky)
+    weights = torch.ones(5)
+    monkeypatch.setattr(tsp, "BAND_GROW", 0)
+    plain = float(tsp.loss_of(head, feats, lab[0].to(torch.uint8), (0.0, 1.0), weights))
+    monkeypatch.setattr(tsp, "BAND_GROW", 2)
+    wider = float(tsp.loss_of(head, feats, lab[0].to(torch.uint8), (0.0, 1.0), weights))
+    assert wider != plain
+    monkeypatch.setattr(tsp, "BAND_GROW", 0)         # the same as labels drawn with the wider band
+    assert wider == float(tsp.loss_of(head, feats, grown[0].to(torch.uint8), (0.0, 1.0), weights))
+
+
 def test_a_crop_trains_the_context_vector_on_the_whole_photo(monkeypatch):
     """Training on a window of the feature maps, a head's photo-level context vector reads the
     whole photo's stride-32 features (as at inference), not the window's: changing the photo
