@@ -443,8 +443,9 @@ def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
 
 def test_band_grow_widens_the_unscored_band_and_only_the_loss_sees_it(monkeypatch):
     """``BAND_GROW`` grows every unscored (255) area by its pixels before the loss (a boundary band widens by
-    that much on each side, an image edge adds nothing), and the loss then ignores those pixels: with a head
-    that is wrong only next to a class boundary, the grown band drops that error from the loss."""
+    that much on each side, rows beyond it keep their class), and the loss then ignores those pixels: a head
+    that says "sky" everywhere loses less once the solid rows next to the band are unscored, exactly as much
+    as on labels drawn with the wider band."""
     monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
     import train_scene_parser as tsp
     lab = torch.zeros(1, 12, 12, dtype=torch.long)
