@@ -188,7 +188,7 @@ FALL_POSTS = True    # where falling water leads the water probability (away fro
                      # were cut into (a jungle ribbon fall 95.5 -> 98.4 % found, a silky mossy cascade 77.3 -> 82.4 %)
                      # Sparing also the streaks inside a mirror's reflection of the land (``mirror_water``; stop 56,
                      # the shipped configuration's fold heads, both pairs, rule written before: mean not higher) fails:
-                     # found +0.04 pt, but reeds in a mirror-calm lake are mirrored by their own reflections and move
+                     # found +0.045 pt, but reeds in a mirror-calm lake are mirrored by their own reflections and move
                      # (a lake at sunset 23.8 -> 24.8 % and 12.6 -> 13.5 % of its solid; mean 2.137 -> 2.140 % and
                      # 1.903 -> 1.906 %); and the held-out lake's streaks that prompted it lie mostly outside what
                      # ``mirror_water`` finds. Not kept
