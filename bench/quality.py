@@ -25,7 +25,8 @@ follow; a static base pulls the measured drift towards zero). speed_of_ceiling =
 
 The gradient test (issue 18; ``gradient``): a synthetic 768 px smooth gradient sky with fine
 texture, drifting past a frozen tower, rendered in-process by the pixel engine with and
-without rebasing (``composite.Rebase``). Per frame, the low-frequency brightness (grey,
+without rebasing (``composite.Rebase``), and with a glow hugging the tower (a halo narrower
+than the base's window) with and without the base's edge hold (``detail.edge_hold``). Per frame, the low-frequency brightness (grey,
 Gaussian sigma 12 px) minus the photo's: the worst frame's mean |change| over the moving
 region and over the moving pixels within 24 px of the tower (bars: <= 0.6 and <= 0.8 grey
 levels), whether every frozen pixel is bit-exact, and the seam ratio (cinemetrics).
@@ -88,12 +89,14 @@ def exact_ceiling(photo_path, mask_path, motion_path, n):
     return out
 
 
-def gradient_scene(size: int = 768, seed: int = 0, gradient: bool = True):
+def gradient_scene(size: int = 768, seed: int = 0, gradient: bool = True, halo: float = 0.0):
     """A smooth gradient sky with fine texture behind a frozen tower, over frozen ground.
 
     Returns photo (H, W, 3) uint8 (H = 2/3 size, W = size), mask (H, W) bool (True = sky,
     moves), tower (H, W) bool (the frozen object inside the sky). gradient=False: the same
-    texture on a flat sky (what the moving texture alone changes at low frequency)."""
+    texture on a flat sky (what the moving texture alone changes at low frequency). halo: grey
+    levels of a glow hugging the tower (decaying as exp(-distance / 10 px), a sharpening or
+    haze halo narrower than the base's window)."""
     import cv2
     W, H = size, size * 2 // 3
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
@@ -116,6 +119,9 @@ def gradient_scene(size: int = 768, seed: int = 0, gradient: bool = True):
     photo[ground] = np.array([60, 70, 40], np.float32) + 10 * texture[ground][:, None]
     photo[tower] = np.array([35, 45, 30], np.float32) + 8 * texture[tower][:, None]
     mask = ~(ground | tower)
+    if halo:
+        d = cv2.distanceTransform((~tower).astype(np.uint8), cv2.DIST_L2, 5)
+        photo += (halo * np.exp(-d / 10.0) * mask)[..., None]
     return np.clip(photo, 0, 255).round().astype(np.uint8), mask, tower
 
 
@@ -124,13 +130,16 @@ def mask_rows(H: int) -> slice:
 
 
 def gradient_test(frames: int, rebase: bool, speed: float = 1.5, out_dir: str | None = None,
-                  gradient: bool = True) -> dict:
-    """The gradient test of issue 18 (see the module docstring) for the pixel engine."""
+                  gradient: bool = True, halo: float = 0.0, hold: bool = True) -> dict:
+    """The gradient test of issue 18 (see the module docstring) for the pixel engine; halo: the
+    scene's glow round the tower (``gradient_scene``); hold=False: without the base's edge hold
+    (``detail.edge_hold``), for comparison."""
     import cv2
     from PIL import Image
+    from cinegan_core.engines import pixel
     from cinegan_core.engines.pixel import PixelEngine
     cm = cinemetrics_module()
-    photo, mask, tower = gradient_scene(gradient=gradient)
+    photo, mask, tower = gradient_scene(gradient=gradient, halo=halo)
     field = np.zeros((2, *mask.shape), np.float32)
     field[0][mask] = speed                                                # drift right, px per frame
     near_tower = mask & (cv2.distanceTransform((~tower).astype(np.uint8), cv2.DIST_L2, 5) <= 24)
@@ -138,12 +147,18 @@ def gradient_test(frames: int, rebase: bool, speed: float = 1.5, out_dir: str | 
     worst_region = worst_near = 0.0
     exact = True
     rendered = []
-    for fr in PixelEngine(rebase=rebase).frames(photo, mask, field, frames):
-        d = np.abs(cv2.GaussianBlur(fr.astype(np.float32) @ GRAY, (0, 0), 12) - lf0)
-        worst_region = max(worst_region, float(d[mask].mean()))
-        worst_near = max(worst_near, float(d[near_tower].mean()))
-        exact &= bool((fr[~mask] == photo[~mask]).all())
-        rendered.append(fr.astype(np.float32))
+    held = pixel.carried_hold
+    if not hold:
+        pixel.carried_hold = lambda *a: None
+    try:
+        for fr in PixelEngine(rebase=rebase).frames(photo, mask, field, frames):
+            d = np.abs(cv2.GaussianBlur(fr.astype(np.float32) @ GRAY, (0, 0), 12) - lf0)
+            worst_region = max(worst_region, float(d[mask].mean()))
+            worst_near = max(worst_near, float(d[near_tower].mean()))
+            exact &= bool((fr[~mask] == photo[~mask]).all())
+            rendered.append(fr.astype(np.float32))
+    finally:
+        pixel.carried_hold = held
     folder = out_dir or os.path.join(ROOT, "bench", "out", "quality")
     os.makedirs(folder, exist_ok=True)
     photo_path, mask_path = os.path.join(folder, "gradient.png"), os.path.join(folder, "gradient_mask.png")
@@ -269,9 +284,12 @@ def main():
             arrow.append((n, r))
     grads = []
     if "gradient" not in skip:
-        for label, rebase, gradient in (("detail moves (rebase)", True, True), ("whole photo moves", False, True),
-                                        ("flat sky, same texture (floor)", True, False)):
-            grads.append((label, gradient_test(a.frames, rebase, out_dir=a.out, gradient=gradient)))
+        for label, kw in (("detail moves (rebase)", {}), ("whole photo moves", dict(rebase=False)),
+                          ("flat sky, same texture (floor)", dict(gradient=False)),
+                          ("halo of 20 round the tower", dict(halo=20.0)),
+                          ("halo, without the edge hold", dict(halo=20.0, hold=False))):
+            grads.append((label, gradient_test(a.frames, kw.get("rebase", True), out_dir=a.out, **{
+                k: v for k, v in kw.items() if k != "rebase"})))
     if ious:
         table("automatic mask vs reference (cinemetrics mask-iou)", ious, ["iou"])
     if ref:

@@ -20,7 +20,9 @@ Three things every engine does the same way, so they live here once:
   (``Rebase.split`` before it warps, ``Rebase.base`` added back); the stylegan
   engine warps whole features, so its output is re-based after rendering
   (``Rebase.__call__``: output - its own base + the photo's base). Either way
-  the gradient does not slide and no halo opens beside frozen things. Over falling water
+  the gradient does not slide and no halo opens beside frozen things; a glow hugging a
+  frozen thing, narrower than the base's window, is held beside it too where content is
+  carried along (``carried_hold``, ``detail.edge_hold``). Over falling water
   (``MotionPlan.veil``) the base also keeps what lies behind the water (``detail.behind_veil``):
   the rock seen through thin strands stays, the water moves over it.
 """
@@ -30,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from .detail import BaseFit, behind_veil, veil_width
+from .detail import EDGE_SCALE, BaseFit, EdgeFit, behind_veil, edge_hold, veil_width
 
 
 def inside_distance(mask: np.ndarray) -> np.ndarray:
@@ -183,6 +185,19 @@ class Paste:
         return frame
 
 
+def carried_hold(passable: np.ndarray, field: np.ndarray, veil: np.ndarray | None) -> np.ndarray | None:
+    """``Rebase``'s hold for a motion: beside the frozen edges of `passable` ((H, W) bool, the moving
+    region with the islands it passes behind), where the field ((2, H, W) px per frame) carries content
+    along and nothing falls (`veil`, (H, W) bool or None): ``detail.edge_hold``. None where nothing is held."""
+    carried = np.hypot(field[0], field[1]) > 0
+    if veil is not None:
+        carried &= ~veil
+    if not carried.any():
+        return None
+    hold = edge_hold(passable, carried)
+    return hold if hold.any() else None
+
+
 class Rebase:
     """The photo's smooth base inside the moving region, for every engine (``detail.BaseFit``).
 
@@ -194,16 +209,24 @@ class Rebase:
     device: torch device.
     veil:   (H, W) bool, falling water (``MotionPlan.veil``), or None: there the base also keeps
             what lies behind the water (``detail.behind_veil``), blended in over a few px.
+    hold:   (H, W) float32 in [0, 1] (``detail.edge_hold``), or None: beside frozen things the base
+            also holds that much of the detail's smooth part (``detail.EdgeFit``), so a halo hugging
+            a frozen thing stays with it.
 
     ``base_image`` (1, 3, H, W) float32 is the photo's base; ``base`` (3, K) its values at
     ``index``; ``split(image)`` -> (detail (1, 3, H, W) = image - base_image); calling it
     on an engine's (3, K) values re-bases them: values - their own base + the photo's base."""
 
     def __init__(self, photo: np.ndarray, mask: np.ndarray, *, index: np.ndarray | None = None,
-                 device: str | torch.device = "cpu", veil: np.ndarray | None = None):
+                 device: str | torch.device = "cpu", veil: np.ndarray | None = None,
+                 hold: np.ndarray | None = None):
         H, W = mask.shape
         self.device = torch.device(device)
         self.fit = BaseFit(mask, device=self.device)
+        self.hold = None
+        if hold is not None and (hold > 0).any():
+            as_map = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(self.device)  # noqa: E731
+            self.hold = EdgeFit(as_map(hold), as_map(mask), as_map(inside_distance(mask)), EDGE_SCALE * max(H, W))
         img = torch.from_numpy(np.ascontiguousarray(photo, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
         self.veil = None
         if veil is not None and (veil & mask).any():
@@ -221,12 +244,14 @@ class Rebase:
         return image - self.base_image
 
     def _own(self, image: torch.Tensor) -> torch.Tensor:
-        """The base of an image (1, 3, H, W) float over the region: its smooth fit, and over
-        falling water what lies behind it."""
+        """The base of an image (1, 3, H, W) float over the region: its smooth fit, over
+        falling water what lies behind it, and beside frozen things the held smooth detail."""
         base = self.fit(image)
         if self.veil is not None:
             weight, width = self.veil
             base = base + behind_veil(image - base, weight, width)
+        if self.hold is not None:
+            base = base + self.hold(image - base)
         return base
 
     def __call__(self, values: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from cinegan_core.composite import Rebase
-from cinegan_core.detail import detail_level, featureless_warnings, smooth_base
+from cinegan_core.composite import carried_hold
+from cinegan_core.detail import EDGE_REACH, detail_level, edge_hold, featureless_warnings, smooth_base
+from cinegan_core.engines import pixel as pixel_engine
 from cinegan_core.engines.pixel import PixelEngine
 from conftest import textured
 
@@ -108,6 +110,54 @@ def test_the_gradient_barely_moves_while_the_detail_does():
     # the detail moved: mid-loop the sky differs from the photo by about the texture's size
     mid = kept[n // 4].astype(np.float32) @ GRAY - photo.astype(np.float32) @ GRAY
     assert np.abs(mid[mask]).mean() > 2.0
+
+
+def test_edge_hold_fades_from_a_frozen_edge_and_covers_what_lies_behind_it():
+    h, w = 120, 300
+    moving = np.ones((h, w), bool)
+    moving[40:80, 100:170] = False                      # a frozen block inside the region
+    carried = np.ones((h, w), bool)
+    carried[:, 240:] = False                            # the right part ripples in place: nothing held
+    hold = edge_hold(moving, carried)
+    reach = EDGE_REACH * w
+    assert hold[60, 99] > 0.9 and hold[60, 170] > 0.9   # at the block's edges
+    assert hold[60, 170 + int(reach) + 1] == 0.0 and hold[5, 5] == 0.0   # beyond the reach; the border is no edge
+    assert (np.diff(hold[60, 170:170 + int(reach) + 1]) <= 1e-6).all()  # fading away from the edge
+    assert hold[60, 101] == 1.0 and hold[60, 168] == 1.0  # what lies behind the block within the reach
+    assert hold[60, 135] == 0.0                         # (sampled filled from its edge), not beyond it
+    assert (hold[:, 240:] == 0.0).all()
+    # a motion that only ripples holds nothing; a falling veil neither
+    field = np.zeros((2, h, w), np.float32)
+    assert carried_hold(moving, field, None) is None
+    field[1][moving] = 1.0
+    assert carried_hold(moving, field, moving) is None
+    assert carried_hold(moving, field, None) is not None
+
+
+def test_a_halo_hugging_a_frozen_post_stays_with_it_while_the_sky_drifts(monkeypatch):
+    """A bright halo round a frozen post (sharpening, haze lit beside it) is narrower than the base's
+    window: without the edge hold it slides off with the sky and a pale wedge travels away from the
+    post; with it, the low-frequency brightness beside the post barely changes, and frozen pixels
+    stay the photo's bytes."""
+    h, w = 192, 288
+    photo, mask, post = gradient_scene(h, w)
+    d = cv2.distanceTransform((~post).astype(np.uint8), cv2.DIST_L2, 5)
+    photo = np.clip(photo + (24.0 * np.exp(-d / 4.0) * mask)[..., None], 0, 255).round().astype(np.uint8)
+    field = np.zeros((2, h, w), np.float32)
+    field[0][mask] = 1.5
+    near = mask & (d <= 8)
+    n = 24
+
+    def worst_near(frames):
+        return max(float(c[near].mean()) for c in lf_change(frames, photo, 3))
+
+    held = list(PixelEngine().frames(photo, mask, field, n))
+    assert np.array_equal(held[0], photo)
+    for f in held:
+        assert np.array_equal(f[~mask], photo[~mask])
+    monkeypatch.setattr(pixel_engine, "carried_hold", lambda *a: None)
+    slid = list(PixelEngine().frames(photo, mask, field, n))
+    assert worst_near(held) < 0.4 * worst_near(slid), (worst_near(held), worst_near(slid))
 
 
 def test_loop_stays_seamless_with_the_detail_moving():

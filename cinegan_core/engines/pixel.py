@@ -57,7 +57,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..composite import Paste, Rebase, fill_outside, pass_behind
+from ..composite import Paste, Rebase, carried_hold, fill_outside, pass_behind
 from ..detail import LUMA
 from ..loop import PADDING, LoopPolicy, StepCounter, sample, soften, to_grid, validity_map
 from ..motion import as_plan
@@ -205,7 +205,8 @@ class PixelEngine(Engine):
         base = None
         if self.rebase:
             # what moves is the detail over the region's smooth base; the base is added back in place
-            rebase = Rebase(source, passable, index=flat, device=dev, veil=plan.veil)
+            rebase = Rebase(source, passable, index=flat, device=dev, veil=plan.veil,
+                            hold=carried_hold(passable, plan.field, plan.veil))
             photo_f = photo_f - rebase.base_image[0].permute(1, 2, 0).cpu().numpy()
             base = rebase.base
         smooth = photo_f
