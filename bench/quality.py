@@ -129,14 +129,13 @@ def mask_rows(H: int) -> slice:
     return slice(0, int(0.78 * H))
 
 
-def gradient_test(frames: int, rebase: bool, speed: float = 1.5, out_dir: str | None = None,
+def gradient_test(frames: int, rebase: bool = True, speed: float = 1.5, out_dir: str | None = None,
                   gradient: bool = True, halo: float = 0.0, hold: bool = True) -> dict:
     """The gradient test of issue 18 (see the module docstring) for the pixel engine; halo: the
     scene's glow round the tower (``gradient_scene``); hold=False: without the base's edge hold
     (``detail.edge_hold``), for comparison."""
     import cv2
     from PIL import Image
-    from cinegan_core.engines import pixel
     from cinegan_core.engines.pixel import PixelEngine
     cm = cinemetrics_module()
     photo, mask, tower = gradient_scene(gradient=gradient, halo=halo)
@@ -147,18 +146,12 @@ def gradient_test(frames: int, rebase: bool, speed: float = 1.5, out_dir: str | 
     worst_region = worst_near = 0.0
     exact = True
     rendered = []
-    held = pixel.carried_hold
-    if not hold:
-        pixel.carried_hold = lambda *a: None
-    try:
-        for fr in PixelEngine(rebase=rebase).frames(photo, mask, field, frames):
-            d = np.abs(cv2.GaussianBlur(fr.astype(np.float32) @ GRAY, (0, 0), 12) - lf0)
-            worst_region = max(worst_region, float(d[mask].mean()))
-            worst_near = max(worst_near, float(d[near_tower].mean()))
-            exact &= bool((fr[~mask] == photo[~mask]).all())
-            rendered.append(fr.astype(np.float32))
-    finally:
-        pixel.carried_hold = held
+    for fr in PixelEngine(rebase=rebase, edge_hold=hold).frames(photo, mask, field, frames):
+        d = np.abs(cv2.GaussianBlur(fr.astype(np.float32) @ GRAY, (0, 0), 12) - lf0)
+        worst_region = max(worst_region, float(d[mask].mean()))
+        worst_near = max(worst_near, float(d[near_tower].mean()))
+        exact &= bool((fr[~mask] == photo[~mask]).all())
+        rendered.append(fr.astype(np.float32))
     folder = out_dir or os.path.join(ROOT, "bench", "out", "quality")
     os.makedirs(folder, exist_ok=True)
     photo_path, mask_path = os.path.join(folder, "gradient.png"), os.path.join(folder, "gradient_mask.png")
@@ -288,8 +281,7 @@ def main():
                           ("flat sky, same texture (floor)", dict(gradient=False)),
                           ("halo of 20 round the tower", dict(halo=20.0)),
                           ("halo, without the edge hold", dict(halo=20.0, hold=False))):
-            grads.append((label, gradient_test(a.frames, kw.get("rebase", True), out_dir=a.out, **{
-                k: v for k, v in kw.items() if k != "rebase"})))
+            grads.append((label, gradient_test(a.frames, out_dir=a.out, **kw)))
     if ious:
         table("automatic mask vs reference (cinemetrics mask-iou)", ious, ["iou"])
     if ref:

@@ -225,19 +225,23 @@ class Rebase:
         self.fit = BaseFit(mask, device=self.device)
         self.hold = None
         if hold is not None and (hold > 0).any():
-            as_map = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(self.device)  # noqa: E731
-            self.hold = EdgeFit(as_map(hold), as_map(mask), as_map(inside_distance(mask)), EDGE_SCALE * max(H, W))
+            self.hold = EdgeFit(self._map(hold), self._map(mask), self._map(inside_distance(mask)),
+                                EDGE_SCALE * max(H, W))
         img = torch.from_numpy(np.ascontiguousarray(photo, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
         self.veil = None
         if veil is not None and (veil & mask).any():
             width = veil_width((H, W))
             soft = cv2.GaussianBlur((veil & mask).astype(np.float32), (0, 0), width / 4) * mask
-            self.veil = (torch.from_numpy(np.ascontiguousarray(soft))[None, None].to(self.device), width)
+            self.veil = (self._map(soft), width)
         self.base_image = self._own(img)
         flat = np.flatnonzero(mask) if index is None else np.asarray(index)
         self.index = torch.from_numpy(flat).to(self.device)
         self.size = (H, W)
         self.base = self.base_image.view(3, -1)[:, self.index]
+
+    def _map(self, a: np.ndarray) -> torch.Tensor:
+        """An (H, W) array as a (1, 1, H, W) float32 tensor on the device."""
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(self.device)
 
     def split(self, image: torch.Tensor) -> torch.Tensor:
         """image (1, 3, H, W) float -> its detail over the photo's base, (1, 3, H, W)."""

@@ -160,6 +160,8 @@ class PixelEngine(Engine):
     still_weight:  weight of the still photo, the fallback where neither source is valid.
     rebase:        move the detail only, keep the smooth base in place (``composite.Rebase``;
                    False: the whole photo moves, gradient and all).
+    edge_hold:     with rebase, the base also holds a glow hugging a frozen thing where content
+                   is carried along (``composite.carried_hold``; False: for comparison only).
     feather_px:    width of the soft edge inside the mask, px (None: ``composite.feather_width``).
     device:        torch device ("cpu", "cuda", ...).
     """
@@ -168,11 +170,12 @@ class PixelEngine(Engine):
 
     def __init__(self, *, fade: float = 0.15, stagger: bool = True, distortion: bool = True,
                  grain_sigma: float = 1.0, vp_blend: bool = True, still_weight: float = 0.01,
-                 rebase: bool = True, feather_px: float | None = None, device: str | torch.device = "cpu"):
+                 rebase: bool = True, edge_hold: bool = True, feather_px: float | None = None,
+                 device: str | torch.device = "cpu"):
         self.fade, self.stagger, self.distortion = fade, stagger, distortion
         self.grain_sigma, self.vp_blend = grain_sigma, vp_blend and grain_sigma > 0   # the grain's part
         self.keep_contrast = vp_blend                                                  # the smooth part's
-        self.still_weight, self.rebase = still_weight, rebase
+        self.still_weight, self.rebase, self.edge_hold = still_weight, rebase, edge_hold
         self.feather_px = feather_px
         self.device = torch.device(device)
 
@@ -205,8 +208,8 @@ class PixelEngine(Engine):
         base = None
         if self.rebase:
             # what moves is the detail over the region's smooth base; the base is added back in place
-            rebase = Rebase(source, passable, index=flat, device=dev, veil=plan.veil,
-                            hold=carried_hold(passable, plan.field, plan.veil))
+            hold = carried_hold(passable, plan.field, plan.veil) if self.edge_hold else None
+            rebase = Rebase(source, passable, index=flat, device=dev, veil=plan.veil, hold=hold)
             photo_f = photo_f - rebase.base_image[0].permute(1, 2, 0).cpu().numpy()
             base = rebase.base
         smooth = photo_f
