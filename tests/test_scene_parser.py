@@ -36,7 +36,7 @@ def test_shipped_head_matches_pinned_digest_and_card():
     assert card["sha256"] == parser.HEAD_SHA256
     assert card["classes"] == ["solid", "sky", "still_water", "flowing_water", "falling_water"]
     assert card["working_long_side"] == parser.WORK_SIDE
-    assert os.path.getsize(parser.HEAD_PATH) < 4 * 2 ** 20
+    assert os.path.getsize(parser.HEAD_PATH) < 4.5e6      # "a few MB at most" (four members, int8 / float16)
 
 
 def test_the_default_training_reads_what_the_shipped_head_was_trained_on(monkeypatch):
@@ -54,6 +54,8 @@ def test_the_default_training_reads_what_the_shipped_head_was_trained_on(monkeyp
     assert sorted({os.path.dirname(name) for _, _, name in photos}) == training["data"]
     assert training["settings"]["head"] == script.HEAD
     assert training["settings"]["members"] == script.MEMBERS == parser.card()["members"]
+    assert training["member_seeds"] == script.member_seeds(training["seed"], script.MEMBERS) == [17, 1017, 27, 1027]
+    assert parser.card()["stored"] == script.STORED
 
 
 def test_head_with_a_flipped_byte_is_refused(tmp_path):
@@ -236,7 +238,8 @@ def test_a_head_reads_the_backbone_its_file_was_trained_on(tmp_path, variant):
 @needs_backbone
 def test_the_training_script_fine_tunes_a_top_block(tmp_path):
     """HEAD top (round 17, as shipped): every member gets its own copy of the backbone's last block,
-    started from the ImageNet weights and trained, stored as float16."""
+    started from the ImageNet weights and trained, stored as ``parser.pack`` says (its two 1 x 1 convolutions int8
+    with their scales, the rest float16), and the head trained is the head the file gives back."""
     from safetensors.torch import load_file
     out = tmp_path / "head"
     r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_scene_parser.py"), "--quick", "--steps",
@@ -246,8 +249,11 @@ def test_the_training_script_fine_tunes_a_top_block(tmp_path):
     card = json.loads((out / "scene_head.json").read_text())
     assert "but for its last block" in card["what"]
     state = load_file(str(out / "scene_head.safetensors"))
-    tops = {k: v for k, v in state.items() if ".top." in k}
-    assert tops and all(v.dtype == torch.float16 for v in tops.values())
+    tops = {k: v.dtype for k, v in state.items() if ".top." in k}
+    assert {k: d for k, d in tops.items() if d != torch.float16} == {
+        f"members.{i}.top.{name}{suffix}": dtype for i in range(card["members"])
+        for name in ("_expand_conv.weight", "_project_conv.weight")
+        for suffix, dtype in (("", torch.int8), (".scale", torch.float32))}
     head = parser.load_head(str(out / "scene_head.safetensors"), sha256=card["sha256"])
     folded = efficientnet.fold_batchnorm(efficientnet.load(parser.BACKBONE, classifier=False))
     start = folded._blocks[folded.variant.taps[32]].state_dict()
@@ -260,6 +266,35 @@ def test_the_training_script_fine_tunes_a_top_block(tmp_path):
                         "2", "--out", str(tmp_path / "whole"), "--set", "CROP=0"], capture_output=True, text=True,
                        env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=300)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_head_is_stored_int8_and_float16_and_read_back_as_float32():
+    """``parser.pack``: the top block's 1 x 1 convolutions int8 per output channel (within half a step of
+    their channel's largest weight / 127), the feature statistics float32 exactly, the rest float16;
+    ``unpack`` gives float32 back, and rounding a head to what is stored is done once and for all."""
+    torch.manual_seed(3)
+    head = parser.SceneHead(top=True)
+    with torch.no_grad():
+        head.mean_8.normal_(); head.std_8.uniform_(0.5, 2.0)
+        head.top._project_conv.weight.mul_(torch.linspace(0.01, 3.0, 352)[:, None, None, None])   # channel scales
+    state = {k: v.clone() for k, v in head.state_dict().items()}
+    packed = parser.pack(state)
+    dtypes = {k: v.dtype for k, v in packed.items()}
+    assert dtypes["top._expand_conv.weight"] == dtypes["top._project_conv.weight"] == torch.int8
+    assert dtypes["top._project_conv.weight.scale"] == torch.float32 and dtypes["mean_8"] == torch.float32
+    assert dtypes["mix8.0.weight"] == dtypes["top._depthwise_conv.weight"] == dtypes["lat4.bias"] == torch.float16
+    back = parser.unpack(packed)
+    assert set(back) == set(state) and all(v.dtype == torch.float32 for v in back.values())
+    assert torch.equal(back["mean_8"], state["mean_8"]) and torch.equal(back["std_8"], state["std_8"])
+    w, q = state["top._project_conv.weight"], back["top._project_conv.weight"]
+    step = w.abs().amax((1, 2, 3), keepdim=True) / 127
+    assert bool(((q - w).abs() <= 0.5 * step + 1e-7).all()) and float((q - w).abs().max()) > 0
+    assert float((back["mix8.0.weight"] - state["mix8.0.weight"]).abs().max()) < 1e-3
+    parser.round_to_stored(head)
+    again = parser.pack(head.state_dict())
+    assert all(torch.equal(again[k], packed[k]) for k in packed)       # rounding twice changes nothing
+    with pytest.raises(ValueError, match="scale"):
+        parser.unpack({k: v for k, v in packed.items() if not k.endswith(".scale")})
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -19,8 +19,9 @@ it reads the block's input, ``efficientnet.PRE_TOP``, and the backbone's own las
 is not run). Round 17: out of fold, with the fusion's thresholds raised, it moves solid
 on fewer photos and finds more than the frozen backbone's head (the training script's
 docstring, ``fusion.SKY_T``).
-The shipped file holds two such heads trained alike from two seeds (``SceneHeads``,
-their probabilities averaged: out of fold they move less solid than either alone);
+The shipped file holds four such heads trained alike from four seeds (``SceneHeads``,
+their probabilities averaged: out of fold four move less solid than two, and two than one;
+stored as int8 and float16, ``pack``, ~1 MB a member);
 ``SceneProbs.probs`` is the softmax, averaged with that of the mirror image (``FLIP_TTA``,
 the 512 px view only: ``EXTRA_FLIP``) and with that of the photo at a long side of 768 px
 (``EXTRA_SIDES``: a further backbone pass, resized to the working grid); both chosen by
@@ -37,7 +38,7 @@ pinned in ``models/efficientnet``. Networks are loaded once per process and
 device and shared by threads (inference only, no state changes).
 
 The product path runs the parser on the CPU on purpose, also where CUDA is present:
-it takes ~0.5 s per photo on 2 CPU cores (Lite2; two passes at 512 px, one at 768), and a CPU parse gives the
+it takes ~0.7 s per photo on 2 CPU cores (Lite2; two passes at 512 px, one at 768; four members), and a CPU parse gives the
 same probabilities, hence the same automatic mask and the same cache key
 (``automask.identity`` carries no device), on a laptop, a CPU Space and a GPU Space;
 a GPU parse could flip pixels at the thresholds. ``device`` is there for benches.
@@ -88,7 +89,7 @@ EXTRA_SIDES: tuple = (768,)
 # 21 / 14, 1.90 %, 88.1 %, 73 and the shipped two 45-51 / 33-36 / 23-26 / 14, 1.94-2.17 %: the mirror view stays.
 FLIP_TTA = True
 EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "671a2b8a0bd6ad2dbd5814052286fbdc7aa524a4b7b195724831d8410eb511e0"
+HEAD_SHA256 = "1eb64747d0ce08ef332df9e5560f819bd581f3fee7aacbc8caa1a008182eb837"
 BACKBONE = "lite2"     # the backbone a head is trained on by default (``efficientnet.VARIANTS``)
 BACKBONES = (BACKBONE,)  # the backbones the shipped head's members read (each one's package is needed)
 # An ensemble over two backbones (two Lite2 and two Lite0 members, ``SceneHeads``) was measured out of fold in
@@ -264,6 +265,61 @@ def card() -> dict:
         return {}
 
 
+# How a head is stored (``pack``; ``unpack`` reads it back as float32). The training script rounds every head it
+# trains to this (``round_to_stored``), so the head scored out of fold is the head that ships: the top block's two
+# 1 x 1 convolutions (0.70 M of a member's 0.87 M parameters) as int8, symmetric per output channel, each with its
+# float32 scales beside it (``NAME.scale``); every other weight and bias float16; the feature statistics
+# (``mean_S`` / ``std_S``) float32. A member takes ~1.0 MB (float32 3.5 MB). Stop 58, the four fold-head ensemble out
+# of fold rounded so against float16 tops and float32 decoders: the figures in the training script's docstring.
+INT8_WEIGHTS = ("top._expand_conv.weight", "top._project_conv.weight")
+SCALE = ".scale"
+
+
+def _stored_int8(key: str) -> bool:
+    return any(key == k or key.endswith("." + k) for k in INT8_WEIGHTS)
+
+
+def pack(state: dict) -> dict:
+    """A head's state dict as it is stored: {key: tensor} with the ``INT8_WEIGHTS`` as int8 (and their
+    (out,) float32 ``key.scale``: weight = int8 x scale per output channel), the ``mean_S`` / ``std_S``
+    statistics float32, everything else float16. Contiguous CPU tensors (safetensors' format)."""
+    out = {}
+    for key, v in state.items():
+        v = v.detach().float().cpu()
+        if _stored_int8(key):
+            scale = (v.abs().amax(dim=tuple(range(1, v.dim()))) / 127).clamp_min(1e-12)
+            shape = (-1,) + (1,) * (v.dim() - 1)
+            out[key] = torch.round(v / scale.view(shape)).clamp(-127, 127).to(torch.int8).contiguous()
+            out[key + SCALE] = scale.contiguous()
+        elif key.rsplit(".", 1)[-1].startswith(("mean_", "std_")):
+            out[key] = v.contiguous()
+        else:
+            out[key] = v.to(torch.float16).contiguous()
+    return out
+
+
+def unpack(state: dict) -> dict:
+    """The float32 state dict of a stored one (``pack``'s, or any older file: float16 / float32 tensors)."""
+    out = {}
+    for key, v in state.items():
+        if key.endswith(SCALE) and key[:-len(SCALE)] in state:
+            continue
+        if v.dtype == torch.int8:
+            if key + SCALE not in state:
+                raise ValueError(f"int8 tensor {key} has no {key + SCALE} beside it")
+            scale = state[key + SCALE].float()
+            v = v.float() * scale.view((-1,) + (1,) * (v.dim() - 1))
+        out[key] = v.float()
+    return out
+
+
+def round_to_stored(head: nn.Module) -> nn.Module:
+    """`head` with every tensor rounded in place to what ``pack`` stores (so it is the head a file gives back)."""
+    with torch.no_grad():
+        head.load_state_dict(unpack(pack(head.state_dict())))
+    return head
+
+
 def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead | SceneHeads:
     """The decoder head from a safetensors file, in eval mode on the CPU: a SceneHead, or a
     SceneHeads when the file holds several members (keys ``members.I.NAME``). The file's sha256
@@ -282,7 +338,7 @@ def load_head(path: str | None = None, sha256: str | None = None) -> SceneHead |
         raise CineGANError(f"the scene parser's head {path} is damaged or not the shipped file (sha256 "
                            f"{got[:12]}..., expected {want[:12]}...); restore it from the repository")
     try:
-        state = load_file(path)
+        state = unpack(load_file(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CineGANError(f"cannot load the scene parser's head {path}: {e}") from None
     members = member_states(state)
