@@ -268,7 +268,7 @@ def test_the_training_script_fine_tunes_a_top_block(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
-def test_a_head_is_stored_int8_and_float16_and_read_back_as_float32():
+def test_a_head_is_stored_int8_and_float16_and_read_back_as_float32(tmp_path):
     """``parser.pack``: the top block's 1 x 1 convolutions int8 per output channel (within half a step of
     their channel's largest weight / 127), the feature statistics float32 exactly, the rest float16;
     ``unpack`` gives float32 back, and rounding a head to what is stored is done once and for all."""
@@ -295,6 +295,13 @@ def test_a_head_is_stored_int8_and_float16_and_read_back_as_float32():
     assert all(torch.equal(again[k], packed[k]) for k in packed)       # rounding twice changes nothing
     with pytest.raises(ValueError, match="scale"):
         parser.unpack({k: v for k, v in packed.items() if not k.endswith(".scale")})
+    with pytest.raises(ValueError, match="shape"):
+        parser.unpack({**packed, "top._expand_conv.weight.scale": torch.ones(3)})
+    from safetensors.torch import save_file
+    bad = tmp_path / "no_scales.safetensors"        # a file without its scales: one clear error, no traceback
+    save_file({k: v for k, v in packed.items() if not k.endswith(".scale")}, str(bad))
+    with pytest.raises(CineGANError, match="cannot load the scene parser's head"):
+        parser.load_head(str(bad), sha256=sha256_file(str(bad)))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -308,6 +308,8 @@ def unpack(state: dict) -> dict:
             if key + SCALE not in state:
                 raise ValueError(f"int8 tensor {key} has no {key + SCALE} beside it")
             scale = state[key + SCALE].float()
+            if v.dim() == 0 or scale.shape != (v.shape[0],):
+                raise ValueError(f"{key + SCALE} has shape {tuple(scale.shape)}, not ({v.shape[0] if v.dim() else 0},)")
             v = v.float() * scale.view((-1,) + (1,) * (v.dim() - 1))
         out[key] = v.float()
     return out
