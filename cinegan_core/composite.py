@@ -192,9 +192,7 @@ def carried_hold(passable: np.ndarray, field: np.ndarray, veil: np.ndarray | Non
     carried = np.hypot(field[0], field[1]) > 0
     if veil is not None:
         carried &= ~veil
-    if not carried.any():
-        return None
-    hold = edge_hold(passable, carried)
+    hold = edge_hold(passable, carried)         # (all zeros, at once, where nothing is carried)
     return hold if hold.any() else None
 
 

@@ -1244,10 +1244,6 @@ def settings() -> dict:
     return {name.lower(): globals()[name] for name in TUNABLE}
 
 
-STORED = ("the top blocks' 1 x 1 convolution weights int8, symmetric per output channel, with float32 scales; "
-          "the other weights and biases float16; the feature statistics float32 (parser.pack)")
-
-
 def save(head: SceneHead | SceneHeads, out_dir: str, meta: dict) -> str:
     from safetensors.torch import save_file
     os.makedirs(out_dir, exist_ok=True)
@@ -1265,7 +1261,7 @@ def save(head: SceneHead | SceneHeads, out_dir: str, meta: dict) -> str:
     card = {"what": f"decoder head of the CineGAN scene parser over {over}, {frozen}",
             "backbone": variants[0].name if len(variants) == 1 else [v.name for v in variants],
             "file": "scene_head.safetensors", "sha256": digest, "bytes": os.path.getsize(path),
-            "parameters": n_params, "members": len(head.members), "stored": STORED,
+            "parameters": n_params, "members": len(head.members), "stored": parser.STORED,
             "classes": list(CLASSES), "working_long_side": WORK_SIDE,
             "output_stride": 4, "input": "RGB 0..255, (x - 127) / 128", **meta}
     with open(os.path.join(out_dir, "scene_head.json"), "w", encoding="utf-8") as f:

@@ -613,8 +613,8 @@ def test_a_cloud_s_wide_straight_edge_is_not_taken_for_a_cable(monkeypatch):
     """On reference sample 0004317 a heaped cloud's lower edge runs straight for ~150 px: the Hough transform finds
     a line along the band where it stands out from the median, and the "lines" veto kept a diagonal band of cloud
     still inside the moving sky. That band is ~48 px wide (a cable stands out a few px), aloft, nothing dark or
-    off-colour in it: a cloud's edge (``fusion.WIDE_EDGES``). The sample's IoU 0.929 -> 0.939, its false-move rate
-    unchanged; out of fold (299 scored) no photo moves more solid."""
+    off-colour in it: a cloud's edge (``fusion.WIDE_EDGES``). The sample's IoU 0.929 -> 0.939 with the two-member
+    head of stop 57, its false-move rate unchanged; out of fold (299 scored) no photo moves more solid."""
     from cinegan_core.automask import fusion, parser_status
     from conftest import SHARED
     from PIL import Image
@@ -628,8 +628,9 @@ def test_a_cloud_s_wide_straight_edge_is_not_taken_for_a_cable(monkeypatch):
     sky_things = fusion.sky_things
 
     def spy(*a):
-        found.update(sky_things(*a))
-        return found
+        vetoes = sky_things(*a)
+        found.update(vetoes)
+        return vetoes
 
     monkeypatch.setattr(fusion, "sky_things", spy)
     with_rule = auto_mask(rgb, scene=scene)

@@ -55,7 +55,7 @@ def test_the_default_training_reads_what_the_shipped_head_was_trained_on(monkeyp
     assert training["settings"]["head"] == script.HEAD
     assert training["settings"]["members"] == script.MEMBERS == parser.card()["members"]
     assert training["member_seeds"] == script.member_seeds(training["seed"], script.MEMBERS) == [17, 1017, 27, 1027]
-    assert parser.card()["stored"] == script.STORED
+    assert parser.card()["stored"] == parser.STORED
 
 
 def test_head_with_a_flipped_byte_is_refused(tmp_path):

@@ -273,6 +273,8 @@ def card() -> dict:
 # of fold rounded so against float16 tops and float32 decoders: the figures in the training script's docstring.
 INT8_WEIGHTS = ("top._expand_conv.weight", "top._project_conv.weight")
 SCALE = ".scale"
+STORED = ("the top blocks' 1 x 1 convolution weights int8, symmetric per output channel, with float32 scales; "
+          "the other weights and biases float16; the feature statistics float32 (parser.pack)")   # (for the card)
 
 
 def _stored_int8(key: str) -> bool:
