@@ -237,6 +237,22 @@ class Rebase:
         self.size = (H, W)
         self.base = self.base_image.view(3, -1)[:, self.index]
 
+    @classmethod
+    def for_loop(cls, source: np.ndarray, passable: np.ndarray, plan, *, index: np.ndarray,
+                 device: str | torch.device = "cpu", hold: bool = True) -> "Rebase":
+        """The re-base every engine builds for one loop (one place, so the engines cannot differ):
+        fitted over what the engine renders, ``pass_behind``'s (source, passable), so the base, the
+        veil's weight and the edge hold all refer to the same region and its edges.
+
+        source:   (H, W, 3) uint8, the photo with the islands passed behind filled.
+        passable: (H, W) bool, the moving region with those islands.
+        plan:     the loop's ``motion.MotionPlan`` (its field and veil).
+        index:    (K,) flat indices of the pixels the engine returns values for (the paste's: the mask's).
+        hold:     hold the smooth detail beside frozen edges where content is carried (``carried_hold``);
+                  False: for comparison only."""
+        held = carried_hold(passable, plan.field, plan.veil) if hold else None
+        return cls(source, passable, index=index, device=device, veil=plan.veil, hold=held)
+
     def _map(self, a: np.ndarray) -> torch.Tensor:
         """An (H, W) array as a (1, 1, H, W) float32 tensor on the device."""
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(self.device)

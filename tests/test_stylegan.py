@@ -469,6 +469,38 @@ def test_stylegan_engine_passes_behind_small_frozen_islands(tiny, monkeypatch):
     assert np.array_equal(grids[0], mask | plan.holes)                     # the motion passes through it
 
 
+def test_both_engines_rebase_over_what_they_render(tiny, monkeypatch):
+    """Beside a frozen island passed behind, both engines fit the base, the veil and the edge hold
+    over the same region: the inpainted photo over the mask and its islands (``Rebase.for_loop``),
+    the values they return at the mask's pixels."""
+    from cinegan_core import region_motion
+    from cinegan_core.composite import Rebase, pass_behind
+    from cinegan_core.engines.pixel import PixelEngine
+    h, w, n = 48, 80, 3
+    photo = textured(h, w, seed=7)
+    photo[16:21, 30:35] = (255, 0, 0)
+    labels = np.zeros((h, w), np.uint8)
+    labels[:30] = 1
+    labels[16:21, 30:35] = 0
+    plan = region_motion(labels, frames=n, photo=photo, styles={"sky": "drift"}, drift={"sky": (0, 1.0)})
+    mask = labels > 0
+    source, passable = pass_behind(photo, mask, plan.holes, field=plan.field, veil=plan.veil)
+    built = []
+    real = Rebase.__init__
+
+    def spy(self, image, region, **kw):
+        built.append((np.array(image, copy=True), region.copy(), kw["index"].copy()))
+        real(self, image, region, **kw)
+    monkeypatch.setattr(Rebase, "__init__", spy)
+    list(tiny.frames(photo, mask, plan, n))
+    list(PixelEngine().frames(photo, mask, plan, n))
+    assert len(built) == 2
+    for image, region, index in built:
+        assert np.array_equal(region, passable) and not np.array_equal(region, mask)
+        assert np.array_equal(image, source) and not np.array_equal(image, photo)
+        assert np.array_equal(index, np.flatnonzero(mask))
+
+
 def test_engines_say_what_they_bring(tiny):
     """The engine interface: identity for cache keys, predictors (learned mask and motion
     over the stylegan backbone; none for the pixel engine)."""

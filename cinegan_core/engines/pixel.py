@@ -57,7 +57,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..composite import Paste, Rebase, carried_hold, fill_outside, pass_behind
+from ..composite import Paste, Rebase, fill_outside, pass_behind
 from ..detail import LUMA
 from ..loop import PADDING, LoopPolicy, StepCounter, sample, soften, to_grid, validity_map
 from ..motion import as_plan
@@ -208,8 +208,7 @@ class PixelEngine(Engine):
         base = None
         if self.rebase:
             # what moves is the detail over the region's smooth base; the base is added back in place
-            hold = carried_hold(passable, plan.field, plan.veil) if self.edge_hold else None
-            rebase = Rebase(source, passable, index=flat, device=dev, veil=plan.veil, hold=hold)
+            rebase = Rebase.for_loop(source, passable, plan, index=flat, device=dev, hold=self.edge_hold)
             photo_f = photo_f - rebase.base_image[0].permute(1, 2, 0).cpu().numpy()
             base = rebase.base
         smooth = photo_f

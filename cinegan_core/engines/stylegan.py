@@ -45,7 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..composite import Paste, Rebase, carried_hold, pass_behind
+from ..composite import Paste, Rebase, pass_behind
 from ..loop import PADDING, LoopFrame, LoopPolicy, StepCounter, validity_map
 from ..motion import as_plan
 from ..predictors.backbone import Backbone, Placement, Trunk, place, to_tensor
@@ -306,9 +306,8 @@ class StyleGANEngine(Engine):
         # the detail moves, the base stays (the rule of both engines, ``composite.Rebase``): the
         # features carry the whole picture, so each frame is re-based on the photo's smooth base
         plan = as_plan(field)
-        rebase = None if self.authors or not self.rebase else Rebase(
-            photo, mask, index=paste.flat, device=self.device, veil=plan.veil,
-            hold=carried_hold(passable, plan.field, plan.veil))
+        rebase = None if self.authors or not self.rebase else Rebase.for_loop(
+            source, passable, plan, index=paste.flat, device=self.device)
         if progress is not None:
             progress({"stage": "invert", "step": 1, "total": 1})
         for t, canvas in enumerate(self._canvas_frames(trunk, where, passable, field, n, counter)):
