@@ -141,8 +141,8 @@ class ColourModel:
         self.lw = lightness_weight
         hist = np.zeros(self.SHAPE, np.float32)
         if len(samples):
-            idx = self._index(samples)
-            np.add.at(hist, idx, 1.0)
+            flat = np.ravel_multi_index(self._index(samples), self.SHAPE)
+            hist = np.bincount(flat.ravel(), minlength=hist.size).reshape(self.SHAPE).astype(np.float32)
             hist = _smooth3(_smooth3(hist))
             hist /= hist.sum()
         self.hist = hist
