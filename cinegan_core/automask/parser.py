@@ -73,7 +73,7 @@ HEAD_PATH = os.path.join(DATA, "scene_head.safetensors")
 CARD_PATH = os.path.join(DATA, "scene_head.json")
 # long sides (px) of further passes whose probabilities are averaged in (equal weights), resized to the
 # working grid: a view at 768 px resolves thin things (a cable, a fall, a mast) the 512 px view blurs.
-# Chosen by 4-fold cross-validation on the train split (scripts/train_scene_parser.py's docstring),
+# Chosen by 4-fold cross-validation on the train split (docs/scene-parser-log.md),
 # with the mirror-image averaging it replaces (as good with the 768 px view, and a pass slower):
 # must-freeze moving 3.70 -> 3.18 % mean, photos over 1 % 64 -> 52 of 240, moving area found 87.7 -> 87.2 %.
 EXTRA_SIDES: tuple = (768,)
