@@ -270,7 +270,7 @@ def card() -> dict:
 # 1 x 1 convolutions (0.70 M of a member's 0.87 M parameters) as int8, symmetric per output channel, each with its
 # float32 scales beside it (``NAME.scale``); every other weight and bias float16; the feature statistics
 # (``mean_S`` / ``std_S``) float32. A member takes ~1.0 MB (float32 3.5 MB). Stop 58, the four fold-head ensemble out
-# of fold rounded so against float16 tops and float32 decoders: the figures in the training script's docstring.
+# of fold rounded so against float16 tops and float32 decoders: the figures in docs/scene-parser-log.md.
 INT8_WEIGHTS = ("top._expand_conv.weight", "top._project_conv.weight")
 SCALE = ".scale"
 STORED = ("the top blocks' 1 x 1 convolution weights int8, symmetric per output channel, with float32 scales; "
