@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from .detail import EDGE_SCALE, BaseFit, EdgeFit, behind_veil, edge_hold, veil_width
+from .detail import EDGE_LINE, EDGE_SCALE, BaseFit, EdgeFit, behind_veil, edge_hold, veil_width
 
 
 def inside_distance(mask: np.ndarray) -> np.ndarray:
@@ -210,6 +210,8 @@ class Rebase:
     hold:   (H, W) float32 in [0, 1] (``detail.edge_hold``), or None: beside frozen things the base
             also holds that much of the detail's smooth part (``detail.EdgeFit``), so a halo hugging
             a frozen thing stays with it.
+    along:  (2, H, W) float32, the motion (px per frame), or None: with a hold, what the detail shows
+            along the same flow line away from frozen edges is not held (``detail.AlongFlow``).
 
     ``base_image`` (1, 3, H, W) float32 is the photo's base; ``base`` (3, K) its values at
     ``index``; ``split(image)`` -> (detail (1, 3, H, W) = image - base_image); calling it
@@ -217,14 +219,16 @@ class Rebase:
 
     def __init__(self, photo: np.ndarray, mask: np.ndarray, *, index: np.ndarray | None = None,
                  device: str | torch.device = "cpu", veil: np.ndarray | None = None,
-                 hold: np.ndarray | None = None):
+                 hold: np.ndarray | None = None, along: np.ndarray | None = None):
         H, W = mask.shape
         self.device = torch.device(device)
         self.fit = BaseFit(mask, device=self.device)
         self.hold = None
         if hold is not None and (hold > 0).any():
+            flow = None if along is None else torch.from_numpy(np.ascontiguousarray(along, np.float32))[None]
             self.hold = EdgeFit(self._map(hold), self._map(mask), self._map(inside_distance(mask)),
-                                EDGE_SCALE * max(H, W))
+                                EDGE_SCALE * max(H, W), along=None if flow is None else flow.to(self.device),
+                                length=EDGE_LINE * max(H, W))
         img = torch.from_numpy(np.ascontiguousarray(photo, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
         self.veil = None
         if veil is not None and (veil & mask).any():
@@ -251,7 +255,7 @@ class Rebase:
         hold:     hold the smooth detail beside frozen edges where content is carried (``carried_hold``);
                   False: for comparison only."""
         held = carried_hold(passable, plan.field, plan.veil) if hold else None
-        return cls(source, passable, index=index, device=device, veil=plan.veil, hold=held)
+        return cls(source, passable, index=index, device=device, veil=plan.veil, hold=held, along=plan.field)
 
     def _map(self, a: np.ndarray) -> torch.Tensor:
         """An (H, W) array as a (1, 1, H, W) float32 tensor on the device."""

@@ -323,3 +323,34 @@ def test_stylegan_engine_keeps_the_rock_behind_falling_water_through_the_shared_
     rock = fall & ~strands & (cv2.distanceTransform(fall.astype(np.uint8), cv2.DIST_L2, 5) > 4)
     gap = lambda frames: max(float(np.abs(f.astype(np.float32) - photo)[rock].mean()) for f in frames)  # noqa: E731
     assert gap(kept) < 0.7 * gap(whole), (gap(kept), gap(whole))
+
+
+def test_the_edge_hold_keeps_a_glow_round_a_post_but_not_a_band_that_runs_along_the_motion():
+    """Beside frozen things the base holds what differs from the rest of the flow line (``AlongFlow``):
+    a glow hugging a post, not a bright band along a jagged skyline that the sky drifts along (held,
+    its unheld share came out of the building tops as a smudge)."""
+    h, w = 160, 320
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    tops = 110 - np.repeat(np.random.default_rng(3).uniform(0, 30, w // 20 + 1), 20)[:w]
+    post = (np.abs(xx - 200) < 6) & (yy > 30)
+    mask = ~((yy > tops[None, :]) | post)
+    band = 30.0 * np.exp(-np.abs(yy - 95) / 6.0)                       # along the motion, narrower than the base
+    d_post = cv2.distanceTransform((~post).astype(np.uint8), cv2.DIST_L2, 5)
+    glow = 25.0 * np.exp(-d_post / 4.0)
+    photo = np.repeat((120.0 + band + glow)[..., None], 3, -1) * mask[..., None]
+    field = np.zeros((2, h, w), np.float32)
+    field[0][mask] = 1.0                                                 # the sky drifts right
+    hold = edge_hold(mask, mask)
+
+    def held(along):
+        kept = Rebase(photo, mask, hold=hold, along=along).base_image
+        plain = Rebase(photo, mask).base_image
+        return (kept - plain)[0].mean(0).numpy()
+
+    new, old = held(field), held(None)
+    on_band = mask & (np.abs(yy - 95) < 4) & (np.abs(xx - 200) > 40) & (hold > 0.3)
+    beside_post = mask & (d_post <= 3) & (yy < 60)
+    assert np.abs(old[on_band]).mean() > 5.0                            # what the hold used to keep
+    assert np.abs(new[on_band]).mean() < 0.25 * np.abs(old[on_band]).mean(), np.abs(new[on_band]).mean()
+    assert new[beside_post].mean() > 0.6 * old[beside_post].mean() > 5.0, (new[beside_post].mean(),
+                                                                           old[beside_post].mean())
