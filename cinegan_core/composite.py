@@ -4,9 +4,11 @@ Three things every engine does the same way, so they live here once:
 
 * **frozen islands** (``pass_behind``): small frozen things inside a moving region
   (``MotionPlan.holes``: a bird, a kite, a speck the mask kept still) stay still,
-  but what moves passes behind them: they are inpainted (OpenCV's Telea) in what
-  the engine samples and count as moving for sampling, so they neither occlude
-  nor get dragged along; a rock in a fall is filled with the water above it
+  but what moves passes behind them: they are filled in what the engine samples
+  and count as moving for sampling, so they neither occlude nor get dragged along;
+  an island is filled with a nearby copy of the texture round it, Poisson-blended
+  (``clone_texture``), so what the motion carries out from behind it looks like
+  the rest of the region, and a rock in a fall with the water above it
   (``fill_upstream``), so the water that passes it stays water;
 * **the soft edge** (``feather``): the animated region fades in over a few px
   inside the mask (``feather_width``), so there is no hard seam, and frozen
@@ -33,6 +35,10 @@ import numpy as np
 import torch
 
 from .detail import EDGE_LINE, EDGE_SCALE, BaseFit, EdgeFit, behind_veil, edge_hold, veil_width
+
+CLONE_PAD = 16          # px the image is mirrored by beyond its border while islands that touch it are cloned
+CLONE_DIRECTIONS = 16   # directions tried for the copy of an island's texture (``clone_offset``)
+CLONE_MIN_AREA = 25     # px: smaller islands (specks) keep the inpainting, too small to show it
 
 
 def inside_distance(mask: np.ndarray) -> np.ndarray:
@@ -82,20 +88,143 @@ def pass_behind(photo: np.ndarray, mask: np.ndarray, holes: np.ndarray | None, *
     field: (2, H, W) float32 px per frame (``MotionPlan.field``, continued through the holes) and
     veil: (H, W) bool falling water (``MotionPlan.veil``), or None: a rock in a fall is filled
     with the water from just upstream of it, drawn along the flow (``fill_upstream``), so what
-    leaves it below is more falling water; other islands (a bird, a kite) are inpainted (OpenCV's
-    Telea: smooth, like the sky around them).
+    leaves it below is more falling water; other islands (a bird, a kite, a rock or a patch the
+    mask kept still in the waves) get a nearby copy of the texture round them (``clone_texture``),
+    over OpenCV's Telea inpainting where no copy fits.
     Returns (source, passable): the photo with the islands filled (the photo itself
     when there are none) and (H, W) bool mask | holes, where sampling may go."""
     if holes is None or not holes.any():
         return photo, mask
     source = cv2.inpaint(photo, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    in_fall = np.zeros(holes.shape, bool)
     if field is not None and veil is not None and veil.any():
         _, lab = cv2.connectedComponents(holes.astype(np.uint8), connectivity=8)
         touching = np.unique(lab[(cv2.dilate(veil.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & holes])
         in_fall = np.isin(lab, touching[touching > 0])
         if in_fall.any():
             source = fill_upstream(source, in_fall, mask, field)
+    if (holes & ~in_fall).any():
+        source = clone_texture(source, photo, holes & ~in_fall, mask & ~holes)
     return source, mask | holes
+
+
+def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, open_: np.ndarray) -> np.ndarray:
+    """The islands of an inpainted image filled with a nearby copy of the photo's texture.
+
+    filled:  (H, W, 3) uint8, the photo with the islands inpainted (smooth: Telea).
+    photo:   (H, W, 3) uint8.
+    islands: (H, W) bool, the frozen islands that are passed behind.
+    open_:   (H, W) bool, the moving pixels that are no island (where texture may be taken from).
+    Returns (H, W, 3) uint8: each island (8-connected component) filled with the photo moved by one
+    displacement (``clone_offset``: a nearby copy of the island's shape that lies on moving pixels
+    and whose surroundings look most like the island's), blended in by OpenCV's Poisson cloning
+    (``cv2.seamlessClone``: the copy's gradients inside, the surroundings' values at the edge, so
+    no seam); an island with no such copy, or smaller than ``CLONE_MIN_AREA``, keeps the inpainting. Inpainted alone, an island in
+    textured water is a smooth patch, fanned out from its edge, that the flow carries out from
+    behind it: a pale blob in the waves. One displacement for the whole island keeps the texture's
+    structure (filling each pixel from its own upstream drew streaks)."""
+    H, W = islands.shape
+    P = CLONE_PAD
+    pad = lambda a: cv2.copyMakeBorder(a, P, P, P, P, cv2.BORDER_REFLECT)
+    src_all, out = pad(photo), pad(filled)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(islands.astype(np.uint8), connectivity=8)
+    if n < 2 or stats[1:, 4].max() < CLONE_MIN_AREA:
+        return filled
+    table = _BoxStats(photo, open_)
+    grow = np.ones((5, 5), np.uint8)
+    for k in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        if area < CLONE_MIN_AREA:
+            continue
+        ys, xs = np.nonzero(lab[y:y + h, x:x + w] == k)
+        ys, xs = ys + y, xs + x
+        d = clone_offset(ys, xs, table, open_)
+        if d is None:
+            continue
+        dx, dy = d
+        # a window round the island, in padded coordinates, with room for the grown mask and its edge
+        y0, y1, x0, x1 = ys.min() + P - 4, ys.max() + P + 5, xs.min() + P - 4, xs.max() + P + 5
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        mask[ys + P - y0, xs + P - x0] = 255
+        mask = cv2.dilate(mask, grow)                    # the edge the copy is fitted to lies outside the island
+        mask[[0, -1], :] = 0
+        mask[:, [0, -1]] = 0
+        sy0, sx0 = y0 + dy, x0 + dx
+        if sy0 < 0 or sx0 < 0 or sy0 + mask.shape[0] > H + 2 * P or sx0 + mask.shape[1] > W + 2 * P:
+            continue
+        src = np.ascontiguousarray(src_all[sy0:sy0 + mask.shape[0], sx0:sx0 + mask.shape[1]])
+        dst = np.ascontiguousarray(out[y0:y1, x0:x1])
+        my, mx = np.nonzero(mask)
+        rect_x, rect_y = mx.min(), my.min()
+        centre = (int(rect_x + (mx.max() - rect_x + 1) // 2), int(rect_y + (my.max() - rect_y + 1) // 2))
+        blended = cv2.seamlessClone(src, dst, mask, centre, cv2.NORMAL_CLONE)
+        out[ys + P, xs + P] = blended[ys + P - y0, xs + P - x0]
+    return out[P:P + H, P:P + W]
+
+
+class _BoxStats:
+    """Sums over axis-aligned boxes in O(1) (integral images) of an image's open pixels: their count,
+    colour and squared colour, and the count of the pixels that are not open."""
+
+    def __init__(self, img: np.ndarray, open_: np.ndarray):
+        o = open_.astype(np.float32)
+        x = img.astype(np.float32) * o[..., None]
+        self.shape = open_.shape
+        self.n = cv2.integral(o, sdepth=cv2.CV_64F)
+        self.s1 = cv2.integral(x, sdepth=cv2.CV_64F)
+        self.s2 = cv2.integral(x * x, sdepth=cv2.CV_64F)
+        self.shut = cv2.integral((~open_).astype(np.uint8))
+
+    @staticmethod
+    def _box(t: np.ndarray, y0: int, y1: int, x0: int, x1: int):
+        return t[y1, x1] - t[y0, x1] - t[y1, x0] + t[y0, x0]
+
+    def ring(self, outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]):
+        """(count, mean (3,), std (3,)) of the open pixels in outer minus inner (y0, y1, x0, x1)."""
+        n = self._box(self.n, *outer) - self._box(self.n, *inner)
+        s1 = self._box(self.s1, *outer) - self._box(self.s1, *inner)
+        s2 = self._box(self.s2, *outer) - self._box(self.s2, *inner)
+        mean = s1 / max(n, 1.0)
+        return n, mean, np.sqrt(np.maximum(s2 / max(n, 1.0) - mean * mean, 0.0))
+
+    def all_open(self, y0: int, y1: int, x0: int, x1: int) -> bool:
+        return self._box(self.shut, y0, y1, x0, x1) == 0
+
+
+def clone_offset(ys: np.ndarray, xs: np.ndarray, stats: _BoxStats, open_: np.ndarray) -> tuple[int, int] | None:
+    """(dx, dy) px that moves the island (pixels ys, xs) wholly onto open pixels of the image, among
+    ``CLONE_DIRECTIONS`` directions at 1.2, 1.6 and 2.2 times the island's extent along each: the one
+    whose ring (the open pixels of a band a quarter of the island's size round its bounding box)
+    matches the ring moved with it best in mean colour and contrast; None when no displacement fits."""
+    H, W = open_.shape
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    h, w = y1 - y0, x1 - x0
+    r = max(2, int(round(0.25 * min(w, h))) + 2)
+
+    def ring(dy, dx):
+        outer = (max(y0 - r + dy, 0), min(y1 + r + dy, H), max(x0 - r + dx, 0), min(x1 + r + dx, W))
+        return stats.ring(outer, (y0 + dy, y1 + dy, x0 + dx, x1 + dx))
+
+    n, mean, std = ring(0, 0)
+    if n < 8:
+        return None
+    best, best_score = None, np.inf
+    for t in np.arange(CLONE_DIRECTIONS) * (2 * np.pi / CLONE_DIRECTIONS):
+        c, s = np.cos(t), np.sin(t)
+        along = abs(w * c) + abs(h * s)
+        for f in (1.2, 1.6, 2.2):
+            dx, dy = int(round(f * along * c)), int(round(f * along * s))
+            if y0 + dy < 0 or x0 + dx < 0 or y1 + dy > H or x1 + dx > W:
+                continue
+            if not stats.all_open(y0 + dy, y1 + dy, x0 + dx, x1 + dx) and not open_[ys + dy, xs + dx].all():
+                continue
+            m, other_mean, other_std = ring(dy, dx)
+            if m < 0.8 * n:
+                continue
+            score = float(np.abs(other_mean - mean).mean() + np.abs(other_std - std).mean())
+            if score < best_score:
+                best, best_score = (dx, dy), score
+    return best
 
 
 def fill_upstream(image: np.ndarray, holes: np.ndarray, mask: np.ndarray, field: np.ndarray) -> np.ndarray:

@@ -265,13 +265,14 @@ def test_clouds_pass_behind_a_small_frozen_island():
         assert differs.sum() <= 3 * bird.sum(), (t, differs.sum())
 
 
-def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water():
+def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water(monkeypatch):
     """A rock (a small frozen island) inside falling water: what the fall carries out below it
     is water from just above it, mirrored at its upper edge (composite.fill_upstream), not the
     smooth patch an isotropic inpainting leaves, which the fall drew down as a grey blotch; a
-    bird in a drifting sky is still inpainted (smooth, like the sky)."""
+    bird in a drifting sky is filled with a copy of the sky's texture (composite.clone_texture)."""
     import dataclasses
     import cv2
+    from cinegan_core import composite
     from cinegan_core.composite import pass_behind
     from cinegan_core.regions import FALLING_WATER, SKY
     h, w, n = 200, 160, 24
@@ -288,7 +289,6 @@ def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water():
     field[1] = 2.0                                          # straight down, 2 px a frame
     plan = dataclasses.replace(plan, field=field, ripple=None, cycles=None)
     filled, _ = pass_behind(img, ~rock, plan.holes, field=plan.field, veil=plan.veil)
-    inpainted, _ = pass_behind(img, ~rock, plan.holes)
     assert np.array_equal(filled[~rock], img[~rock])
     # inside the rock: the water above it, mirrored at its edge (row 39 - k for row 40 + k)
     assert np.array_equal(filled[40:64, 36:60], img[16:40, 36:60][::-1])
@@ -299,16 +299,59 @@ def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water():
 
     water = texture(img[10:40, 36:60])
     frames = render(img, ~rock, plan, n)
-    telea = render(img, ~rock, dataclasses.replace(plan, veil=None), n)
     t = n // 4                                              # 12 px on: the top 12 rows below the rock
     below = slice(66, 76), slice(38, 58)
     assert texture(frames[t][below]) > 0.7 * water, (texture(frames[t][below]), water)
-    assert texture(telea[t][below]) < 0.6 * texture(frames[t][below])            # what it fixes
     assert (frames[:, rock] == img[rock]).all()             # the rock stays
-    # a bird in a drifting sky is inpainted as before
+    # a bird in a drifting sky: a copy of the sky's texture round it, not along the flow
     sky_plan = region_motion(np.where(rock, 0, SKY).astype(np.uint8), frames=n, photo=img, drift={"sky": (0, 1.0)})
     bird, _ = pass_behind(img, ~rock, sky_plan.holes, field=sky_plan.field, veil=sky_plan.veil)
-    assert np.array_equal(bird, inpainted)
+    inpainted = cv2.inpaint(img, rock.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    assert not np.array_equal(bird[rock], filled[rock])
+    assert texture(bird[40:64, 36:60]) > 2 * texture(inpainted[40:64, 36:60]), (texture(bird[40:64, 36:60]),
+                                                                                 texture(inpainted[40:64, 36:60]))
+    # what it fixes: inpainted alone, the fall draws a smooth patch down below the rock
+    monkeypatch.setattr(composite, "clone_texture", lambda filled, *a: filled)
+    telea = render(img, ~rock, dataclasses.replace(plan, veil=None), n)
+    assert texture(telea[t][below]) < 0.6 * texture(frames[t][below])
+
+
+def test_flowing_water_passes_behind_a_frozen_island_with_its_texture(monkeypatch):
+    """A frozen island in textured flowing water (a rock the mask kept still): what the flow carries
+    out from behind it is a copy of the water round it (``composite.clone_texture``: one
+    displacement, Poisson-blended), as textured as the water; inpainted alone it was a smooth patch
+    that the flow drew out as a pale blob."""
+    import dataclasses
+    import cv2
+    from cinegan_core import composite
+    from cinegan_core.regions import FLOWING_WATER
+    h, w, n = 160, 240, 24
+    rng = np.random.default_rng(5)
+    waves = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), sigmaX=3.0, sigmaY=1.2)
+    img = np.repeat(np.clip(110 + 45 * waves / waves.std(), 0, 255)[..., None], 3, -1).astype(np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rock = (yy - 80) ** 2 + (xx - 100) ** 2 < 14 ** 2
+    img[rock] = (60, 55, 50)
+    plan = region_motion(np.where(rock, 0, FLOWING_WATER).astype(np.uint8), frames=n, photo=img)
+    assert plan.holes is not None and plan.holes[rock].all()
+    field = np.zeros_like(plan.field)
+    field[0] = 2.0                                                    # to the right, 2 px a frame
+    plan = dataclasses.replace(plan, field=field, ripple=None, cycles=None)
+
+    def texture(a):      # grey levels of fine detail
+        g = a[..., 0].astype(np.float32)
+        return float((g - cv2.GaussianBlur(g, (0, 0), 3.0))[3:-3, 3:-3].std())
+
+    water = texture(img[20:140, 150:230])
+    frames = render(img, ~rock, plan, n)
+    assert (frames[:, rock] == img[rock]).all()                       # the rock stays
+    t = n // 2                                                        # mid-loop: 24 px carried out of it
+    wake = slice(72, 88), slice(116, 140)                             # just downstream of the rock
+    assert texture(frames[t][wake]) > 0.8 * water, (texture(frames[t][wake]), water)
+    monkeypatch.setattr(composite, "clone_texture", lambda filled, *a: filled)
+    smooth = render(img, ~rock, plan, n)
+    assert texture(smooth[t][wake]) < 0.8 * water, (texture(smooth[t][wake]), water)   # what it fixes
+    assert texture(frames[t][wake]) > 1.3 * texture(smooth[t][wake])
 
 
 # --- the smooth part keeps its contrast through a cross-over (LocalContrast) ----------------
