@@ -9,7 +9,8 @@ Three things every engine does the same way, so they live here once:
   an island is filled with a nearby copy of the texture round it, Poisson-blended
   (``clone_texture``), so what the motion carries out from behind it looks like
   the rest of the region, and a rock in a fall with the water above it
-  (``fill_upstream``), so the water that passes it stays water;
+  (``fill_upstream``), so the water that passes it stays water; an island that no
+  copy fits (``uncopyable``) is left an occluder by the motion plan;
 * **the soft edge** (``feather``): the animated region fades in over a few px
   inside the mask (``feather_width``), so there is no hard seam, and frozen
   pixels (mask False) get weight 0;
@@ -124,21 +125,14 @@ def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, op
     behind it: a pale blob in the waves. One displacement for the whole island keeps the texture's
     structure (filling each pixel from its own upstream drew streaks)."""
     H, W = islands.shape
+    copies = island_copies(photo, islands, open_)
+    if not any(d is not None for _, _, d in copies):
+        return filled
     P = CLONE_PAD
     pad = lambda a: cv2.copyMakeBorder(a, P, P, P, P, cv2.BORDER_REFLECT)
     src_all, out = pad(photo), pad(filled)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(islands.astype(np.uint8), connectivity=8)
-    if n < 2 or stats[1:, 4].max() < CLONE_MIN_AREA:
-        return filled
-    table = _BoxStats(photo, open_)
     grow = np.ones((5, 5), np.uint8)
-    for k in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[k])
-        if area < CLONE_MIN_AREA:
-            continue
-        ys, xs = np.nonzero(lab[y:y + h, x:x + w] == k)
-        ys, xs = ys + y, xs + x
-        d = clone_offset(ys, xs, table, open_)
+    for ys, xs, d in copies:
         if d is None:
             continue
         dx, dy = d
@@ -160,6 +154,37 @@ def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, op
         blended = cv2.seamlessClone(src, dst, mask, centre, cv2.NORMAL_CLONE)
         out[ys + P, xs + P] = blended[ys + P - y0, xs + P - x0]
     return out[P:P + H, P:P + W]
+
+
+def island_copies(photo: np.ndarray, islands: np.ndarray,
+                  open_: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int] | None]]:
+    """For each island (8-connected component of `islands`, (H, W) bool) of at least ``CLONE_MIN_AREA``
+    px: (ys, xs) its pixels and the displacement of its copy (``clone_offset``; None: none fits) in
+    `photo` (H, W, 3) uint8, over `open_` (H, W) bool, the moving pixels that are no island."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(islands.astype(np.uint8), connectivity=8)
+    if n < 2 or stats[1:, 4].max() < CLONE_MIN_AREA:
+        return []
+    table = _BoxStats(photo, open_)
+    out = []
+    for k in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        if area < CLONE_MIN_AREA:
+            continue
+        ys, xs = np.nonzero(lab[y:y + h, x:x + w] == k)
+        ys, xs = ys + y, xs + x
+        out.append((ys, xs, clone_offset(ys, xs, table, open_)))
+    return out
+
+
+def uncopyable(photo: np.ndarray, islands: np.ndarray, open_: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the islands (of at least ``CLONE_MIN_AREA`` px) that no nearby copy of the photo
+    can fill (``island_copies``): passed behind, they would be a smooth inpainted patch carried out
+    into the texture; ``motion.region_motion`` leaves them occluders, like any frozen edge."""
+    out = np.zeros(islands.shape, bool)
+    for ys, xs, d in island_copies(photo, islands, open_):
+        if d is None:
+            out[ys, xs] = True
+    return out
 
 
 class _BoxStats:

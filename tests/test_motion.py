@@ -308,6 +308,26 @@ def test_small_frozen_islands_are_passed_behind_big_or_grounded_ones_are_not():
     assert not holes[40:60, 120:126].any() and not holes[5:55, 10:40].any() and not holes[60:].any()
 
 
+def test_an_island_that_no_copy_of_the_photo_can_fill_is_an_occluder():
+    """An island is passed behind when a nearby copy of the photo's texture can fill it
+    (``composite.clone_texture``); one in a strip of water too narrow to hold a copy of it would
+    be a smooth inpainted patch carried into the waves, so it stays an occluder, like any frozen
+    edge. Without the photo nothing is checked."""
+    from cinegan_core.regions import FLOWING_WATER
+    h, w = 200, 300
+    photo = textured(h, w, seed=4)
+    labels = np.zeros((h, w), np.uint8)
+    labels[80:130, 20:160] = FLOWING_WATER           # a stream
+    labels[95:115, 40:64] = 0                        # a rock in it: copies 1.2-2.2 x its size away fit
+    labels[80:130, 180:252] = FLOWING_WATER          # a pool beside it
+    labels[87:123, 200:232] = 0                      # a boulder that fills most of the pool: none does
+    plan = region_motion(labels, frames=24, photo=photo)
+    assert plan.holes[95:115, 40:64].all()
+    assert not plan.holes[87:123, 200:232].any()
+    blind = region_motion(labels, frames=24)
+    assert blind.holes[95:115, 40:64].all() and blind.holes[87:123, 200:232].all()
+
+
 def test_every_water_class_moves_as_water():
     """Flowing (3) and falling (4) water are water wherever code asks "is this water":
     the water group's style and speed apply to them, as to still water (2)."""

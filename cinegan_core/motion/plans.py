@@ -18,7 +18,9 @@ import numpy as np
 from ..arrows import Arrow, coerce_arrows
 from ..errors import CineGANError
 from ..loop import cycle_count
-from ..regions import (CLASS_STYLES, GROUP_CODES, GROUPS, LABELS, MOVING, NAMES, SKY, SOLID, WATER, group_of)
+from ..composite import uncopyable
+from ..regions import (CLASS_STYLES, FALLING_WATER, GROUP_CODES, GROUPS, LABELS, MOVING, NAMES, SKY, SOLID, WATER,
+                       group_of, is_moving)
 from .falls import FALL_FACTOR, FOAM_AMPLITUDE, fall_field, foam_ripple
 from .files import check_speed_value, uniform_motion
 from .styles import (DEFAULT_DRIFT, RIPPLE_AMPLITUDE, RIPPLE_WAVES, Ripple, check_style, choose_style,
@@ -42,7 +44,9 @@ class MotionPlan:
     ripple: the periodic displacement of rippling regions, or None.
     holes:  (H, W) bool, small frozen islands inside a moving region (``enclosed_holes``):
             still in the output, but what moves passes behind them (an engine samples
-            them inpainted and does not treat them as occluders), or None.
+            them filled, ``composite.pass_behind``, and does not treat them as occluders), or
+            None. With the photo given, an island that no nearby copy of it can fill
+            (``composite.uncopyable``) is left out: it stays an occluder.
     styles: region name -> the style it got: "drift" | "flow" | "ripple", or "arrows",
             "learned", "file" when the user's arrows, a learned predictor or a motion file set it.
     notes:  what was decided on the user's behalf, for messages.
@@ -249,6 +253,12 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
 
     present = [k for k in MOVING if (labels == k).any()]
     holes = {k: enclosed_holes(labels, labels == k) for k in present}
+    if photo is not None and any(h.any() for k, h in holes.items() if k != FALLING_WATER):
+        # an island no copy of the photo can fill is an occluder (a fall's rocks take the water above them)
+        every = np.logical_or.reduce(list(holes.values()))
+        islands = every & ~holes[FALLING_WATER] if FALLING_WATER in holes else every
+        bad = uncopyable(photo, islands, is_moving(labels) & ~every)
+        holes = {k: h & ~bad for k, h in holes.items()}
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
