@@ -120,10 +120,10 @@ def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, op
     displacement (``clone_offset``: a nearby copy of the island's shape that lies on moving pixels
     and whose surroundings look most like the island's), blended in by OpenCV's Poisson cloning
     (``cv2.seamlessClone``: the copy's gradients inside, the surroundings' values at the edge, so
-    no seam); an island with no such copy, or smaller than ``CLONE_MIN_AREA``, keeps the inpainting. Inpainted alone, an island in
-    textured water is a smooth patch, fanned out from its edge, that the flow carries out from
-    behind it: a pale blob in the waves. One displacement for the whole island keeps the texture's
-    structure (filling each pixel from its own upstream drew streaks)."""
+    no seam); an island with no such copy, or smaller than ``CLONE_MIN_AREA``, keeps the inpainting.
+    Inpainted alone, an island in textured water is a smooth patch, fanned out from its edge, that
+    the flow carries out from behind it: a pale blob in the waves. One displacement for the whole
+    island keeps the texture's structure (filling each pixel from its own upstream drew streaks)."""
     H, W = islands.shape
     copies = island_copies(photo, islands, open_)
     if not any(d is not None for _, _, d in copies):
@@ -143,9 +143,7 @@ def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, op
         mask = cv2.dilate(mask, grow)                    # the edge the copy is fitted to lies outside the island
         mask[[0, -1], :] = 0
         mask[:, [0, -1]] = 0
-        sy0, sx0 = y0 + dy, x0 + dx
-        if sy0 < 0 or sx0 < 0 or sy0 + mask.shape[0] > H + 2 * P or sx0 + mask.shape[1] > W + 2 * P:
-            continue
+        sy0, sx0 = y0 + dy, x0 + dx                      # the copy lies in the image: its window in the padding
         src = np.ascontiguousarray(src_all[sy0:sy0 + mask.shape[0], sx0:sx0 + mask.shape[1]])
         dst = np.ascontiguousarray(out[y0:y1, x0:x1])
         my, mx = np.nonzero(mask)
@@ -194,7 +192,6 @@ class _BoxStats:
     def __init__(self, img: np.ndarray, open_: np.ndarray):
         o = open_.astype(np.float32)
         x = img.astype(np.float32) * o[..., None]
-        self.shape = open_.shape
         self.n = cv2.integral(o, sdepth=cv2.CV_64F)
         self.s1 = cv2.integral(x, sdepth=cv2.CV_64F)
         self.s2 = cv2.integral(x * x, sdepth=cv2.CV_64F)
