@@ -196,7 +196,7 @@ def island_fills(photo_path: str) -> dict:
     out = {"islands": len(copies), "occluders": sum(d is None for _, _, d in copies)}
     if not passed.any():
         return out
-    copy, _ = pass_behind(rgb, scene.mask, passed)
+    copy, _ = pass_behind(rgb, scene.mask, passed, field=scene.field)
     telea = cv2.inpaint(rgb, passed.astype(np.uint8), 3, cv2.INPAINT_TELEA)
 
     def fine(a):

@@ -40,6 +40,7 @@ from .detail import EDGE_LINE, EDGE_SCALE, BaseFit, EdgeFit, behind_veil, edge_h
 CLONE_PAD = 16          # px the image is mirrored by beyond its border while islands that touch it are cloned
 CLONE_DIRECTIONS = 16   # directions tried for the copy of an island's texture (``clone_offset``)
 CLONE_MIN_AREA = 25     # px: smaller islands (specks) keep the inpainting, too small to show it
+CLONE_UPSTREAM = 67.5   # degrees: copies within this of straight upstream are preferred (``island_copies``)
 
 
 def inside_distance(mask: np.ndarray) -> np.ndarray:
@@ -105,17 +106,20 @@ def pass_behind(photo: np.ndarray, mask: np.ndarray, holes: np.ndarray | None, *
         if in_fall.any():
             source = fill_upstream(source, in_fall, mask, field)
     if (holes & ~in_fall).any():
-        source = clone_texture(source, photo, holes & ~in_fall, mask & ~holes)
+        source = clone_texture(source, photo, holes & ~in_fall, mask & ~holes, field=field)
     return source, mask | holes
 
 
-def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, open_: np.ndarray) -> np.ndarray:
+def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, open_: np.ndarray, *,
+                  field: np.ndarray | None = None) -> np.ndarray:
     """The islands of an inpainted image filled with a nearby copy of the photo's texture.
 
     filled:  (H, W, 3) uint8, the photo with the islands inpainted (smooth: Telea).
     photo:   (H, W, 3) uint8.
     islands: (H, W) bool, the frozen islands that are passed behind.
     open_:   (H, W) bool, the moving pixels that are no island (where texture may be taken from).
+    field:   (2, H, W) px per frame, the motion (continued through the islands), or None: copies
+             are taken from upstream where one fits (``island_copies``).
     Returns (H, W, 3) uint8: each island (8-connected component) filled with the photo moved by one
     displacement (``clone_offset``: a nearby copy of the island's shape that lies on moving pixels
     and whose surroundings look most like the island's), blended in by OpenCV's Poisson cloning
@@ -125,7 +129,7 @@ def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, op
     the flow carries out from behind it: a pale blob in the waves. One displacement for the whole
     island keeps the texture's structure (filling each pixel from its own upstream drew streaks)."""
     H, W = islands.shape
-    copies = island_copies(photo, islands, open_)
+    copies = island_copies(photo, islands, open_, field=field)
     if not any(d is not None for _, _, d in copies):
         return filled
     P = CLONE_PAD
@@ -154,11 +158,15 @@ def clone_texture(filled: np.ndarray, photo: np.ndarray, islands: np.ndarray, op
     return out[P:P + H, P:P + W]
 
 
-def island_copies(photo: np.ndarray, islands: np.ndarray,
-                  open_: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int] | None]]:
+def island_copies(photo: np.ndarray, islands: np.ndarray, open_: np.ndarray, *,
+                  field: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int] | None]]:
     """For each island (8-connected component of `islands`, (H, W) bool) of at least ``CLONE_MIN_AREA``
     px: (ys, xs) its pixels and the displacement of its copy (``clone_offset``; None: none fits) in
-    `photo` (H, W, 3) uint8, over `open_` (H, W) bool, the moving pixels that are no island."""
+    `photo` (H, W, 3) uint8, over `open_` (H, W) bool, the moving pixels that are no island.
+    field: (2, H, W) px per frame or None: the copy comes from upstream of the island where one
+    fits (its mean motion's opposite, within ``CLONE_UPSTREAM`` degrees). Taken from downstream, a
+    copy would travel out beside the texture it was copied from, an echo a fixed distance behind
+    it; from upstream, what goes in behind the island seems to come out of it."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(islands.astype(np.uint8), connectivity=8)
     if n < 2 or stats[1:, 4].max() < CLONE_MIN_AREA:
         return []
@@ -170,7 +178,11 @@ def island_copies(photo: np.ndarray, islands: np.ndarray,
             continue
         ys, xs = np.nonzero(lab[y:y + h, x:x + w] == k)
         ys, xs = ys + y, xs + x
-        out.append((ys, xs, clone_offset(ys, xs, table, open_)))
+        upstream = None
+        if field is not None:
+            v = -field[:, ys, xs].mean(1)
+            upstream = (float(v[0]), float(v[1])) if np.hypot(*v) > 1e-6 else None
+        out.append((ys, xs, clone_offset(ys, xs, table, open_, upstream=upstream)))
     return out
 
 
@@ -213,11 +225,14 @@ class _BoxStats:
         return self._box(self.shut, y0, y1, x0, x1) == 0
 
 
-def clone_offset(ys: np.ndarray, xs: np.ndarray, stats: _BoxStats, open_: np.ndarray) -> tuple[int, int] | None:
+def clone_offset(ys: np.ndarray, xs: np.ndarray, stats: _BoxStats, open_: np.ndarray, *,
+                 upstream: tuple[float, float] | None = None) -> tuple[int, int] | None:
     """(dx, dy) px that moves the island (pixels ys, xs) wholly onto open pixels of the image, among
     ``CLONE_DIRECTIONS`` directions at 1.2, 1.6 and 2.2 times the island's extent along each: the one
     whose ring (the open pixels of a band a quarter of the island's size round its bounding box)
-    matches the ring moved with it best in mean colour and contrast; None when no displacement fits."""
+    matches the ring moved with it best in mean colour and contrast; None when no displacement fits.
+    upstream: (x, y) the direction upstream of the island, or None: when given, the best of the
+    displacements within ``CLONE_UPSTREAM`` degrees of it, if any fits."""
     H, W = open_.shape
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     h, w = y1 - y0, x1 - x0
@@ -230,7 +245,9 @@ def clone_offset(ys: np.ndarray, xs: np.ndarray, stats: _BoxStats, open_: np.nda
     n, mean, std = ring(0, 0)
     if n < 8:
         return None
-    best, best_score = None, np.inf
+    cone = np.cos(np.radians(CLONE_UPSTREAM))
+    up = None if upstream is None else np.array(upstream) / np.hypot(*upstream)
+    best, best_score, best_up = None, np.inf, False
     for t in np.arange(CLONE_DIRECTIONS) * (2 * np.pi / CLONE_DIRECTIONS):
         c, s = np.cos(t), np.sin(t)
         along = abs(w * c) + abs(h * s)
@@ -244,8 +261,9 @@ def clone_offset(ys: np.ndarray, xs: np.ndarray, stats: _BoxStats, open_: np.nda
             if m < 0.8 * n:
                 continue
             score = float(np.abs(other_mean - mean).mean() + np.abs(other_std - std).mean())
-            if score < best_score:
-                best, best_score = (dx, dy), score
+            is_up = up is not None and c * up[0] + s * up[1] >= cone - 1e-9
+            if (is_up, -score) > (best_up, -best_score):
+                best, best_score, best_up = (dx, dy), score, is_up
     return best
 
 

@@ -311,7 +311,7 @@ def test_water_falling_past_a_rock_in_a_fall_leaves_it_as_water(monkeypatch):
     assert texture(bird[40:64, 36:60]) > 2 * texture(inpainted[40:64, 36:60]), (texture(bird[40:64, 36:60]),
                                                                                  texture(inpainted[40:64, 36:60]))
     # what it fixes: inpainted alone, the fall draws a smooth patch down below the rock
-    monkeypatch.setattr(composite, "clone_texture", lambda filled, *a: filled)
+    monkeypatch.setattr(composite, "clone_texture", lambda filled, *a, **k: filled)
     telea = render(img, ~rock, dataclasses.replace(plan, veil=None), n)
     assert texture(telea[t][below]) < 0.6 * texture(frames[t][below])
 
@@ -348,10 +348,29 @@ def test_flowing_water_passes_behind_a_frozen_island_with_its_texture(monkeypatc
     t = n // 2                                                        # mid-loop: 24 px carried out of it
     wake = slice(72, 88), slice(116, 140)                             # just downstream of the rock
     assert texture(frames[t][wake]) > 0.8 * water, (texture(frames[t][wake]), water)
-    monkeypatch.setattr(composite, "clone_texture", lambda filled, *a: filled)
+    monkeypatch.setattr(composite, "clone_texture", lambda filled, *a, **k: filled)
     smooth = render(img, ~rock, plan, n)
     assert texture(smooth[t][wake]) < 0.8 * water, (texture(smooth[t][wake]), water)   # what it fixes
     assert texture(frames[t][wake]) > 1.3 * texture(smooth[t][wake])
+
+
+def test_an_islands_copy_comes_from_upstream():
+    """The copy that fills an island is taken from upstream of it where one fits: from downstream it would
+    travel out beside the texture it was copied from, an echo a fixed distance behind it."""
+    import cv2
+    from cinegan_core.composite import CLONE_UPSTREAM, island_copies
+    h, w = 160, 240
+    img = textured(h, w, seed=9)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rock = (yy - 80) ** 2 + (xx - 120) ** 2 < 14 ** 2
+    for vx, vy in ((2.0, 0.0), (-2.0, 0.0), (0.0, 1.5), (1.0, -1.0)):
+        field = np.zeros((2, h, w), np.float32)
+        field[0], field[1] = vx, vy
+        (_, _, d), = island_copies(img, rock, ~rock, field=field)
+        cos = -(d[0] * vx + d[1] * vy) / (np.hypot(*d) * np.hypot(vx, vy))
+        assert cos >= np.cos(np.radians(CLONE_UPSTREAM)) - 1e-6, ((vx, vy), d)
+    (_, _, d), = island_copies(img, rock, ~rock)        # no motion given: any direction
+    assert d is not None
 
 
 # --- the smooth part keeps its contrast through a cross-over (LocalContrast) ----------------

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-RENDER_VERSION = 14  # bump whenever the same settings would render different frames (cache keys)
+RENDER_VERSION = 15  # bump whenever the same settings would render different frames (cache keys)
 
 Progress = Callable[[dict], None]
 
