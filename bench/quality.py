@@ -177,27 +177,26 @@ def island_fills(photo_path: str) -> dict:
     inpainting's (what was passed behind before). Median over the islands and share under 0.5."""
     import cv2
     from cinegan_core import prepare
-    from cinegan_core.composite import island_copies, pass_behind
-    from cinegan_core.motion import enclosed_holes
-    from cinegan_core.motion.plans import plausible_labels
-    from cinegan_core.regions import FALLING_WATER, MOVING, is_moving
+    from cinegan_core.composite import CLONE_MIN_AREA, pass_behind
+    from cinegan_core.motion.plans import passed_islands, plausible_labels
+    from cinegan_core.regions import FALLING_WATER, is_moving
     scene = prepare(photo_path)
     rgb = scene.photo.rgb
     labels = plausible_labels(scene.labels)
-    holes = {k: enclosed_holes(labels, labels == k) for k in MOVING if (labels == k).any()}
-    every = np.logical_or.reduce(list(holes.values())) if holes else np.zeros(labels.shape, bool)
-    islands = every & ~holes[FALLING_WATER] if FALLING_WATER in holes else every
-    open_ = is_moving(labels) & ~every
-    copies = island_copies(rgb, islands, open_)
-    passed = np.zeros(islands.shape, bool)
-    for ys, xs, d in copies:
-        if d is not None:
-            passed[ys, xs] = True
-    out = {"islands": len(copies), "occluders": sum(d is None for _, _, d in copies)}
-    if not passed.any():
+    holes, occluders = passed_islands(labels, rgb)       # as the motion plan decides them
+    islands = np.zeros(labels.shape, bool)
+    for k, h in holes.items():
+        if k != FALLING_WATER:
+            islands |= h
+    open_ = is_moving(labels) & ~islands & ~occluders
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(islands.astype(np.uint8), connectivity=8)
+    big = [k for k in range(1, n) if stats[k, 4] >= CLONE_MIN_AREA]
+    blocked = cv2.connectedComponents(occluders.astype(np.uint8), connectivity=8)[0] - 1
+    out = {"islands": len(big) + blocked, "occluders": blocked}
+    if not big:
         return out
-    copy, _ = pass_behind(rgb, scene.mask, passed, field=scene.field)
-    telea = cv2.inpaint(rgb, passed.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    copy, _ = pass_behind(rgb, scene.mask, islands, field=scene.field)
+    telea = cv2.inpaint(rgb, islands.astype(np.uint8), 3, cv2.INPAINT_TELEA)
 
     def fine(a):
         g = a.astype(np.float32) @ GRAY
@@ -205,11 +204,9 @@ def island_fills(photo_path: str) -> dict:
 
     f_copy, f_telea, f_photo = fine(copy), fine(telea), fine(rgb)
     ratios = []
-    for ys, xs, d in copies:
-        if d is None:
-            continue
-        one = np.zeros(islands.shape, np.uint8)
-        one[ys, xs] = 1
+    for k in big:
+        one = (lab == k).astype(np.uint8)
+        ys, xs = np.nonzero(one)
         ring = cv2.dilate(one, np.ones((13, 13), np.uint8)).astype(bool) & open_
         ref = float(f_photo[ring].std()) if ring.sum() >= 20 else 0.0
         if ref > 0.5:

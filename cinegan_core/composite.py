@@ -262,7 +262,7 @@ def clone_offset(ys: np.ndarray, xs: np.ndarray, stats: _BoxStats, open_: np.nda
                 continue
             score = float(np.abs(other_mean - mean).mean() + np.abs(other_std - std).mean())
             is_up = up is not None and c * up[0] + s * up[1] >= cone - 1e-9
-            if (is_up, -score) > (best_up, -best_score):
+            if (is_up, -score) > (best_up, -best_score):     # upstream first, then the best match
                 best, best_score, best_up = (dx, dy), score, is_up
     return best
 

@@ -33,8 +33,9 @@ Gaussian window of ``EDGE_SCALE`` of the long side (the scale ``detail_level`` c
 fully at the edge and fading out over ``EDGE_REACH``; only the fine detail (cloud edges,
 ripples, grain) moves there. On the gradient test with a glow round the tower
 (bench/quality.py) the low-frequency change beside the tower falls from 3.38 to 0.72 grey
-levels (bar 0.8; 0.48 with the flow line's mean taken off, below); at a reach of 0.03 it was 1.3 (the glow outlasts it), and a plain low-pass
-in place of the fit kept less of the glow's rise at the edge (1.8 at 0.03). The price: within
+levels (bar 0.8; 0.48 with the flow line's mean taken off, below); at a reach of 0.03 it was
+1.3 (the glow outlasts it), and a plain low-pass in place of the fit kept less of the glow's
+rise at the edge (1.8 at 0.03). The price: within
 the reach a cloud's coarse shape stays too, only its fine detail passes a frozen edge (the
 reference samples' measured speed along their own motion: 0004317 0.912 -> 0.902, the others
 unchanged to 0.003).

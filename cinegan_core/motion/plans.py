@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from ..arrows import Arrow, coerce_arrows
+from ..composite import uncopyable
 from ..errors import CineGANError
 from ..loop import cycle_count
-from ..composite import uncopyable
 from ..regions import (CLASS_STYLES, FALLING_WATER, GROUP_CODES, GROUPS, LABELS, MOVING, NAMES, SKY, SOLID, WATER,
                        group_of, is_moving)
 from .falls import FALL_FACTOR, FOAM_AMPLITUDE, fall_field, foam_ripple
@@ -97,6 +97,25 @@ def enclosed_holes(labels: np.ndarray, region: np.ndarray, max_fraction: float =
         if ring.any() and region[y0:y1, x0:x1][ring].mean() >= 0.9:
             out[y0:y1, x0:x1] |= part
     return out
+
+
+def passed_islands(labels: np.ndarray, photo: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """The frozen islands each moving class passes behind, and those left occluders.
+
+    labels: (H, W) uint8 ``regions`` codes (as ``region_motion`` reads them, ``plausible_labels``).
+    photo:  (H, W, 3) uint8 or None.
+    Returns ({code: (H, W) bool} for every class present, ``enclosed_holes``, and (H, W) bool): with
+    the photo, an island no nearby copy of it can fill (``composite.uncopyable``) is taken out of the
+    first and returned in the second, an occluder like any frozen edge; a fall's islands always pass
+    (its rocks take the water above them, ``composite.fill_upstream``). Without the photo none is."""
+    holes = {k: enclosed_holes(labels, labels == k) for k in MOVING if (labels == k).any()}
+    bad = np.zeros(labels.shape, bool)
+    if photo is not None and any(h.any() for k, h in holes.items() if k != FALLING_WATER):
+        every = np.logical_or.reduce(list(holes.values()))
+        islands = every & ~holes[FALLING_WATER] if FALLING_WATER in holes else every
+        bad = uncopyable(photo, islands, is_moving(labels) & ~every)
+        holes = {k: h & ~bad for k, h in holes.items()}
+    return holes, bad
 
 
 def region_easing(labels: np.ndarray, ease_px: float, holes: dict | None = None,
@@ -252,13 +271,7 @@ def region_motion(labels: np.ndarray, *, frames: int, photo: np.ndarray | None =
     per_region = _arrows_by_region(labels, coerce_arrows(arrows), arrow_scale, notes)
 
     present = [k for k in MOVING if (labels == k).any()]
-    holes = {k: enclosed_holes(labels, labels == k) for k in present}
-    if photo is not None and any(h.any() for k, h in holes.items() if k != FALLING_WATER):
-        # an island no copy of the photo can fill is an occluder (a fall's rocks take the water above them)
-        every = np.logical_or.reduce(list(holes.values()))
-        islands = every & ~holes[FALLING_WATER] if FALLING_WATER in holes else every
-        bad = uncopyable(photo, islands, is_moving(labels) & ~every)
-        holes = {k: h & ~bad for k, h in holes.items()}
+    holes, _ = passed_islands(labels, photo)
     field = np.zeros((2, H, W), np.float32)
     ripple_basis_sum, foam, chosen, report = None, [], {}, []
     unit = max(H, W) / 1024.0
