@@ -635,9 +635,23 @@ def folds_of(photos, k: int) -> list[int]:
     return fold
 
 
+def fold_assignment(photos, k: int, always_train: tuple = (), fold_apart: tuple = ()) -> list[int]:
+    """A fold per photo (-1: in every fold's training, never scored) for ``cross_validate``: photos whose
+    name starts with one of ``always_train`` get -1; those in ``fold_apart`` are dealt to folds among
+    themselves; the rest get the folds they would have without either (``folds_of``)."""
+    def apart(name):
+        return bool(fold_apart) and name.startswith(tuple(fold_apart))
+    scored = [i for i, (_, _, name) in enumerate(photos) if not name.startswith(tuple(always_train))]
+    fold = [-1] * len(photos)
+    for part in ([i for i in scored if not apart(photos[i][2])], [i for i in scored if apart(photos[i][2])]):
+        for i, f in zip(part, folds_of([photos[i] for i in part], k) if part else []):
+            fold[i] = f
+    return fold
+
+
 def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | None, log,
                    always_train: tuple = (), variant: str = parser.BACKBONE, train_share: float = 1.0,
-                   workers: int = 1) -> dict:
+                   workers: int = 1, fold_apart: tuple = ()) -> dict:
     """Train a head on k-1 folds and evaluate it on the one held back, for each fold; print and
     return the out-of-fold figures (with and without flip averaging). With ``out``, each fold's
     head goes to OUT/foldI/ and OUT/folds.json maps each photo's name to its fold (for
@@ -645,11 +659,11 @@ def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | Non
     ``always_train`` (folder names under data/scenes) are in every fold's training and never
     scored, so that the other photos' folds and figures compare with a run without them
     (is new data worth adding?). ``train_share`` < 1: each fold's head trains on that share of
-    its photos only (drawn at random, the same steps; a learning curve: does more data help?)."""
-    scored = [i for i, (_, _, name) in enumerate(photos) if not name.startswith(tuple(always_train))]
-    fold = [-1] * len(photos)
-    for i, f in zip(scored, folds_of([photos[i] for i in scored], k)):
-        fold[i] = f
+    its photos only (drawn at random, the same steps; a learning curve: does more data help?).
+    Photos in ``fold_apart`` folders are scored too but dealt to folds among themselves, so the
+    other photos keep the folds of a run without them and new data is measured on its own photos
+    as well (a run without them scores them with ``folds_apart``'s folds)."""
+    fold = fold_assignment(photos, k, always_train, fold_apart)
     conf = {True: np.zeros((5, 5), np.int64), False: np.zeros((5, 5), np.int64)}
     rows = {True: [], False: []}
     folds_json = {"folds": k, "photos": {}}
@@ -790,6 +804,9 @@ def main(argv=None) -> int:
     ap.add_argument("--always-train", nargs="*", default=[], metavar="FOLDER",
                     help="with --folds: folders (names under data/scenes, e.g. fedora-r7flow/) whose photos are "
                          "in every fold's training and never scored, to measure what new data adds")
+    ap.add_argument("--fold-apart", nargs="*", default=[], metavar="FOLDER",
+                    help="with --folds: folders whose photos are dealt to folds among themselves and scored, the "
+                         "others keeping the folds they have without them (new data measured on its own photos too)")
     ap.add_argument("--train-share", type=float, default=1.0, metavar="S",
                     help="with --folds: each fold's head trains on this share (0..1] of its photos, drawn at random "
                          "(a learning curve)")
@@ -846,7 +863,7 @@ def main(argv=None) -> int:
             cross_validate(photos, items, args.folds, steps, batch, lr, args.seed,
                            args.out if args.out != os.path.join(ROOT, "cinegan_core", "data") else None, log,
                            tuple(a.rstrip("/") + "/" for a in args.always_train), variant, args.train_share,
-                           args.workers)
+                           args.workers, tuple(a.rstrip("/") + "/" for a in args.fold_apart))
             log("done")
             return 0
         if meta is None:

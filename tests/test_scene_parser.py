@@ -466,6 +466,13 @@ def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monk
     assert [len(t) for t in trained] == [2, 2]
     assert set().union(*scored) == {"old/a", "old/b", "old/d", "old/f"}
     assert all(not (t & s) for t, s in zip(trained, scored[::2]))    # (scored twice per fold: flip off, on)
+    # --fold-apart: new photos are scored too, dealt to folds among themselves; the old keep their folds
+    dealt.clear()
+    old_folds = tsp.fold_assignment(photos, 2, always_train=("new-r7/",))
+    both = tsp.fold_assignment(photos, 2, fold_apart=("new-r7/",))
+    assert dealt[-2:] == [["old/a", "old/b", "old/d", "old/f"], ["new-r7/c", "new-r7/e"]]
+    assert [f for f, (_, _, n) in zip(both, photos) if n.startswith("old/")] == [f for f in old_folds if f >= 0]
+    assert sorted(f for f, (_, _, n) in zip(both, photos) if n.startswith("new-r7/")) == [0, 1]
 
 
 def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
