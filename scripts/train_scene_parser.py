@@ -86,13 +86,10 @@ CLASSES = tuple(NAMES[i] for i in range(5))
 assert CLASSES == scene_labels.CLASSES
 IGNORE = scene_labels.IGNORE
 DATA_ROOT = os.path.join(ROOT, "data", "scenes")
-# folders of DATA_ROOT the shipped head is not trained on (by default): rounds 14, 18, 19 and 20, each measured out
-# of fold and not a gain (round 19 passed pair a and failed pair b; round 20, alone or with 19, failed pair a; all four
-# rounds at once, four seeds, failed at stop 56: docs/scene-parser-log.md); cross-validation runs name their folders with --data
-# (and --always-train)
-WAITING = ("mixed-r14snow", "mixed-r14trees", "mixed-r14white",
-           "mixed-r18fog", "mixed-r18meadow", "mixed-r18mirror", "mixed-r18shore",
-           "mixed-r19calm", "mixed-r19falls", "mixed-r19streams", "mixed-r20dusk", "mixed-r20duskwater")
+# folders of DATA_ROOT the shipped head is not trained on (by default; cross-validation runs name their folders with
+# --data, --always-train and --fold-apart). Rounds 14, 18, 19 and 20 waited here from their rounds until stop 61, when
+# they were measured on their own photos too (--fold-apart) and joined with fusion.WATER_T 0.92 (docs/scene-parser-log.md)
+WAITING: tuple = ()
 CACHE = os.path.join(tempfile.gettempdir(), "cinegan_scene_features")
 CACHE_VERSION = 1          # bump when the backbone input or an augmentation's meaning changes
 # class weights of the cross-entropy (solid, sky, still, flowing, falling)

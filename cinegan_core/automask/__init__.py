@@ -63,7 +63,7 @@ CONCURRENT_CUES = True
 UNSURE_FALL = 0.003
 # what the notes about unsure areas add under the careful reach: the other way to move them
 BOLDER = ", or make the automatic mask bold"
-VERSION = 20        # bump when the same photo and parser give a different mask (cache keys)
+VERSION = 21        # bump when the same photo and parser give a different mask (cache keys)
 
 
 @dataclass

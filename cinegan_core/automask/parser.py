@@ -89,7 +89,7 @@ EXTRA_SIDES: tuple = (768,)
 # 21 / 14, 1.90 %, 88.1 %, 73 and the shipped two 45-51 / 33-36 / 23-26 / 14, 1.94-2.17 %: the mirror view stays.
 FLIP_TTA = True
 EXTRA_FLIP: bool | None = False  # whether the further views average with their mirror images (None: as flip)
-HEAD_SHA256 = "1eb64747d0ce08ef332df9e5560f819bd581f3fee7aacbc8caa1a008182eb837"
+HEAD_SHA256 = "9f4767dc4ddf87eb9fa96c8b96db7ad41e58c5250e938d9478c5d6eab2491928"
 BACKBONE = "lite2"     # the backbone a head is trained on by default (``efficientnet.VARIANTS``)
 BACKBONES = (BACKBONE,)  # the backbones the shipped head's members read (each one's package is needed)
 # An ensemble over two backbones (two Lite2 and two Lite0 members, ``SceneHeads``) was measured out of fold in
