@@ -636,13 +636,14 @@ def fold_assignment(photos, k: int, always_train: tuple = (), fold_apart: tuple 
     """A fold per photo (-1: in every fold's training, never scored) for ``cross_validate``: photos whose
     name starts with one of ``always_train`` get -1; those in ``fold_apart`` are dealt to folds among
     themselves; the rest get the folds they would have without either (``folds_of``)."""
-    def apart(name):
-        return bool(fold_apart) and name.startswith(tuple(fold_apart))
     scored = [i for i, (_, _, name) in enumerate(photos) if not name.startswith(tuple(always_train))]
+    apart = [i for i in scored if photos[i][2].startswith(tuple(fold_apart))]
+    rest = sorted(set(scored) - set(apart))
     fold = [-1] * len(photos)
-    for part in ([i for i in scored if not apart(photos[i][2])], [i for i in scored if apart(photos[i][2])]):
-        for i, f in zip(part, folds_of([photos[i] for i in part], k) if part else []):
-            fold[i] = f
+    for part in (rest, apart):
+        if part:
+            for i, f in zip(part, folds_of([photos[i] for i in part], k)):
+                fold[i] = f
     return fold
 
 
@@ -657,9 +658,9 @@ def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | Non
     scored, so that the other photos' folds and figures compare with a run without them
     (is new data worth adding?). ``train_share`` < 1: each fold's head trains on that share of
     its photos only (drawn at random, the same steps; a learning curve: does more data help?).
-    Photos in ``fold_apart`` folders are scored too but dealt to folds among themselves, so the
-    other photos keep the folds of a run without them and new data is measured on its own photos
-    as well (a run without them scores them with ``folds_apart``'s folds)."""
+    Photos in ``fold_apart`` folders are scored too but dealt to folds among themselves
+    (``fold_assignment``), so the other photos keep the folds of a run without them and new data
+    is measured on its own photos as well (a run without them can score them with these folds)."""
     fold = fold_assignment(photos, k, always_train, fold_apart)
     conf = {True: np.zeros((5, 5), np.int64), False: np.zeros((5, 5), np.int64)}
     rows = {True: [], False: []}
