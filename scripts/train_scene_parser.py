@@ -633,12 +633,13 @@ def folds_of(photos, k: int) -> list[int]:
     return fold
 
 
-def fold_assignment(photos, k: int, always_train: tuple = (), fold_apart: tuple = ()) -> list[int]:
+def fold_assignment(photos, k: int, always_train: tuple = (), fold_apart: tuple = (),
+                    score_apart: tuple = ()) -> list[int]:
     """A fold per photo (-1: in every fold's training, never scored) for ``cross_validate``: photos whose
-    name starts with one of ``always_train`` get -1; those in ``fold_apart`` are dealt to folds among
-    themselves; the rest get the folds they would have without either (``folds_of``)."""
+    name starts with one of ``always_train`` get -1; those in ``fold_apart`` or ``score_apart`` are dealt
+    to folds among themselves; the rest get the folds they would have without any (``folds_of``)."""
     scored = [i for i, (_, _, name) in enumerate(photos) if not name.startswith(tuple(always_train))]
-    apart = [i for i in scored if photos[i][2].startswith(tuple(fold_apart))]
+    apart = [i for i in scored if photos[i][2].startswith(tuple(fold_apart) + tuple(score_apart))]
     rest = sorted(set(scored) - set(apart))
     fold = [-1] * len(photos)
     for part in (rest, apart):
@@ -650,7 +651,7 @@ def fold_assignment(photos, k: int, always_train: tuple = (), fold_apart: tuple 
 
 def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | None, log,
                    always_train: tuple = (), variant: str = parser.BACKBONE, train_share: float = 1.0,
-                   workers: int = 1, fold_apart: tuple = ()) -> dict:
+                   workers: int = 1, fold_apart: tuple = (), score_apart: tuple = ()) -> dict:
     """Train a head on k-1 folds and evaluate it on the one held back, for each fold; print and
     return the out-of-fold figures (with and without flip averaging). With ``out``, each fold's
     head goes to OUT/foldI/ and OUT/folds.json maps each photo's name to its fold (for
@@ -661,13 +662,16 @@ def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | Non
     its photos only (drawn at random, the same steps; a learning curve: does more data help?).
     Photos in ``fold_apart`` folders are scored too but dealt to folds among themselves
     (``fold_assignment``), so the other photos keep the folds of a run without them and new data
-    is measured on its own photos as well (a run without them can score them with these folds)."""
-    fold = fold_assignment(photos, k, always_train, fold_apart)
+    is measured on its own photos as well. Photos in ``score_apart`` folders are dealt so too but never
+    trained on: the run without new data, scoring them with the folds a ``fold_apart`` run deals them
+    (its heads are those of a run without them, bit for bit: the training items keep their order)."""
+    fold = fold_assignment(photos, k, always_train, fold_apart, score_apart)
+    never = {i for i, (_, _, name) in enumerate(photos) if score_apart and name.startswith(tuple(score_apart))}
     conf = {True: np.zeros((5, 5), np.int64), False: np.zeros((5, 5), np.int64)}
     rows = {True: [], False: []}
     folds_json = {"folds": k, "photos": {}}
     for f in range(k):
-        pool = sorted({it["photo"] for it in items if fold[it["photo"]] != f})
+        pool = sorted({it["photo"] for it in items if fold[it["photo"]] != f and it["photo"] not in never})
         keep = set(pool) if train_share >= 1 else set(
             np.random.default_rng([seed, f]).permutation(pool)[:max(1, round(train_share * len(pool)))].tolist())
         train_items = [it for it in items if it["photo"] in keep and it["aug"] in train_views()]
@@ -806,6 +810,9 @@ def main(argv=None) -> int:
     ap.add_argument("--fold-apart", nargs="*", default=[], metavar="FOLDER",
                     help="with --folds: folders whose photos are dealt to folds among themselves and scored, the "
                          "others keeping the folds they have without them (new data measured on its own photos too)")
+    ap.add_argument("--score-apart", nargs="*", default=[], metavar="FOLDER",
+                    help="with --folds: folders whose photos are dealt to folds as --fold-apart deals them and "
+                         "scored, but never trained on (the run without new data, scored on the new photos too)")
     ap.add_argument("--train-share", type=float, default=1.0, metavar="S",
                     help="with --folds: each fold's head trains on this share (0..1] of its photos, drawn at random "
                          "(a learning curve)")
@@ -862,7 +869,8 @@ def main(argv=None) -> int:
             cross_validate(photos, items, args.folds, steps, batch, lr, args.seed,
                            args.out if args.out != os.path.join(ROOT, "cinegan_core", "data") else None, log,
                            tuple(a.rstrip("/") + "/" for a in args.always_train), variant, args.train_share,
-                           args.workers, tuple(a.rstrip("/") + "/" for a in args.fold_apart))
+                           args.workers, tuple(a.rstrip("/") + "/" for a in args.fold_apart),
+                           tuple(a.rstrip("/") + "/" for a in args.score_apart))
             log("done")
             return 0
         if meta is None:

@@ -436,7 +436,8 @@ def test_unavailable_with_a_damaged_head(monkeypatch, tmp_path):
 
 def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monkeypatch):
     """--always-train: new photos train every fold and are never scored, and the other
-    photos' folds are those a run without them deals (so the figures compare)."""
+    photos' folds are those a run without them deals (so the figures compare); --fold-apart deals them
+    folds of their own, and --score-apart scores them with those folds without training on them."""
     monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
     import train_scene_parser as tsp
     photos = [(f"{n}.jpg", {}, n) for n in ("old/a", "old/b", "new-r7/c", "old/d", "new-r7/e", "old/f")]
@@ -474,6 +475,13 @@ def test_cross_validation_keeps_always_train_photos_out_of_the_scored_folds(monk
     assert dealt[-2:] == [["old/a", "old/b", "old/d", "old/f"], ["new-r7/c", "new-r7/e"]]
     assert [f for f, (_, _, n) in zip(both, photos) if n.startswith("old/")] == [f for f in old_folds if f >= 0]
     assert sorted(f for f, (_, _, n) in zip(both, photos) if n.startswith("new-r7/")) == [0, 1]
+    # --score-apart: the run without the new photos, scoring them with the folds --fold-apart deals them
+    assert tsp.fold_assignment(photos, 2, score_apart=("new-r7/",)) == both
+    trained.clear()
+    scored.clear()
+    tsp.cross_validate(photos, items, 2, 1, 1, 1e-3, 0, None, lambda m: None, score_apart=("new-r7/",))
+    assert trained == [{"old/b", "old/f"}, {"old/a", "old/d"}]
+    assert set().union(*scored) == {n for _, _, n in photos}
 
 
 def test_a_crop_wholly_ignored_costs_nothing_and_logs_a_number(monkeypatch):
