@@ -89,8 +89,10 @@ DATA_ROOT = os.path.join(ROOT, "data", "scenes")
 # folders of DATA_ROOT the shipped head is not trained on (by default; cross-validation runs name their folders with
 # --data, --always-train and --fold-apart). Rounds 14, 18, 19 and 20 waited here from their rounds until stop 61, when
 # they were measured on their own photos too (--fold-apart) and joined with fusion.WATER_T 0.92; round 22 (cloud-field
-# skies, wet streets and quays) failed its rule at stop 62 and waits (docs/scene-parser-log.md)
-WAITING: tuple = ("mixed-r22clouds", "mixed-r22wet")
+# skies, wet streets and quays) failed its rule at stop 62 and waits; round 23 (falls, rivers, flats, measured with round
+# 22) failed its rule at stop 63 and waits too (docs/scene-parser-log.md)
+WAITING: tuple = ("mixed-r22clouds", "mixed-r22wet", "mixed-r23falls", "mixed-r23flats", "mixed-r23minnesota",
+                  "mixed-r23running")
 CACHE = os.path.join(tempfile.gettempdir(), "cinegan_scene_features")
 CACHE_VERSION = 1          # bump when the backbone input or an augmentation's meaning changes
 # class weights of the cross-entropy (solid, sky, still, flowing, falling)

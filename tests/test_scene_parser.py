@@ -41,8 +41,8 @@ def test_shipped_head_matches_pinned_digest_and_card():
 
 def test_the_default_training_reads_what_the_shipped_head_was_trained_on(monkeypatch):
     """`train_scene_parser.py` with no --data trains the shipped head again: the photos and folders its card
-    names, the waiting folders (``WAITING``: round 22's two folders since stop 62) left out, each of which
-    still exists under that name."""
+    names, the waiting folders (``WAITING``: round 22's two folders since stop 62, round 23's four since
+    stop 63) left out, each of which still exists under that name."""
     monkeypatch.syspath_prepend(os.path.join(ROOT, "scripts"))
     import train_scene_parser as script
     folders = script.default_data()
