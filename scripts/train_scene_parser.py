@@ -668,7 +668,7 @@ def cross_validate(photos, items, k: int, steps, batch, lr, seed, out: str | Non
     trained on: the run without new data, scoring them with the folds a ``fold_apart`` run deals them
     (its heads are those of a run without them, bit for bit: the training items keep their order)."""
     fold = fold_assignment(photos, k, always_train, fold_apart, score_apart)
-    never = {i for i, (_, _, name) in enumerate(photos) if score_apart and name.startswith(tuple(score_apart))}
+    never = {i for i, (_, _, name) in enumerate(photos) if name.startswith(tuple(score_apart))}
     conf = {True: np.zeros((5, 5), np.int64), False: np.zeros((5, 5), np.int64)}
     rows = {True: [], False: []}
     folds_json = {"folds": k, "photos": {}}
@@ -786,6 +786,11 @@ def training_card(photos, items, steps: int, batch: int, lr: float, seed: int) -
             "seed": seed, "member_seeds": member_seeds(seed, MEMBERS), "settings": settings()}
 
 
+def name_prefixes(names) -> tuple:
+    """Folder names under data/scenes as the name prefixes they give their photos ("new-r7" -> "new-r7/")."""
+    return tuple(n.rstrip("/") + "/" for n in names)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", nargs="*", default=None,
@@ -870,9 +875,8 @@ def main(argv=None) -> int:
             log(f"cross-validation, {args.folds} folds, {steps} steps of {batch} each; settings {settings()}")
             cross_validate(photos, items, args.folds, steps, batch, lr, args.seed,
                            args.out if args.out != os.path.join(ROOT, "cinegan_core", "data") else None, log,
-                           tuple(a.rstrip("/") + "/" for a in args.always_train), variant, args.train_share,
-                           args.workers, tuple(a.rstrip("/") + "/" for a in args.fold_apart),
-                           tuple(a.rstrip("/") + "/" for a in args.score_apart))
+                           name_prefixes(args.always_train), variant, args.train_share, args.workers,
+                           name_prefixes(args.fold_apart), name_prefixes(args.score_apart))
             log("done")
             return 0
         if meta is None:

@@ -14,8 +14,8 @@ SCENES = os.path.join(ROOT, "data", "scenes")
 LABELS = sorted(glob.glob(os.path.join(SCENES, "*", "*.json")))
 # Licences that allow training on a photo and shipping what is trained (no NC, ND or research-only terms).
 ALLOWED = {"CC0-1.0", "LicenseRef-public-domain", "CC-BY-2.0", "CC-BY-3.0", "CC-BY-4.0", "CC-BY-SA-2.0",
-           "CC-BY-SA-2.5", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "GPL-2.0-or-later", "GPL-3.0-or-later", "MIT", "LicenseRef-Unsplash",
-           "LicenseRef-Pexels"}
+           "CC-BY-SA-2.5", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "GPL-2.0-or-later", "GPL-3.0-or-later", "MIT",
+           "LicenseRef-Unsplash", "LicenseRef-Pexels"}
 MAX_BYTES = 4 << 20
 
 
